@@ -1,0 +1,479 @@
+package obd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+)
+
+// MaxPack is the most PIDs J1979 allows in one service 01 request on CAN.
+const MaxPack = 6
+
+// ClientOption changes how a Client behaves.
+type ClientOption func(*Client)
+
+// WithPacking sets how many PIDs go in one service 01 request on CAN
+// (1 turns packing off; the default is MaxPack).
+func WithPacking(n int) ClientOption {
+	return func(c *Client) { c.maxPack = max(1, min(n, MaxPack)) }
+}
+
+// WithClientLogger sends the client's diagnostics to l.
+func WithClientLogger(l *slog.Logger) ClientOption { return func(c *Client) { c.log = l } }
+
+// Client reads a car through any Transport: it discovers which ECUs
+// support which PIDs, packs requests where the bus allows, falls back to
+// one PID at a time where the adapter or ECU refuses packed requests, and
+// decodes every answer.
+type Client struct {
+	t       Transport
+	log     *slog.Logger
+	maxPack int
+
+	mu        sync.Mutex
+	supported map[ECU]PIDSet // from the bitmaps; nil until discovered
+	scaling   map[ECU]*Scaling
+	packFails int  // consecutive packed requests that failed
+	packOff   bool // packed requests proved not to work
+}
+
+// packGiveUp is how many packed requests in a row may fail before the
+// client stops packing for good.
+const packGiveUp = 2
+
+// NewClient returns a client on t.
+func NewClient(t Transport, opts ...ClientOption) *Client {
+	c := &Client{t: t, log: slog.New(slog.DiscardHandler), maxPack: MaxPack}
+	for _, o := range opts {
+		o(c)
+	}
+	return c
+}
+
+// Transport returns the transport the client uses.
+func (c *Client) Transport() Transport { return c.t }
+
+// Protocol returns the transport's bus protocol, if it reports one.
+func (c *Client) Protocol() Protocol {
+	if r, ok := c.t.(ProtocolReporter); ok {
+		return r.Protocol()
+	}
+	return ProtocolUnknown
+}
+
+// Reading is one PID's value as one ECU reported it.
+type Reading struct {
+	ECU   ECU
+	PID   PID
+	Value Value
+}
+
+// Forget drops what the client learned about the car (supported PIDs,
+// packing), for example after an ignition cycle or a different car.
+func (c *Client) Forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.supported, c.scaling = nil, nil
+	c.packFails, c.packOff = 0, false
+}
+
+// SupportedPIDs asks every ECU which service 01 PIDs it supports, walking
+// the bitmaps 00, 20, 40, … as long as some ECU says the next one exists.
+// The answer is remembered until Forget.
+func (c *Client) SupportedPIDs(ctx context.Context) (map[ECU]PIDSet, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.discover(ctx); err != nil {
+		return nil, err
+	}
+	out := make(map[ECU]PIDSet, len(c.supported))
+	for e, s := range c.supported {
+		out[e] = s
+	}
+	return out, nil
+}
+
+func (c *Client) discover(ctx context.Context) error {
+	if c.supported != nil {
+		return nil
+	}
+	sets, err := c.bitmaps(ctx, ServiceCurrentData, nil)
+	if err != nil {
+		return err
+	}
+	c.supported = sets
+	c.scaling = map[ECU]*Scaling{}
+	// PID 4F changes the scale of a few PIDs on the cars that report it.
+	for ecu, s := range sets {
+		if !s.Has(0x4F) {
+			continue
+		}
+		resp, err := c.t.Do(ctx, Request{Service: ServiceCurrentData, Data: []byte{0x4F}})
+		if err != nil {
+			c.log.Warn("reading PID 4F scaling", "err", err)
+			continue
+		}
+		for _, r := range resp {
+			if r.ECU == ecu && len(r.Data) >= 6 && r.Data[1] == 0x4F {
+				if sc, err := ScalingFrom(r.Data[2:]); err == nil {
+					c.scaling[ecu] = &sc
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// bitmaps walks the supported-PID bitmaps of service 01 (suffix nil) or of
+// service 02 frame 0 (suffix {0}).
+func (c *Client) bitmaps(ctx context.Context, svc Service, suffix []byte) (map[ECU]PIDSet, error) {
+	sets := map[ECU]PIDSet{}
+	for base := 0; base <= 0xE0; base += 0x20 {
+		req := Request{Service: svc, Data: append([]byte{byte(base)}, suffix...)}
+		resp, err := c.t.Do(ctx, req)
+		if err != nil {
+			if base > 0 && errors.Is(err, ErrNoData) {
+				break // an ECU said the range existed but does not answer it
+			}
+			return nil, fmt.Errorf("obd: reading supported PIDs %02X: %w", base, err)
+		}
+		more := false
+		for _, r := range resp {
+			if len(r.Data) < 2+len(suffix)+4 || r.Data[0] != svc.Reply() || r.Data[1] != byte(base) {
+				if neg := negative(r); neg != nil {
+					continue
+				}
+				return nil, malformed("supported-PID bitmap "+PID(base).String(), r.Data, "want %02X %02X and four bytes", svc.Reply(), base)
+			}
+			s := decodeBitmap(PID(base), r.Data[2+len(suffix):])
+			set := sets[r.ECU]
+			set.Union(s)
+			sets[r.ECU] = set
+			if s.Has(PID(base + 0x20)) {
+				more = true
+			}
+		}
+		if !more {
+			break
+		}
+	}
+	if len(sets) == 0 {
+		return nil, fmt.Errorf("obd: no ECU reported supported PIDs: %w", ErrNoData)
+	}
+	return sets, nil
+}
+
+// negative returns the refusal a response carries, or nil.
+func negative(r Response) *NegativeResponseError {
+	if len(r.Data) >= 3 && r.Data[0] == negativeReply {
+		return &NegativeResponseError{ECU: r.ECU, Service: Service(r.Data[1]), Code: NegativeResponseCode(r.Data[2])}
+	}
+	return nil
+}
+
+// UnsupportedPIDError names a PID no ECU reported as supported.
+type UnsupportedPIDError struct{ PID PID }
+
+func (e *UnsupportedPIDError) Error() string {
+	name := "unknown PID"
+	if i, ok := Lookup(e.PID); ok {
+		name = i.Name
+	}
+	return fmt.Sprintf("obd: PID %s (%s) is not supported by any ECU of this car", e.PID, name)
+}
+
+func (e *UnsupportedPIDError) Is(target error) bool { return target == ErrUnsupported }
+
+// Read reads PIDs from every ECU that supports them. On CAN it packs up to
+// six PIDs a request and falls back to single requests where packing is
+// refused. Readings come back in PID order, then ECU order. PIDs no ECU
+// supports, and PIDs whose answers failed, are reported in the error
+// (errors.Join) while the rest are still returned.
+func (c *Client) Read(ctx context.Context, pids ...PID) ([]Reading, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.discover(ctx); err != nil {
+		return nil, err
+	}
+	var errs []error
+	var packable, single []PID
+	seen := map[PID]bool{}
+	for _, p := range pids {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		if len(c.ecusFor(p)) == 0 {
+			errs = append(errs, &UnsupportedPIDError{PID: p})
+			continue
+		}
+		if info, ok := Lookup(p); ok && info.Packable() {
+			packable = append(packable, p)
+		} else {
+			single = append(single, p)
+		}
+	}
+	var out []Reading
+	if c.canPack() {
+		for len(packable) > 0 {
+			n := min(c.maxPack, len(packable))
+			got, missing, err := c.readPacked(ctx, packable[:n])
+			out = append(out, got...)
+			if err != nil && ctx.Err() != nil {
+				return sortReadings(out), err
+			}
+			single = append(single, missing...)
+			packable = packable[n:]
+		}
+	} else {
+		single = append(single, packable...)
+	}
+	for _, p := range single {
+		got, err := c.readOne(ctx, p)
+		out = append(out, got...)
+		if err != nil {
+			if ctx.Err() != nil {
+				return sortReadings(out), err
+			}
+			errs = append(errs, err)
+		}
+	}
+	return sortReadings(out), errors.Join(errs...)
+}
+
+func sortReadings(r []Reading) []Reading {
+	sort.SliceStable(r, func(i, j int) bool {
+		if r[i].PID != r[j].PID {
+			return r[i].PID < r[j].PID
+		}
+		return r[i].ECU < r[j].ECU
+	})
+	return r
+}
+
+func (c *Client) canPack() bool {
+	return c.maxPack > 1 && !c.packOff && c.Protocol().CAN()
+}
+
+// ecusFor lists the ECUs that support p, in a stable order.
+func (c *Client) ecusFor(p PID) []ECU {
+	var out []ECU
+	for e, s := range c.supported {
+		if s.Has(p) {
+			out = append(out, e)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// expect is the answer length each ECU owes for a service 01 request of
+// pids: the reply byte plus, for each PID it supports, the PID byte and
+// its data.
+func (c *Client) expect(pids []PID) []int {
+	var lens []int
+	ecus := make([]ECU, 0, len(c.supported))
+	for e := range c.supported {
+		ecus = append(ecus, e)
+	}
+	sort.Slice(ecus, func(i, j int) bool { return ecus[i] < ecus[j] })
+	for _, e := range ecus {
+		n := 0
+		for _, p := range pids {
+			if !c.supported[e].Has(p) {
+				continue
+			}
+			info, ok := Lookup(p)
+			if !ok || info.Bytes == 0 || len(info.AltBytes) > 0 {
+				return nil // a length we cannot know in advance
+			}
+			n += 1 + info.Bytes
+		}
+		if n > 0 {
+			lens = append(lens, 1+n)
+		}
+	}
+	return lens
+}
+
+func (c *Client) readOne(ctx context.Context, p PID) ([]Reading, error) {
+	req := Request{Service: ServiceCurrentData, Data: []byte{byte(p)}, Expect: c.expect([]PID{p})}
+	resp, err := c.t.Do(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("obd: reading PID %s: %w", p, err)
+	}
+	var out []Reading
+	var errs []error
+	for _, r := range resp {
+		if neg := negative(r); neg != nil {
+			errs = append(errs, neg)
+			continue
+		}
+		items, err := splitPIDs(ServiceCurrentData, r.Data, 0, []PID{p})
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, it := range items {
+			v, err := Decode(it.pid, it.data, c.scaling[r.ECU])
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ECU %s: %w", r.ECU, err))
+				continue
+			}
+			out = append(out, Reading{ECU: r.ECU, PID: it.pid, Value: v})
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
+}
+
+// readPacked reads several PIDs in one request. PIDs an ECU supports but
+// left out of its answer come back as missing, to be read one at a time.
+func (c *Client) readPacked(ctx context.Context, pids []PID) (got []Reading, missing []PID, err error) {
+	if len(pids) == 1 {
+		got, err := c.readOne(ctx, pids[0])
+		if err != nil {
+			return nil, pids, err
+		}
+		return got, nil, nil
+	}
+	req := Request{Service: ServiceCurrentData, Data: pidBytes(pids), Expect: c.expect(pids)}
+	resp, err := c.t.Do(ctx, req)
+	if err != nil {
+		c.packFailed(err)
+		return nil, pids, err
+	}
+	answered := map[ECU]map[PID]bool{}
+	for _, r := range resp {
+		if negative(r) != nil {
+			continue
+		}
+		items, err := splitPIDs(ServiceCurrentData, r.Data, 0, pids)
+		if err != nil {
+			c.log.Warn("packed answer not understood", "ecu", r.ECU, "err", err)
+			continue
+		}
+		for _, it := range items {
+			v, err := Decode(it.pid, it.data, c.scaling[r.ECU])
+			if err != nil {
+				continue
+			}
+			if answered[r.ECU] == nil {
+				answered[r.ECU] = map[PID]bool{}
+			}
+			answered[r.ECU][it.pid] = true
+			got = append(got, Reading{ECU: r.ECU, PID: it.pid, Value: v})
+		}
+	}
+	short := map[PID]bool{}
+	for _, p := range pids {
+		for _, e := range c.ecusFor(p) {
+			if !answered[e][p] {
+				short[p] = true
+			}
+		}
+	}
+	for _, p := range pids {
+		if short[p] {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		c.packFailed(fmt.Errorf("packed answer lacked PIDs %v", missing))
+		// Re-read the missing ones singly; drop partial readings of them so
+		// every ECU's value comes from the same request.
+		kept := got[:0]
+		for _, r := range got {
+			if !short[r.PID] {
+				kept = append(kept, r)
+			}
+		}
+		got = kept
+	} else {
+		c.packFails = 0
+	}
+	return got, missing, nil
+}
+
+func (c *Client) packFailed(err error) {
+	c.packFails++
+	if c.packFails >= packGiveUp && !c.packOff {
+		c.packOff = true
+		c.log.Info("packed requests do not work with this adapter or car; reading one PID at a time", "last", err)
+	}
+}
+
+// Packing reports whether the client still packs PIDs into one request.
+func (c *Client) Packing() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.canPack()
+}
+
+func pidBytes(pids []PID) []byte {
+	b := make([]byte, len(pids))
+	for i, p := range pids {
+		b[i] = byte(p)
+	}
+	return b
+}
+
+type pidItem struct {
+	pid  PID
+	data []byte
+}
+
+// splitPIDs splits a service 01 or 02 answer into its PIDs and data:
+// reply byte, then for each PID the PID byte, in service 02 the frame
+// number (frameBytes = 1), and its data bytes. Only PIDs in asked are
+// accepted.
+func splitPIDs(svc Service, msg []byte, frameBytes int, asked []PID) ([]pidItem, error) {
+	what := "service " + svc.String() + " answer"
+	if len(msg) < 2 || msg[0] != svc.Reply() {
+		return nil, malformed(what, msg, "does not open with %02X and a PID", svc.Reply())
+	}
+	want := map[PID]bool{}
+	for _, p := range asked {
+		want[p] = true
+	}
+	var out []pidItem
+	rest := msg[1:]
+	for len(rest) > 0 {
+		p := PID(rest[0])
+		if !want[p] {
+			if len(out) > 0 && allZero(rest) {
+				break // padding after the last PID
+			}
+			return out, malformed(what, msg, "PID %s was not asked for", p)
+		}
+		want[p] = false
+		info, _ := Lookup(p)
+		n := info.Bytes
+		switch {
+		case len(asked) == 1:
+			n = len(rest) - 1 - frameBytes // Decode checks the length
+		case n == 0 || len(info.AltBytes) > 0:
+			return out, malformed(what, msg, "PID %s has no fixed length and cannot be split from others", p)
+		}
+		if len(rest) < 1+frameBytes+n {
+			return out, malformed(what, msg, "PID %s needs %d data bytes, %d left", p, n, len(rest)-1-frameBytes)
+		}
+		out = append(out, pidItem{pid: p, data: rest[1+frameBytes : 1+frameBytes+n]})
+		rest = rest[1+frameBytes+n:]
+	}
+	return out, nil
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,262 @@
+// Package obdtest provides a scripted car for tests: ECUs with fixed PID
+// values, trouble codes, freeze frames and vehicle information that answer
+// J1979 requests the way real modules do, as an obd.Transport or as the
+// message source behind a fake adapter or CAN node.
+package obdtest
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/pitwall-io/pitwall/obd"
+)
+
+// ECU is one scripted module.
+type ECU struct {
+	Addr obd.ECU
+	// PIDs holds the data bytes each supported service 01 PID answers with.
+	// The bitmaps are derived from it.
+	PIDs map[obd.PID][]byte
+	// Stored, Pending and Permanent are the codes of services 03, 07, 0A.
+	Stored, Pending, Permanent []obd.DTC
+	// FreezeDTC and Freeze are freeze frame 0; FreezeDTC 0 means none.
+	FreezeDTC obd.DTC
+	Freeze    map[obd.PID][]byte
+	// Vehicle information (service 09); empty fields are unsupported.
+	VIN    string
+	CalIDs []string
+	CVNs   [][]byte
+	Name   string
+	// RefusePacked makes the ECU ignore service 01 requests with more than
+	// one PID, as some do.
+	RefusePacked bool
+	// Silent09 makes the ECU ignore service 09 entirely.
+	Silent09 bool
+}
+
+// Car answers requests from its ECUs.
+type Car struct {
+	ECUs []*ECU
+	// Legacy lays out trouble codes and vehicle information as the pre-CAN
+	// protocols do, and refuses packed requests.
+	Legacy bool
+
+	mu       sync.Mutex
+	Requests []obd.Request // every request received, for assertions
+	Cleared  int           // ECUs that honoured a service 04 request
+}
+
+// Sent returns the requests received so far, in hex, e.g. "010C0D".
+func (c *Car) Sent() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]string, len(c.Requests))
+	for i, r := range c.Requests {
+		out[i] = r.String()
+	}
+	return out
+}
+
+// Do implements obd.Transport.
+func (c *Car) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := c.Answer(req)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("obdtest: %s: %w", req, obd.ErrNoData)
+	}
+	return out, nil
+}
+
+// Protocol reports ISO 15765-4 CAN, or ISO 9141-2 for a legacy car.
+func (c *Car) Protocol() obd.Protocol {
+	if c.Legacy {
+		return obd.ProtocolISO9141
+	}
+	return obd.ProtocolCAN11_500
+}
+
+// Answer returns every ECU's messages for req, ECUs in address order.
+func (c *Car) Answer(req obd.Request) []obd.Response {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.Requests = append(c.Requests, req)
+	ecus := append([]*ECU(nil), c.ECUs...)
+	sort.Slice(ecus, func(i, j int) bool { return ecus[i].Addr < ecus[j].Addr })
+	var out []obd.Response
+	for _, e := range ecus {
+		for _, m := range c.answer(e, req) {
+			out = append(out, obd.Response{ECU: e.Addr, Data: m})
+		}
+	}
+	return out
+}
+
+func (c *Car) answer(e *ECU, req obd.Request) [][]byte {
+	reply := req.Service.Reply()
+	switch req.Service {
+	case obd.ServiceCurrentData:
+		if len(req.Data) == 0 || len(req.Data) > obd.MaxPack || len(req.Data) > 1 && (e.RefusePacked || c.Legacy) {
+			return nil
+		}
+		msg := []byte{reply}
+		for _, b := range req.Data {
+			p := obd.PID(b)
+			if d, ok := pidData(e.PIDs, p); ok {
+				msg = append(append(msg, b), d...)
+			}
+		}
+		if len(msg) == 1 {
+			return nil
+		}
+		return [][]byte{msg}
+	case obd.ServiceFreezeFrame:
+		if e.FreezeDTC == 0 || len(req.Data)%2 != 0 || len(req.Data) == 0 {
+			return nil
+		}
+		frame := map[obd.PID][]byte{0x02: {byte(e.FreezeDTC >> 8), byte(e.FreezeDTC)}}
+		for p, d := range e.Freeze {
+			frame[p] = d
+		}
+		msg := []byte{reply}
+		for i := 0; i < len(req.Data); i += 2 {
+			if req.Data[i+1] != 0 {
+				continue
+			}
+			if d, ok := pidData(frame, obd.PID(req.Data[i])); ok {
+				msg = append(append(msg, req.Data[i], 0), d...)
+			}
+		}
+		if len(msg) == 1 {
+			return nil
+		}
+		return [][]byte{msg}
+	case obd.ServiceStoredDTCs:
+		return c.codes(reply, e.Stored)
+	case obd.ServicePendingDTCs:
+		return c.codes(reply, e.Pending)
+	case obd.ServicePermanentDTCs:
+		if c.Legacy {
+			return nil // older cars do not know service 0A
+		}
+		return c.codes(reply, e.Permanent)
+	case obd.ServiceClearDTCs:
+		e.Stored, e.Pending, e.FreezeDTC, e.Freeze = nil, nil, 0, nil
+		c.Cleared++
+		return [][]byte{{reply}}
+	case obd.ServiceVehicleInfo:
+		if e.Silent09 || len(req.Data) != 1 {
+			return nil
+		}
+		return c.info(e, req.Data[0])
+	}
+	return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCServiceNotSupported)}}
+}
+
+// pidData answers a PID from a table, computing supported-PID bitmaps
+// from the table's keys.
+func pidData(table map[obd.PID][]byte, p obd.PID) ([]byte, bool) {
+	if !p.IsBitmap() {
+		d, ok := table[p]
+		return d, ok
+	}
+	var bm [4]byte
+	any := false
+	for q := range table {
+		if q > p && q <= p+0x20 {
+			i := int(q-p) - 1
+			bm[i/8] |= 0x80 >> (i % 8)
+			any = true
+		}
+	}
+	for q := range table { // announce the next bitmap when PIDs lie beyond
+		if q > p+0x20 {
+			bm[3] |= 0x01
+			any = true
+		}
+	}
+	if !any && p != 0 {
+		return nil, false
+	}
+	return bm[:], true
+}
+
+func (c *Car) codes(reply byte, codes []obd.DTC) [][]byte {
+	if !c.Legacy {
+		msg := []byte{reply, byte(len(codes))}
+		for _, d := range codes {
+			msg = append(msg, byte(d>>8), byte(d))
+		}
+		return [][]byte{msg}
+	}
+	var msgs [][]byte
+	for i := 0; i == 0 || i < len(codes); i += 3 {
+		msg := []byte{reply}
+		for j := i; j < i+3; j++ {
+			if j < len(codes) {
+				msg = append(msg, byte(codes[j]>>8), byte(codes[j]))
+			} else {
+				msg = append(msg, 0, 0)
+			}
+		}
+		msgs = append(msgs, msg)
+	}
+	return msgs
+}
+
+func (c *Car) info(e *ECU, typ byte) [][]byte {
+	items := map[byte][][]byte{}
+	if e.VIN != "" {
+		items[obd.InfoVIN] = [][]byte{[]byte(e.VIN)}
+	}
+	for _, id := range e.CalIDs {
+		b := make([]byte, 16)
+		copy(b, id)
+		items[obd.InfoCalibrationID] = append(items[obd.InfoCalibrationID], b)
+	}
+	for _, cvn := range e.CVNs {
+		items[obd.InfoCVN] = append(items[obd.InfoCVN], cvn)
+	}
+	if e.Name != "" {
+		b := make([]byte, 20)
+		copy(b, e.Name)
+		items[obd.InfoECUName] = [][]byte{b}
+	}
+	reply := obd.ServiceVehicleInfo.Reply()
+	if typ == obd.InfoSupported {
+		var bm [4]byte
+		for t := range items {
+			bm[(t-1)/8] |= 0x80 >> ((t - 1) % 8)
+		}
+		if c.Legacy {
+			return [][]byte{append([]byte{reply, 0, 1}, bm[:]...)}
+		}
+		return [][]byte{append([]byte{reply, 0}, bm[:]...)}
+	}
+	its, ok := items[typ]
+	if !ok {
+		return nil
+	}
+	var body []byte
+	for _, it := range its {
+		body = append(body, it...)
+	}
+	if !c.Legacy {
+		return [][]byte{append([]byte{reply, typ, byte(len(its))}, body...)}
+	}
+	if typ == obd.InfoVIN {
+		body = append([]byte{0, 0, 0}, body...)
+	}
+	var msgs [][]byte
+	for i := 0; i*4 < len(body); i++ {
+		chunk := make([]byte, 4)
+		copy(chunk, body[i*4:])
+		msgs = append(msgs, append([]byte{reply, typ, byte(i + 1)}, chunk...))
+	}
+	return msgs
+}
+
+var _ obd.Transport = (*Car)(nil)

@@ -1,0 +1,365 @@
+package obd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// ECUCode is a trouble code and the ECU that reported it.
+type ECUCode struct {
+	Code DTC `json:"code"`
+	ECU  ECU `json:"ecu"`
+}
+
+// DTCs reads the trouble codes of service 03 (stored), 07 (pending) or 0A
+// (permanent) from every ECU. ECUs answering with no codes contribute
+// nothing; a request no ECU answers returns an error matching ErrNoData
+// (older cars do not know service 0A).
+func (c *Client) DTCs(ctx context.Context, svc Service) ([]ECUCode, error) {
+	switch svc {
+	case ServiceStoredDTCs, ServicePendingDTCs, ServicePermanentDTCs:
+	default:
+		return nil, fmt.Errorf("obd: service %s does not report trouble codes", svc)
+	}
+	resp, err := c.t.Do(ctx, Request{Service: svc})
+	if err != nil {
+		return nil, fmt.Errorf("obd: reading trouble codes (service %s): %w", svc, err)
+	}
+	framing := FramingFor(c.Protocol())
+	var out []ECUCode
+	var errs []error
+	for _, g := range groupByECU(resp) {
+		if neg := negative(g.first()); neg != nil {
+			errs = append(errs, neg)
+			continue
+		}
+		codes, err := DecodeDTCs(svc, framing, g.msgs...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ECU %s: %w", g.ecu, err))
+			continue
+		}
+		for _, d := range codes {
+			out = append(out, ECUCode{Code: d, ECU: g.ecu})
+		}
+	}
+	if len(out) == 0 && len(errs) > 0 && len(errs) == len(groupByECU(resp)) {
+		return nil, errors.Join(errs...)
+	}
+	return out, errors.Join(errs...)
+}
+
+// ClearDTCs sends service 04: it erases stored and pending codes and freeze
+// frames, and resets every readiness monitor, so the car will fail an
+// emissions inspection until it has been driven enough. confirm must be
+// true; Pitwall never clears codes by default.
+func (c *Client) ClearDTCs(ctx context.Context, confirm bool) error {
+	if !confirm {
+		return ErrNotConfirmed
+	}
+	resp, err := c.t.Do(ctx, Request{Service: ServiceClearDTCs})
+	if err != nil {
+		return fmt.Errorf("obd: clearing trouble codes: %w", err)
+	}
+	for _, r := range resp {
+		if neg := negative(r); neg != nil {
+			return neg
+		}
+	}
+	c.Forget()
+	return nil
+}
+
+// Status reads PID 01 from every ECU: MIL, code count and readiness.
+func (c *Client) Status(ctx context.Context) (map[ECU]*MonitorStatus, error) {
+	rs, err := c.Read(ctx, 0x01)
+	out := map[ECU]*MonitorStatus{}
+	for _, r := range rs {
+		if s, ok := r.Value.Detail.(*MonitorStatus); ok {
+			out[r.ECU] = s
+		}
+	}
+	if len(out) == 0 {
+		if err == nil {
+			err = fmt.Errorf("obd: no monitor status: %w", ErrNoData)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// FreezeFrame is the snapshot an ECU stored when a code was confirmed.
+type FreezeFrame struct {
+	ECU    ECU       `json:"ecu"`
+	Frame  byte      `json:"frame"`
+	DTC    DTC       `json:"dtc"`
+	Values []Reading `json:"values"`
+}
+
+// FreezeFrames reads freeze frame n (0 is the one every car keeps) from
+// every ECU that stored one: the code that caused it and each PID it holds.
+func (c *Client) FreezeFrames(ctx context.Context, frame byte) ([]FreezeFrame, error) {
+	resp, err := c.t.Do(ctx, Request{Service: ServiceFreezeFrame, Data: []byte{0x02, frame}})
+	if err != nil {
+		return nil, fmt.Errorf("obd: reading the freeze frame trouble code: %w", err)
+	}
+	var frames []FreezeFrame
+	for _, r := range resp {
+		if negative(r) != nil || len(r.Data) < 5 || r.Data[1] != 0x02 {
+			continue
+		}
+		d := DTC(uint16(r.Data[3])<<8 | uint16(r.Data[4]))
+		if d != 0 {
+			frames = append(frames, FreezeFrame{ECU: r.ECU, Frame: frame, DTC: d})
+		}
+	}
+	if len(frames) == 0 {
+		return nil, nil // no ECU holds a freeze frame
+	}
+	sets, err := c.bitmaps(ctx, ServiceFreezeFrame, []byte{frame})
+	if err != nil {
+		return frames, fmt.Errorf("obd: reading which PIDs the freeze frame holds: %w", err)
+	}
+	var errs []error
+	for i := range frames {
+		f := &frames[i]
+		var pids []PID
+		for _, p := range sets[f.ECU].List() {
+			if !p.IsBitmap() && p != 0x02 {
+				pids = append(pids, p)
+			}
+		}
+		// Three PID/frame pairs fit one single frame on CAN.
+		step := 1
+		if c.canPack() {
+			step = 3
+		}
+		for j := 0; j < len(pids); j += step {
+			chunk := pids[j:min(j+step, len(pids))]
+			var data []byte
+			for _, p := range chunk {
+				data = append(data, byte(p), frame)
+			}
+			resp, err := c.t.Do(ctx, Request{Service: ServiceFreezeFrame, Data: data})
+			if err != nil {
+				errs = append(errs, fmt.Errorf("obd: freeze frame PIDs %v: %w", chunk, err))
+				continue
+			}
+			for _, r := range resp {
+				if r.ECU != f.ECU || negative(r) != nil {
+					continue
+				}
+				items, err := splitPIDs(ServiceFreezeFrame, r.Data, 1, chunk)
+				if err != nil {
+					errs = append(errs, err)
+				}
+				for _, it := range items {
+					v, err := Decode(it.pid, it.data, c.scaling[r.ECU])
+					if err != nil {
+						errs = append(errs, err)
+						continue
+					}
+					f.Values = append(f.Values, Reading{ECU: r.ECU, PID: it.pid, Value: v})
+				}
+			}
+		}
+	}
+	return frames, errors.Join(errs...)
+}
+
+// ECUInfo is what service 09 tells about one ECU.
+type ECUInfo struct {
+	ECU            ECU      `json:"ecu"`
+	VIN            string   `json:"vin,omitempty"`
+	CalibrationIDs []string `json:"calibration_ids,omitempty"`
+	CVNs           []string `json:"cvns,omitempty"`
+	Name           string   `json:"name,omitempty"`
+}
+
+// Info types of service 09.
+const (
+	InfoSupported      = 0x00
+	InfoVIN            = 0x02
+	InfoCalibrationID  = 0x04
+	InfoCVN            = 0x06
+	InfoECUName        = 0x0A
+	infoItemVIN        = 17
+	infoItemCalID      = 16
+	infoItemCVN        = 4
+	infoItemECUName    = 20
+	legacyInfoDataSize = 4
+)
+
+// VehicleInfo reads service 09 from every ECU: VIN, calibration IDs, CVNs
+// and ECU name, each where the ECU supports it.
+func (c *Client) VehicleInfo(ctx context.Context) ([]ECUInfo, error) {
+	resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{InfoSupported}})
+	if err != nil {
+		return nil, fmt.Errorf("obd: reading supported vehicle information: %w", err)
+	}
+	byECU := map[ECU]*ECUInfo{}
+	supported := map[ECU]PIDSet{}
+	for _, g := range groupByECU(resp) {
+		m := g.first()
+		if negative(m) != nil || len(m.Data) < 6 {
+			continue
+		}
+		bm := m.Data[2:]
+		if len(bm) == 5 { // legacy protocols put a message number first
+			bm = bm[1:]
+		}
+		supported[g.ecu] = decodeBitmap(0, bm)
+		byECU[g.ecu] = &ECUInfo{ECU: g.ecu}
+	}
+	var errs []error
+	read := func(info byte, size int, apply func(*ECUInfo, [][]byte)) {
+		any := false
+		for _, s := range supported {
+			any = any || s.Has(PID(info))
+		}
+		if !any {
+			return
+		}
+		resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{info}})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("obd: reading vehicle information %02X: %w", info, err))
+			return
+		}
+		for _, g := range groupByECU(resp) {
+			e := byECU[g.ecu]
+			if e == nil || negative(g.first()) != nil {
+				continue
+			}
+			items, err := infoItems(info, size, g.msgs)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ECU %s: %w", g.ecu, err))
+				continue
+			}
+			apply(e, items)
+		}
+	}
+	read(InfoVIN, infoItemVIN, func(e *ECUInfo, items [][]byte) { e.VIN = ascii(items[0]) })
+	read(InfoCalibrationID, infoItemCalID, func(e *ECUInfo, items [][]byte) {
+		for _, it := range items {
+			e.CalibrationIDs = append(e.CalibrationIDs, ascii(it))
+		}
+	})
+	read(InfoCVN, infoItemCVN, func(e *ECUInfo, items [][]byte) {
+		for _, it := range items {
+			e.CVNs = append(e.CVNs, fmt.Sprintf("%X", it))
+		}
+	})
+	read(InfoECUName, infoItemECUName, func(e *ECUInfo, items [][]byte) { e.Name = ascii(items[0]) })
+
+	out := make([]ECUInfo, 0, len(byECU))
+	for _, e := range byECU {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ECU < out[j].ECU })
+	return out, errors.Join(errs...)
+}
+
+// VIN reads the vehicle identification number from the first ECU that
+// reports one.
+func (c *Client) VIN(ctx context.Context) (string, error) {
+	resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{InfoVIN}})
+	if err != nil {
+		return "", fmt.Errorf("obd: reading the VIN: %w", err)
+	}
+	for _, g := range groupByECU(resp) {
+		if negative(g.first()) != nil {
+			continue
+		}
+		items, err := infoItems(InfoVIN, infoItemVIN, g.msgs)
+		if err != nil {
+			return "", err
+		}
+		return ascii(items[0]), nil
+	}
+	return "", fmt.Errorf("obd: reading the VIN: %w", ErrUnsupported)
+}
+
+// infoItems extracts the data items of a service 09 answer. On CAN it is
+// one message: 49, the info type, an item count and the items. The older
+// protocols send numbered messages of four bytes each (49, type, number,
+// data), which are put in order and joined; a VIN arrives with three
+// leading filler bytes.
+func infoItems(info byte, size int, msgs [][]byte) ([][]byte, error) {
+	what := fmt.Sprintf("vehicle information %02X", info)
+	for _, m := range msgs {
+		if len(m) < 3 || m[0] != ServiceVehicleInfo.Reply() || m[1] != info {
+			return nil, malformed(what, m, "does not open with 49 %02X", info)
+		}
+	}
+	if len(msgs) == 1 && len(msgs[0]) > 3+legacyInfoDataSize {
+		m := msgs[0]
+		n := int(m[2])
+		body := m[3:]
+		if n == 0 || len(body) < n*size {
+			// Some ECUs send the VIN without a count byte.
+			if info == InfoVIN && len(m[2:]) == size {
+				return [][]byte{m[2:]}, nil
+			}
+			return nil, malformed(what, m, "count byte %d does not fit %d bytes of %d-byte items", n, len(body), size)
+		}
+		items := make([][]byte, n)
+		for i := range items {
+			items[i] = body[i*size : (i+1)*size]
+		}
+		return items, nil
+	}
+	sorted := append([][]byte(nil), msgs...)
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i][2] < sorted[j][2] })
+	var joined []byte
+	for i, m := range sorted {
+		if len(m) != 3+legacyInfoDataSize {
+			return nil, malformed(what, m, "legacy message %d has %d data bytes, want 4", i+1, len(m)-3)
+		}
+		if int(m[2]) != i+1 {
+			return nil, malformed(what, m, "message number %d where %d was due", m[2], i+1)
+		}
+		joined = append(joined, m[3:]...)
+	}
+	if info == InfoVIN && len(joined) > size {
+		joined = joined[len(joined)-size:] // the first message opens with filler
+	}
+	if len(joined) < size || len(joined)%size != 0 {
+		return nil, malformed(what, joined, "%d bytes do not make whole %d-byte items", len(joined), size)
+	}
+	var items [][]byte
+	for len(joined) >= size {
+		items = append(items, joined[:size])
+		joined = joined[size:]
+	}
+	return items, nil
+}
+
+// ascii turns an info item into text, dropping the NUL padding.
+func ascii(b []byte) string {
+	return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", ""))
+}
+
+type ecuGroup struct {
+	ecu  ECU
+	msgs [][]byte
+}
+
+func (g ecuGroup) first() Response { return Response{ECU: g.ecu, Data: g.msgs[0]} }
+
+// groupByECU gathers each ECU's messages, keeping first-seen ECU order.
+func groupByECU(resp []Response) []ecuGroup {
+	var out []ecuGroup
+	idx := map[ECU]int{}
+	for _, r := range resp {
+		i, ok := idx[r.ECU]
+		if !ok {
+			i = len(out)
+			idx[r.ECU] = i
+			out = append(out, ecuGroup{ecu: r.ECU})
+		}
+		out[i].msgs = append(out[i].msgs, r.Data)
+	}
+	return out
+}
