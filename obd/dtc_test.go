@@ -101,3 +101,34 @@ func TestCheckVIN(t *testing.T) {
 		}
 	}
 }
+
+// Answers with several PIDs split into items that tile the message exactly.
+func FuzzSplitPIDs(f *testing.F) {
+	f.Add([]byte{0x41, 0x0C, 0x1A, 0xF8, 0x0D, 0x32, 0x05, 0x7B}, []byte{0x0C, 0x0D, 0x05})
+	f.Add([]byte{0x42, 0x0C, 0x00, 0x0B, 0xB8}, []byte{0x0C})
+	f.Fuzz(func(t *testing.T, msg, asked []byte) {
+		var pids []PID
+		for _, b := range asked {
+			pids = append(pids, PID(b))
+		}
+		for _, svc := range []Service{ServiceCurrentData, ServiceFreezeFrame} {
+			frame := 0
+			if svc == ServiceFreezeFrame {
+				frame = 1
+			}
+			items, err := splitPIDs(svc, msg, frame, pids)
+			if err != nil {
+				continue
+			}
+			n := 1
+			for _, it := range items {
+				n += 1 + frame + len(it.data)
+			}
+			if n > len(msg) {
+				t.Fatalf("items cover %d bytes of %d", n, len(msg))
+			}
+		}
+		_, _ = infoItems(InfoVIN, 17, [][]byte{msg})
+		_, _ = infoItems(InfoCalibrationID, 16, [][]byte{msg, asked})
+	})
+}

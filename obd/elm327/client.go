@@ -93,7 +93,7 @@ func OpenConfig(ctx context.Context, cfg Config, opts ...Option) (*Client, error
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = defaultTimeout
 	}
-	c := &Client{cfg: cfg, log: slog.New(slog.DiscardHandler), allowSuffix: true}
+	c := &Client{cfg: cfg, log: discardLogger, allowSuffix: true}
 	c.dial = c.dialConfig
 	for _, o := range opts {
 		o(c)
@@ -371,27 +371,21 @@ func (c *Client) selectProtocol(ctx context.Context) error {
 	return nil
 }
 
-// detectProtocol runs the first request of a session, which makes the
-// adapter search the protocol, then reads which one it found.
-func (c *Client) detectProtocol(ctx context.Context) error {
-	raw, err := c.exchange(ctx, "0100", searchTimeout)
-	if err != nil {
-		return err
-	}
-	lines, err := screen("0100", raw, false)
-	if err != nil {
-		return err
-	}
-	lines2, err := c.at(ctx, "ATDPN", atTimeout, false)
+// learnProtocol reads which protocol the adapter's search found, after the
+// first request of a session has made it search, and how it prints
+// answers. reply is the service byte answers open with; lines are the
+// first request's answer lines, which show whether headers are on.
+func (c *Client) learnProtocol(ctx context.Context, lines []string, reply byte) error {
+	dpn, err := c.at(ctx, "ATDPN", atTimeout, false)
 	if err != nil {
 		return fmt.Errorf("elm327: reading the protocol number: %w", err)
 	}
-	p, auto, err := parseDPN(lines2)
+	p, auto, err := parseDPN(dpn)
 	if err != nil {
-		return &ReplyError{Kind: KindGarbage, Command: "ATDPN", Raw: []byte(strings.Join(lines2, "\r")), Detail: err.Error()}
+		return &ReplyError{Kind: KindGarbage, Command: "ATDPN", Raw: []byte(strings.Join(dpn, "\r")), Detail: err.Error()}
 	}
 	c.info.Protocol, c.info.Auto = p, auto
-	c.lay = layout{proto: p, headers: headersShown(lines, p)}
+	c.lay = layout{proto: p, headers: headersShown(lines, p, reply)}
 	if !c.lay.headers && c.info.Headers {
 		c.info.Quirks = append(c.info.Quirks, "ignores ATH1: answers carry no sender, several ECUs cannot be told apart")
 	}
@@ -417,19 +411,28 @@ func parseDPN(lines []string) (obd.Protocol, bool, error) {
 	return obd.Protocol(n), auto, nil
 }
 
-// headersShown tells from the answer to 0100 whether the adapter really
-// prints headers: the data is "41 00" and four bitmap bytes, so anything
-// before it is a header.
-func headersShown(lines []string, p obd.Protocol) bool {
+// headersShown tells from answer lines whether the adapter really prints
+// headers: on 11-bit CAN a header makes the hex digit count odd; a 29-bit
+// header opens with a byte no answer opens with (at most 1F); on the older
+// protocols three header bytes come before the reply byte.
+func headersShown(lines []string, p obd.Protocol, reply byte) bool {
 	for _, l := range lines {
 		u := compact(l)
-		if i := strings.Index(u, "4100"); i > 0 {
-			return true
-		} else if i == 0 {
-			return false
+		if len(u) >= 2 && u[1] == ':' || !isHex(u) {
+			return false // the adapter's own headerless multi-frame form
+		}
+		switch {
+		case p.CAN() && !p.Extended():
+			return len(u)%2 == 1 && len(u) > 3
+		case p.CAN():
+			b, ok := hexBytes(u)
+			return ok && len(b) > 4 && b[0] <= 0x1F
+		default:
+			b, ok := hexBytes(u)
+			return ok && len(b) >= 5 && b[3] == reply
 		}
 	}
-	return p.CAN() // nothing conclusive; trust the setting
+	return true // nothing to go by; trust the setting
 }
 
 // Do sends one request and returns every ECU's answer.
@@ -464,12 +467,24 @@ func (c *Client) do(ctx context.Context, req obd.Request) ([]obd.Response, error
 			return nil, err
 		}
 	}
+	cmd := fmt.Sprintf("%X", req.Bytes())
 	if !c.protoKnown {
-		if err := c.detectProtocol(ctx); err != nil {
+		// The first request makes the adapter search the bus, which can
+		// take many seconds; its answer is decoded once the protocol found
+		// is known.
+		raw, err := c.exchange(ctx, cmd, searchTimeout)
+		if err != nil {
 			return nil, err
 		}
+		lines, err := screen(cmd, raw, false)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.learnProtocol(ctx, lines, req.Service.Reply()); err != nil {
+			return nil, err
+		}
+		return c.answers(req, cmd, raw, lines)
 	}
-	cmd := fmt.Sprintf("%X", req.Bytes())
 	if n := c.suffixFor(req); n > 0 {
 		resp, err := c.request(ctx, req, fmt.Sprintf("%s%X", cmd, n))
 		if c.suffixOK == 0 {
@@ -523,6 +538,13 @@ func (c *Client) request(ctx context.Context, req obd.Request, cmd string) ([]ob
 	if err != nil {
 		return nil, err
 	}
+	return c.answers(req, cmd, raw, lines)
+}
+
+// answers decodes the lines of an answer into messages, drops the "response
+// pending" notices the adapter passes on, and checks that what remains
+// answers req.
+func (c *Client) answers(req obd.Request, cmd string, raw []byte, lines []string) ([]obd.Response, error) {
 	msgs, err := decode(cmd, raw, lines, c.lay)
 	if err != nil {
 		return nil, err
@@ -588,3 +610,5 @@ var (
 	_ obd.ProtocolReporter = (*Client)(nil)
 	_ obd.VoltageReader    = (*Client)(nil)
 )
+
+var discardLogger = slog.New(slog.DiscardHandler)

@@ -105,8 +105,10 @@ func linkBroken(err error) bool {
 	var re *ReplyError
 	if errors.As(err, &re) {
 		switch re.Kind {
-		case KindNoPrompt, KindReset, KindLowVoltageReset:
+		case KindNoPrompt, KindReset, KindLowVoltageReset, KindLowPowerAlert:
 			return true
+		case KindInternalError:
+			return re.Detail == "ERR94" // a fatal CAN error: the adapter resets itself
 		}
 		return false
 	}
