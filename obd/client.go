@@ -460,7 +460,7 @@ func splitPIDs(svc Service, msg []byte, frameBytes int, asked []PID) ([]pidItem,
 		case n == 0 || len(info.AltBytes) > 0:
 			return out, malformed(what, msg, "PID %s has no fixed length and cannot be split from others", p)
 		}
-		if len(rest) < 1+frameBytes+n {
+		if n < 0 || len(rest) < 1+frameBytes+n {
 			return out, malformed(what, msg, "PID %s needs %d data bytes, %d left", p, n, len(rest)-1-frameBytes)
 		}
 		out = append(out, pidItem{pid: p, data: rest[1+frameBytes : 1+frameBytes+n]})
