@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 )
 
@@ -332,16 +331,6 @@ func flagsOf(b byte, names [8]string) Flags {
 }
 
 func (f Flags) String() string { return strings.Join(f, ", ") }
-
-// sortedKeys is a helper for stable documentation output.
-func sortedKeys(m map[int]string) []int {
-	k := make([]int, 0, len(m))
-	for i := range m {
-		k = append(k, i)
-	}
-	sort.Ints(k)
-	return k
-}
 
 // Encode builds the data bytes of PID p from measurement values by key, the
 // inverse of Decode for PIDs whose content is fields (bit-encoded PIDs such

@@ -205,6 +205,3 @@ func decodeWWH90(d []byte) any {
 func decodeWWH91(d []byte) any {
 	return WWHStatus{MIStatus: enumOf(wwhMIModes, int(d[0]&0x0F)).Name}
 }
-
-// BoostControlStatus names the control states of PIDs 70 and 71.
-var boostControlStates = map[int]string{0: "reserved", 1: "open loop", 2: "closed loop", 3: "fault present"}

@@ -126,6 +126,14 @@ func (c *Client) Protocol() obd.Protocol {
 	return c.info.Protocol
 }
 
+// SetCountSuffix allows (true) or forbids the response-count digit from
+// now on; it is used only where the adapter supports it.
+func (c *Client) SetCountSuffix(on bool) {
+	c.mu.Lock()
+	c.allowSuffix = on
+	c.mu.Unlock()
+}
+
 // Close closes the link. It is safe to call more than once.
 func (c *Client) Close() error {
 	c.mu.Lock()

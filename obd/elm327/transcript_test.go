@@ -21,9 +21,9 @@ type expectedCase struct {
 	Timeout   string `json:"timeout"`    // Config.Timeout, e.g. "100ms"
 	OpenError string `json:"open_error"` // the Kind Open must fail with
 	Calls     []struct {
-		Call      string  `json:"call"` // "do" or "voltage"
-		Request   string  `json:"request"`
-		Expect    []int   `json:"expect"`
+		Call      string `json:"call"` // "do" or "voltage"
+		Request   string `json:"request"`
+		Expect    []int  `json:"expect"`
 		Responses []struct {
 			ECU  string `json:"ecu"`
 			Data string `json:"data"`

@@ -217,8 +217,8 @@ func (c *Car) info(e *ECU, typ byte) [][]byte {
 		copy(b, id)
 		items[obd.InfoCalibrationID] = append(items[obd.InfoCalibrationID], b)
 	}
-	for _, cvn := range e.CVNs {
-		items[obd.InfoCVN] = append(items[obd.InfoCVN], cvn)
+	if len(e.CVNs) > 0 {
+		items[obd.InfoCVN] = e.CVNs
 	}
 	if e.Name != "" {
 		b := make([]byte, 20)

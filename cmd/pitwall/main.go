@@ -1,0 +1,153 @@
+// Command pitwall is Pitwall's one binary: it reads cars, runs the edge
+// agent and the cloud side, simulates cars, and benchmarks them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	usage   string // the argument synopsis
+	run     func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+func commands() []command {
+	return []command{
+		{"scan", "read everything a car reports over OBD-II", "--adapter URL [--json] [--timeout D]", runScan},
+		{"bench", "measure OBD throughput (pitwall bench obd)", "obd --adapter URL [--duration D] [--pids LIST] [--json]", runBench},
+		{"demo", "run everything in one process with simulated cars", "[--http ADDR]", runDemo},
+		{"version", "print the version", "", runVersion},
+		{"help", "show help for a command", "[COMMAND]", nil},
+	}
+}
+
+// usageError is a mistake on the command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		if len(args) > 1 {
+			return help(args[1], stdout, stderr)
+		}
+		overview(stdout)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] || c.run == nil {
+			continue
+		}
+		err := c.run(ctx, args[1:], stdout, stderr)
+		var ue usageError
+		switch {
+		case err == nil:
+			return 0
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, &ue):
+			fmt.Fprintf(stderr, "pitwall %s: %v\nusage: pitwall %s %s\n", c.name, err, c.name, c.usage)
+			return 2
+		case errors.Is(err, context.Canceled):
+			return 130
+		default:
+			fmt.Fprintf(stderr, "pitwall %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "pitwall: unknown command %q\n\n", args[0])
+	overview(stderr)
+	return 2
+}
+
+func overview(w io.Writer) {
+	fmt.Fprintln(w, "Pitwall reads cars over OBD-II, streams them to the cloud, warns owners of faults and brings the job to a repair shop.")
+	fmt.Fprintln(w, "\nUsage: pitwall COMMAND [flags]\n\nCommands:")
+	cs := commands()
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nAdapters are named by URL:")
+	fmt.Fprintln(w, "  serial:///dev/ttyUSB0?baud=38400   USB or Bluetooth ELM327 (baud is probed when left out)")
+	fmt.Fprintln(w, "  tcp://192.168.0.10:35000           Wi-Fi ELM327")
+	fmt.Fprintln(w, "  socketcan://can0                   CAN interface on Linux (ISO-TP, no adapter in between)")
+	fmt.Fprintln(w, "\nRun 'pitwall help COMMAND' for a command's flags.")
+}
+
+func help(name string, stdout, stderr io.Writer) int {
+	for _, c := range commands() {
+		if c.name == name && c.run != nil {
+			return run(context.Background(), []string{name, "-h"}, stdout, stderr)
+		}
+	}
+	fmt.Fprintf(stderr, "pitwall help: unknown command %q\n", name)
+	return 2
+}
+
+// newFlags makes a flag set that reports errors instead of exiting and
+// prints its help in Pitwall's form.
+func newFlags(name, synopsis, about string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprintf(out, "usage: pitwall %s %s\n\n%s\n\nFlags:\n", name, synopsis, about)
+		fs.SetOutput(out)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+	}
+	return fs
+}
+
+// parse parses flags, turning mistakes into usage errors and refusing
+// stray arguments.
+func parse(fs *flag.FlagSet, args []string) error {
+	fs.SetOutput(io.Discard) // errors are reported once, by run
+	usage := fs.Usage
+	fs.Usage = func() {} // Parse calls it on every error
+	err := fs.Parse(args)
+	fs.Usage = usage
+	if errors.Is(err, flag.ErrHelp) {
+		usage()
+		return flag.ErrHelp
+	}
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", strings.Join(fs.Args(), " "))}
+	}
+	return nil
+}
+
+func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fmt.Fprintf(stdout, "pitwall %s\n", version)
+	return nil
+}
+
+func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return errors.New("not built yet: the demo (embedded broker, simulated cars, web UI) arrives with the web issue; " +
+		"meanwhile 'pitwall scan --adapter URL' reads a real car or adapter")
+}

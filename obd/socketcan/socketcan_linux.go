@@ -1,0 +1,170 @@
+//go:build linux
+
+package socketcan
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-daq/canbus"
+	"golang.org/x/sys/unix"
+
+	"github.com/pitwall-io/pitwall/obd/isotp"
+)
+
+// pollInterval bounds how long a blocked receive waits before it looks
+// whether the bus is being closed.
+const pollInterval = 200 * time.Millisecond
+
+// Bus is an isotp.Bus on a SocketCAN interface.
+type Bus struct {
+	sck     *canbus.Socket
+	rx      chan isotp.Frame
+	done    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+	dropped atomic.Uint64
+	err     atomic.Value // the error that ended the receiver
+}
+
+// Open binds to an interface. With filters the kernel passes only matching
+// frames (see OBDFilters); with none, every frame.
+func Open(iface string, filters ...unix.CanFilter) (*Bus, error) {
+	sck, err := canbus.New()
+	if err != nil {
+		return nil, fmt.Errorf("socketcan: opening a CAN socket (is the can module loaded?): %w", err)
+	}
+	fd, err := fdOf(sck)
+	if err == nil {
+		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: int64(pollInterval / time.Microsecond)})
+	}
+	if err == nil && len(filters) > 0 {
+		err = sck.SetFilters(filters)
+	}
+	if err == nil {
+		err = sck.Bind(iface)
+	}
+	if err != nil {
+		_ = sck.Close()
+		return nil, fmt.Errorf("socketcan: %s: %w", iface, err)
+	}
+	b := &Bus{sck: sck, rx: make(chan isotp.Frame, 1024), done: make(chan struct{})}
+	b.wg.Add(1)
+	go b.receive()
+	return b, nil
+}
+
+// fdOf finds the socket's descriptor, which canbus v0.2.0 keeps private, so
+// that a receive timeout can be set: without one a blocked read could not
+// be ended when the bus is closed.
+func fdOf(s *canbus.Socket) (int, error) {
+	v := reflect.ValueOf(s).Elem().FieldByName("dev")
+	if v.IsValid() {
+		if fd := v.FieldByName("fd"); fd.IsValid() && fd.CanInt() {
+			return int(fd.Int()), nil
+		}
+	}
+	return 0, errors.New("socketcan: cannot find the socket descriptor in this canbus version")
+}
+
+// OBDFilters passes only OBD answers: 0x7E8–0x7EF, or 0x18DAF1xx with
+// extended identifiers.
+func OBDFilters(extended bool) []unix.CanFilter {
+	if extended {
+		return []unix.CanFilter{{Id: 0x18DAF100 | unix.CAN_EFF_FLAG, Mask: 0x1FFFFF00 | unix.CAN_EFF_FLAG | unix.CAN_RTR_FLAG}}
+	}
+	return []unix.CanFilter{{Id: 0x7E8, Mask: 0x7F8 | unix.CAN_EFF_FLAG | unix.CAN_RTR_FLAG}}
+}
+
+func (b *Bus) receive() {
+	defer b.wg.Done()
+	for {
+		select {
+		case <-b.done:
+			return
+		default:
+		}
+		f, err := b.sck.Recv()
+		if err != nil {
+			if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EINTR) {
+				continue
+			}
+			b.err.Store(fmt.Errorf("socketcan: receiving: %w", err))
+			close(b.rx)
+			return
+		}
+		if f.Kind != canbus.SFF && f.Kind != canbus.EFF {
+			continue // error and remote frames carry no data for us
+		}
+		select {
+		case b.rx <- isotp.Frame{ID: f.ID, Extended: f.Kind == canbus.EFF, Data: f.Data}:
+		default:
+			b.dropped.Add(1)
+		}
+	}
+}
+
+// Send puts a frame on the bus.
+func (b *Bus) Send(ctx context.Context, f isotp.Frame) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	kind := canbus.SFF
+	if f.Extended {
+		kind = canbus.EFF
+	}
+	if _, err := b.sck.Send(canbus.Frame{ID: f.ID, Data: f.Data, Kind: kind}); err != nil {
+		return fmt.Errorf("socketcan: sending %v: %w", f, err)
+	}
+	return nil
+}
+
+// Receive returns the next frame the filters let through.
+func (b *Bus) Receive(ctx context.Context) (isotp.Frame, error) {
+	select {
+	case f, ok := <-b.rx:
+		if !ok {
+			if err, _ := b.err.Load().(error); err != nil {
+				return isotp.Frame{}, err
+			}
+			return isotp.Frame{}, isotp.ErrClosed
+		}
+		return f, nil
+	case <-b.done:
+		return isotp.Frame{}, isotp.ErrClosed
+	case <-ctx.Done():
+		return isotp.Frame{}, ctx.Err()
+	}
+}
+
+// Dropped counts frames lost because nobody read them in time.
+func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
+
+// Close stops the receiver and closes the socket; it is safe to call twice.
+func (b *Bus) Close() error {
+	var err error
+	b.once.Do(func() {
+		close(b.done)
+		b.wg.Wait() // the receiver wakes within pollInterval
+		err = b.sck.Close()
+	})
+	return err
+}
+
+// OpenOBD opens the interface of cfg as an OBD transport, filtered to the
+// ECUs' answers.
+func OpenOBD(cfg Config, opt isotp.OBDOptions) (*isotp.OBD, *Bus, error) {
+	bus, err := Open(cfg.Interface, OBDFilters(cfg.Extended)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	opt.Extended, opt.Bitrate = cfg.Extended, cfg.Bitrate
+	return isotp.NewOBD(bus, opt), bus, nil
+}
+
+var _ isotp.Bus = (*Bus)(nil)
