@@ -7,3 +7,5 @@ require (
 	go.bug.st/serial v1.8.0
 	golang.org/x/sys v0.43.0
 )
+
+require github.com/creack/pty v1.1.24 // indirect

@@ -24,16 +24,22 @@ import (
 //	@include init-genuine.txt  the lines of another transcript
 //	@eof                       the adapter closes the link after its answer
 //	@connection                a new link begins (the client reconnected)
+//	@baud 9600                 (serial) the rate the adapter listens at
+//	@brd                       (serial) the command before it switches the rate the
+//	                           way ATBRD does: OK, the new rate, the identity,
+//	                           and OK once the host answers with a CR
 //
 // A command with no answer lines gets no answer at all: a hung adapter.
 type exchange struct {
 	send  string // what the host must send, without the CR
 	reply []byte
 	eof   bool
+	brd   bool
 }
 
 type transcript struct {
 	conns [][]exchange // one list per connection
+	baud  int
 }
 
 func loadTranscript(t testing.TB, path string) *transcript {
@@ -65,6 +71,10 @@ func loadTranscript(t testing.TB, path string) *transcript {
 				(*cur)[len(*cur)-1].reply = append((*cur)[len(*cur)-1].reply, b...)
 			case line == "@eof":
 				(*cur)[len(*cur)-1].eof = true
+			case line == "@brd":
+				(*cur)[len(*cur)-1].brd = true
+			case strings.HasPrefix(line, "@baud "):
+				tr.baud, _ = strconv.Atoi(strings.TrimPrefix(line, "@baud "))
 			case line == "@connection":
 				tr.conns = append(tr.conns, nil)
 			case strings.HasPrefix(line, "@include "):

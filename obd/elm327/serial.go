@@ -99,14 +99,13 @@ func (c *Client) raiseBaud(ctx context.Context) error {
 	if _, err := io.WriteString(sc, cmd+"\r"); err != nil {
 		return fmt.Errorf("elm327: sending %s: %w", cmd, err)
 	}
-	// Up to the OK line; a prompt right after it means nothing will change.
+	// Up to the OK line.
 	raw, err := c.readUntil(ctx, cmd, atTimeout, func(b []byte) int {
-		u := bytes.ToUpper(b)
-		if i := bytes.Index(u, []byte("OK\r")); i >= 0 {
-			return i + 3
-		}
-		if bytes.IndexByte(b, '>') >= 0 || bytes.Contains(b, []byte("?")) {
+		if bytes.IndexByte(b, '>') >= 0 {
 			return len(b)
+		}
+		if i := bytes.Index(bytes.ToUpper(b), []byte("OK\r")); i >= 0 {
+			return i + 3
 		}
 		return -1
 	})
@@ -117,16 +116,29 @@ func (c *Client) raiseBaud(ctx context.Context) error {
 		c.info.Quirks = append(c.info.Quirks, "refuses ATBRD")
 		return nil
 	}
-	// Whatever follows at the old rate (a clone's blank line and prompt)
-	// tells us the rate never changed.
-	time.Sleep(10 * time.Millisecond)
+	// A genuine adapter now goes quiet while it switches; a prompt at the
+	// old rate means it said OK and will not switch.
+	tail := raw
+	if bytes.IndexByte(raw, '>') < 0 {
+		tail, _ = c.readUntil(ctx, cmd, 40*time.Millisecond, func(b []byte) int {
+			if bytes.IndexByte(b, '>') >= 0 {
+				return len(b)
+			}
+			return -1
+		})
+	}
+	if bytes.IndexByte(tail, '>') >= 0 {
+		c.info.Quirks = append(c.info.Quirks, fmt.Sprintf("answers OK to ATBRD but does not switch to %d baud", c.cfg.RaiseBaud))
+		return nil
+	}
 	if err := sc.setBaud(c.cfg.RaiseBaud); err != nil {
 		return err
 	}
 	id, err := c.readUntil(ctx, cmd, time.Second, func(b []byte) int {
-		if bytes.Contains(bytes.ToUpper(b), []byte("ELM")) {
-			if i := bytes.IndexByte(b, '\r'); i > bytes.Index(bytes.ToUpper(b), []byte("ELM")) {
-				return i
+		u := bytes.ToUpper(b)
+		if e := bytes.Index(u, []byte("ELM")); e >= 0 {
+			if i := bytes.IndexByte(b[e:], '\r'); i >= 0 {
+				return e + i
 			}
 		}
 		return -1
