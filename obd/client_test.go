@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pitwall-io/pitwall/obd"
+	"github.com/pitwall-io/pitwall/obd/isotp"
 	"github.com/pitwall-io/pitwall/obd/obdtest"
 )
 
@@ -220,5 +221,30 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	}
 	if string(got) != string(want) {
 		t.Errorf("%s differs from what the scan produced:\n%s", path, got)
+	}
+}
+
+// The same client reads the same car through ISO-TP on a CAN bus: the scan
+// report is the golden one, but for the protocol it names.
+func TestScanOverISOTP(t *testing.T) {
+	car := obdtest.SampleCar()
+	bus := isotp.NewMemBus()
+	cctx, cancel := context.WithCancel(ctx(t))
+	wait := car.ServeCAN(cctx, bus)
+	defer func() { cancel(); wait() }()
+
+	tr := isotp.NewOBD(bus.Port(nil), isotp.OBDOptions{P2: 50 * time.Millisecond})
+	report, err := obd.Scan(ctx(t), obd.NewClient(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	report.Time = time.Time{}
+	got, _ := json.MarshalIndent(report, "", "  ")
+	want, err := os.ReadFile(filepath.Join("testdata", "scan", "can.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got)+"\n" != string(want) {
+		t.Errorf("scan over ISO-TP differs from testdata/scan/can.json:\n%s", got)
 	}
 }
