@@ -70,8 +70,26 @@ func showUnit(u string) string {
 	return u
 }
 
+// number shows a value to two decimals at most; the JSON keeps them all.
 func number(v float64) string {
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	s := strconv.FormatFloat(v, 'f', 2, 64)
+	s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+	if s == "-0" {
+		s = "0"
+	}
+	return s
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
+}
+
+// words turns keys like evaporative_system into words.
+func words(keys []string) string {
+	return strings.ReplaceAll(strings.Join(keys, ", "), "_", " ")
 }
 
 // showValue renders a scan value for a person.
@@ -85,7 +103,7 @@ func showValue(v obd.ScanValue) string {
 	if len(v.Signals) > 1 || len(v.Signals) == 1 && v.Value != nil {
 		var parts []string
 		for _, m := range v.Signals {
-			parts = append(parts, strings.TrimSpace(m.Key+" "+number(m.Value)+" "+showUnit(m.Unit)))
+			parts = append(parts, strings.TrimSpace(strings.ReplaceAll(m.Key, "_", " ")+" "+number(m.Value)+" "+showUnit(m.Unit)))
 		}
 		if d, ok := v.Value.(map[string]float64); ok && len(d) == len(v.Signals) {
 			return strings.Join(parts, ", ")
@@ -108,9 +126,9 @@ func detailText(d any) string {
 		if x.MIL {
 			mil = "on"
 		}
-		s := fmt.Sprintf("MIL %s, %d codes, %s ignition", mil, x.DTCCount, x.Ignition)
+		s := fmt.Sprintf("MIL %s, %s, %s ignition", mil, plural(x.DTCCount, "code", "codes"), x.Ignition)
 		if inc := x.Incomplete(); len(inc) > 0 {
-			s += ", incomplete: " + strings.Join(inc, ", ")
+			s += ", incomplete: " + words(inc)
 		}
 		return s
 	case obd.FuelSystemStatus:
@@ -173,13 +191,17 @@ func writeReport(w io.Writer, r *obd.ScanReport) {
 	}
 	p("VIN\t%s", vin)
 	if r.BatteryVoltage != nil {
-		p("Battery\t%.1f V (%s)", *r.BatteryVoltage, r.VoltageSource)
+		src := "measured by the adapter"
+		if r.VoltageSource == "ecu" {
+			src = "control module voltage, PID 42"
+		}
+		p("Battery\t%.1f V (%s)", *r.BatteryVoltage, src)
 	}
 	mil := "off"
 	if r.MIL {
 		mil = "ON"
 	}
-	p("MIL\t%s, %d stored code(s) reported", mil, r.DTCCount)
+	p("MIL\t%s, %s reported", mil, plural(r.DTCCount, "stored code", "stored codes"))
 	p("")
 	p("ECUs")
 	for _, e := range r.ECUs {
@@ -233,10 +255,10 @@ func writeReport(w io.Writer, r *obd.ScanReport) {
 			}
 		}
 		if len(todo) > 0 {
-			p("  incomplete\t%s", strings.Join(todo, ", "))
+			p("  incomplete\t%s", words(todo))
 		}
 		if len(done) > 0 {
-			p("  complete\t%s", strings.Join(done, ", "))
+			p("  complete\t%s", words(done))
 		}
 	}
 	p("")
