@@ -12,6 +12,9 @@ type PID byte
 
 func (p PID) String() string { return fmt.Sprintf("%02X", byte(p)) }
 
+// MarshalText writes the PID in hex, e.g. "0C".
+func (p PID) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
 // IsBitmap reports whether p is one of the supported-PID bitmaps 00, 20, …
 // C0 (and E0).
 func (p PID) IsBitmap() bool { return p%0x20 == 0 }

@@ -89,7 +89,14 @@ func Scan(ctx context.Context, c *Client) (*ScanReport, error) {
 	r := &ScanReport{Time: time.Now().UTC(), ECUs: []ScanECU{}, SupportedPIDs: []string{}, Values: []ScanValue{},
 		DTCs:         ScanDTCs{Stored: []ECUCode{}, Pending: []ECUCode{}, Permanent: []ECUCode{}},
 		FreezeFrames: []ScanFreezeFrame{}, Readiness: []ScanReadiness{}, Problems: []ScanProblem{}}
-	problem := func(step string, err error) {
+	var problem func(step string, err error)
+	problem = func(step string, err error) {
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			for _, e := range j.Unwrap() {
+				problem(step, e)
+			}
+			return
+		}
 		if err != nil {
 			r.Problems = append(r.Problems, ScanProblem{Step: step, Error: err.Error()})
 		}
@@ -97,7 +104,7 @@ func Scan(ctx context.Context, c *Client) (*ScanReport, error) {
 
 	sets, err := c.SupportedPIDs(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("obd: the car did not answer: %w", err)
+		return nil, fmt.Errorf("obd: the car did not answer (is the ignition on and the adapter plugged in?): %w", err)
 	}
 	r.Protocol = c.Protocol().String()
 	var all PIDSet

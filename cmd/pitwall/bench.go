@@ -142,12 +142,21 @@ func benchOBD(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return enc.Encode(out)
 	}
 	fmt.Fprintf(stdout, "Adapter %v, polling %d PIDs %v for %v per mode\n\n", a.Describe()["identity"], len(use), use, *dur)
-	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "mode\tPIDs/s\trequests\tms/request\terrors\t")
+	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(tw, "mode\tPIDs/s\trequests\tms/request\terrors")
 	for _, r := range results {
-		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%.1f\t%d\t%s\n", r.Mode, r.PIDsPerSec, r.Requests, r.MsPerRecord, r.Errors, r.Note)
+		fmt.Fprintf(tw, "%s\t%.1f\t%d\t%.1f\t%d\n", r.Mode, r.PIDsPerSec, r.Requests, r.MsPerRecord, r.Errors)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, r := range results {
+		if r.Note != "" {
+			fmt.Fprintf(stdout, "\n%s: %s", r.Mode, r.Note)
+		}
+	}
+	fmt.Fprintln(stdout)
+	return nil
 }
 
 // countingTransport counts the requests a benchmark makes.
