@@ -297,3 +297,13 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecode(b *testing.B) {
+	data := []byte{0x1A, 0xF8}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Decode(0x0C, data, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

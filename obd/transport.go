@@ -33,7 +33,8 @@ const negativeReply = 0x7F
 // headers and the sender cannot be known.
 type ECU string
 
-// Request is one diagnostic request, sent to every ECU (functional addressing).
+// Request is one diagnostic request, sent to every ECU (functional
+// addressing) or to one (physical addressing).
 type Request struct {
 	Service Service
 	// Data follows the service byte: PIDs, frame numbers, info types.
@@ -43,6 +44,9 @@ type Request struct {
 	// nil when it does not. A transport may stop listening once these
 	// answers are in instead of waiting out its response timeout.
 	Expect []int
+	// ECU, when set, addresses the request to that ECU alone, by the
+	// address its answers carry (physical addressing, CAN only).
+	ECU ECU
 }
 
 // Bytes is the request on the wire: the service byte then Data.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pitwall-io/pitwall/obd"
+	"github.com/pitwall-io/pitwall/obd/isotp"
 )
 
 // Info is what the client learned about the adapter.
@@ -475,6 +476,9 @@ func (c *Client) do(ctx context.Context, req obd.Request) ([]obd.Response, error
 			return nil, err
 		}
 	}
+	if req.ECU != "" {
+		return c.physical(ctx, req)
+	}
 	cmd := fmt.Sprintf("%X", req.Bytes())
 	if !c.protoKnown {
 		// The first request makes the adapter search the bus, which can
@@ -510,6 +514,51 @@ func (c *Client) do(ctx context.Context, req obd.Request) ([]obd.Response, error
 		return resp, err
 	}
 	return c.request(ctx, req, cmd)
+}
+
+// physical sends req to one ECU: the adapter's request header is set to
+// the ECU's physical address for the request and back to the functional
+// address after it, whatever happens in between.
+func (c *Client) physical(ctx context.Context, req obd.Request) ([]obd.Response, error) {
+	if !c.protoKnown || !c.lay.proto.CAN() {
+		return nil, fmt.Errorf("elm327: physical addressing of %s needs a detected CAN protocol (have %s)", req.ECU, c.lay.proto)
+	}
+	ext := c.lay.proto.Extended()
+	id, err := strconv.ParseUint(string(req.ECU), 16, 32)
+	if err != nil || !isotp.IsResponseID(uint32(id), ext) {
+		return nil, fmt.Errorf("elm327: %q is not an OBD ECU address on %s", req.ECU, c.lay.proto)
+	}
+	if len(req.Bytes()) > 7 {
+		return nil, fmt.Errorf("elm327: request %s is longer than one CAN frame, which the adapter cannot send", req)
+	}
+	set, restore := fmt.Sprintf("ATSH%03X", isotp.RequestIDFor(uint32(id), false)), "ATSH7DF"
+	if ext {
+		set, restore = fmt.Sprintf("ATSH%06X", isotp.RequestIDFor(uint32(id), true)&0xFFFFFF), "ATSHDB33F1"
+	}
+	if err := c.atOK(ctx, set); err != nil {
+		return nil, fmt.Errorf("elm327: addressing %s: %w", req.ECU, err)
+	}
+	cmd := fmt.Sprintf("%X", req.Bytes())
+	if n := c.suffixFor(req); n > 0 && c.suffixOK > 0 {
+		cmd += fmt.Sprintf("%X", n)
+	}
+	resp, err := c.request(ctx, req, cmd)
+	if rerr := c.atOK(ctx, restore); rerr != nil {
+		_ = c.drop() // the header is unknown now: set the adapter up afresh
+		if err == nil {
+			err = fmt.Errorf("elm327: restoring the functional address: %w", rerr)
+		}
+	}
+	var out []obd.Response
+	for _, r := range resp {
+		if r.ECU == req.ECU {
+			out = append(out, r)
+		}
+	}
+	if err == nil && len(out) == 0 {
+		err = &ReplyError{Kind: KindNoData, Command: cmd, Detail: "no answer from " + string(req.ECU)}
+	}
+	return out, err
 }
 
 // suffixFor is the response-count digit for req, or 0 for none. The

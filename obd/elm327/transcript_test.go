@@ -23,6 +23,7 @@ type expectedCase struct {
 	Calls     []struct {
 		Call      string `json:"call"` // "do" or "voltage"
 		Request   string `json:"request"`
+		ECU       string `json:"ecu"` // physical addressing
 		Expect    []int  `json:"expect"`
 		Responses []struct {
 			ECU  string `json:"ecu"`
@@ -98,7 +99,7 @@ func runTranscript(t *testing.T, dir string, seed int64) {
 			if err != nil || len(b) == 0 {
 				t.Fatalf("call %d: bad request %q", i+1, call.Request)
 			}
-			resp, err := c.Do(ctx, obd.Request{Service: obd.Service(b[0]), Data: b[1:], Expect: call.Expect})
+			resp, err := c.Do(ctx, obd.Request{Service: obd.Service(b[0]), Data: b[1:], Expect: call.Expect, ECU: obd.ECU(call.ECU)})
 			checkErr(t, i, err, call.ErrorKind, call.Error)
 			var got []string
 			for _, r := range resp {

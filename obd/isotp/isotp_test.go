@@ -197,7 +197,7 @@ type fakeECU struct {
 	answer   func(req []byte) [][]byte // messages to send, in order
 }
 
-func (e fakeECU) run(ctx context.Context, t *testing.T, bus *MemBus, wg *sync.WaitGroup) {
+func (e fakeECU) run(ctx context.Context, t testing.TB, bus *MemBus, wg *sync.WaitGroup) {
 	reqID := RequestIDFor(e.respID, e.extended)
 	port := bus.Port(func(f Frame) bool { return f.ID == FunctionalID11 || f.ID == FunctionalID29 || f.ID == reqID })
 	wg.Add(1)
@@ -337,5 +337,56 @@ func TestIDs(t *testing.T) {
 	}
 	if !IsResponseID(0x7EF, false) || IsResponseID(0x7DF, false) || !IsResponseID(0x18DAF11A, true) || IsResponseID(0x18DB33F1, true) {
 		t.Fatal("response id classification")
+	}
+}
+
+// A VIN request and its three-frame answer with flow control, through the
+// in-process bus: the cost of the stack itself, without bus timing.
+func BenchmarkOBDRequestVIN(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	bus := NewMemBus()
+	fakeECU{respID: 0x7E8, answer: engine}.run(ctx, b, bus, &wg)
+	tr := NewOBD(bus.Port(nil), OBDOptions{})
+	req := obd.Request{Service: 0x09, Data: []byte{0x02}, Expect: []int{20}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tr.Do(ctx, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A physically addressed request longer than a frame reaches one ECU with
+// flow control, and only its answer counts.
+func TestOBDPhysicalRequest(t *testing.T) {
+	ctx, cancel := context.WithCancel(testCtx(t))
+	defer cancel()
+	bus := NewMemBus()
+	ecu := NewConn(bus.Port(func(f Frame) bool { return f.ID == 0x7E0 }), 0x7E8, 0x7E0, false, Options{BlockSize: 1})
+	got := make(chan []byte, 1)
+	go func() {
+		req, err := ecu.Receive(ctx)
+		if err != nil {
+			return
+		}
+		got <- req
+		_ = ecu.Send(ctx, append([]byte{req[0] + 0x40}, req[1:4]...))
+	}()
+	tr := NewOBD(bus.Port(nil), OBDOptions{P2: time.Second})
+	long := append([]byte{0x22}, pattern(11)...) // 12 bytes: two frames
+	resp, err := tr.Do(ctx, obd.Request{Service: 0x09, Data: long[1:], ECU: "7E8"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; !bytes.Equal(r[1:], long[1:]) || r[0] != 0x09 {
+		t.Fatalf("ECU received % X", r)
+	}
+	if len(resp) != 1 || resp[0].ECU != "7E8" || resp[0].Data[0] != 0x49 {
+		t.Fatalf("answer %+v", resp)
+	}
+	if _, err := tr.Do(ctx, obd.Request{Service: 0x01, Data: []byte{0x0C}, ECU: "7DF"}); err == nil {
+		t.Fatal("7DF is not an ECU address")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -102,18 +103,32 @@ type ecuState struct {
 // once as many answers as req.Expect lists are in.
 func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 	payload := req.Bytes()
-	if len(payload) > 7 {
+	var only uint32 // with physical addressing, the one ECU that may answer
+	if req.ECU != "" {
+		id, err := strconv.ParseUint(string(req.ECU), 16, 32)
+		if err != nil || !IsResponseID(uint32(id), t.opt.Extended) {
+			return nil, fmt.Errorf("isotp: %q is not an OBD ECU address on this bus", req.ECU)
+		}
+		only = uint32(id)
+	} else if len(payload) > 7 {
 		return nil, fmt.Errorf("isotp: request %s is %d bytes; functional OBD requests must fit one frame (7 bytes)", req, len(payload))
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 
-	fid := uint32(FunctionalID11)
-	if t.opt.Extended {
-		fid = FunctionalID29
-	}
-	if err := t.bus.Send(ctx, Frame{ID: fid, Extended: t.opt.Extended, Data: t.opt.pad(singleFrame(payload))}); err != nil {
-		return nil, fmt.Errorf("isotp: sending request %s: %w", req, err)
+	if only != 0 {
+		// Physical: any length, segmented with the ECU's flow control.
+		if err := send(ctx, t.bus, t.opt.Options, RequestIDFor(only, t.opt.Extended), only, t.opt.Extended, payload); err != nil {
+			return nil, fmt.Errorf("isotp: sending request %s to %s: %w", req, req.ECU, err)
+		}
+	} else {
+		fid := uint32(FunctionalID11)
+		if t.opt.Extended {
+			fid = FunctionalID29
+		}
+		if err := t.bus.Send(ctx, Frame{ID: fid, Extended: t.opt.Extended, Data: t.opt.pad(singleFrame(payload))}); err != nil {
+			return nil, fmt.Errorf("isotp: sending request %s: %w", req, err)
+		}
 	}
 	listenUntil := time.Now().Add(t.opt.P2)
 	ecus := map[uint32]*ecuState{}
@@ -131,7 +146,7 @@ func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 				}
 			}
 		}
-		if len(req.Expect) > 0 && len(out) >= len(req.Expect) && !busy {
+		if (len(req.Expect) > 0 && len(out) >= len(req.Expect) || only != 0 && len(out) > 0) && !busy {
 			break
 		}
 		if !time.Now().Before(deadline) {
@@ -144,7 +159,7 @@ func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 		if err != nil {
 			return out, fmt.Errorf("isotp: waiting for answers to %s: %w", req, err)
 		}
-		if f.Extended != t.opt.Extended || !IsResponseID(f.ID, f.Extended) {
+		if f.Extended != t.opt.Extended || !IsResponseID(f.ID, f.Extended) || only != 0 && f.ID != only {
 			continue
 		}
 		s := ecus[f.ID]
