@@ -307,3 +307,37 @@ func BenchmarkDecode(b *testing.B) {
 		}
 	}
 }
+
+func TestEncodersRoundTrip(t *testing.T) {
+	var s PIDSet
+	for _, p := range []PID{0x01, 0x0C, 0x0D, 0x20} {
+		s.Add(p)
+	}
+	if got := decodeBitmap(0, EncodeBitmap(0, s)); got != s {
+		t.Errorf("bitmap round trip: %v", got.List())
+	}
+	codes := []DTC{0x0300, 0x0301, 0x0302, 0x0171}
+	for _, f := range []Framing{FramingCAN, FramingLegacy} {
+		got, err := DecodeDTCs(ServicePendingDTCs, f, EncodeDTCs(ServicePendingDTCs, f, codes)...)
+		if err != nil || len(got) != 4 || got[3] != 0x0171 {
+			t.Errorf("framing %d: %v %v", f, got, err)
+		}
+		items, err := infoItems(InfoVIN, 17, EncodeInfo(InfoVIN, f, [][]byte{[]byte("1G1JC5444R7252367")}))
+		if err != nil || string(items[0]) != "1G1JC5444R7252367" {
+			t.Errorf("framing %d VIN: %q %v", f, items, err)
+		}
+	}
+	in := MonitorStatus{MIL: true, DTCCount: 2, Ignition: "spark", Monitors: []Monitor{
+		{Name: "misfire", Supported: true, Complete: true}, {Name: "catalyst", Supported: true}, {Name: "evaporative_system", Supported: true, Complete: true}}}
+	b, err := EncodeMonitorStatus(in, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _ := DecodeMonitorStatus(b, false)
+	if !out.MIL || out.DTCCount != 2 || out.Ready() || len(out.Incomplete()) != 1 || out.Incomplete()[0] != "catalyst" {
+		t.Errorf("monitor status round trip: % X → %+v", b, out)
+	}
+	if _, err := EncodeMonitorStatus(MonitorStatus{Ignition: "spark", Monitors: []Monitor{{Name: "pm_filter"}}}, false); err == nil {
+		t.Error("a diesel monitor on a petrol engine was accepted")
+	}
+}

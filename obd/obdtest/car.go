@@ -163,48 +163,30 @@ func pidData(table map[obd.PID][]byte, p obd.PID) ([]byte, bool) {
 		d, ok := table[p]
 		return d, ok
 	}
-	var bm [4]byte
-	any := false
+	var s obd.PIDSet
 	for q := range table {
-		if q > p && q <= p+0x20 {
-			i := int(q-p) - 1
-			bm[i/8] |= 0x80 >> (i % 8)
-			any = true
+		switch {
+		case q > p && q <= p+0x20:
+			s.Add(q)
+		case q > p+0x20:
+			s.Add(p + 0x20) // announce the next bitmap when PIDs lie beyond
 		}
 	}
-	for q := range table { // announce the next bitmap when PIDs lie beyond
-		if q > p+0x20 {
-			bm[3] |= 0x01
-			any = true
-		}
-	}
-	if !any && p != 0 {
+	if s.Len() == 0 && p != 0 {
 		return nil, false
 	}
-	return bm[:], true
+	return obd.EncodeBitmap(p, s), true
+}
+
+func (c *Car) framing() obd.Framing {
+	if c.Legacy {
+		return obd.FramingLegacy
+	}
+	return obd.FramingCAN
 }
 
 func (c *Car) codes(reply byte, codes []obd.DTC) [][]byte {
-	if !c.Legacy {
-		msg := []byte{reply, byte(len(codes))}
-		for _, d := range codes {
-			msg = append(msg, byte(d>>8), byte(d))
-		}
-		return [][]byte{msg}
-	}
-	var msgs [][]byte
-	for i := 0; i == 0 || i < len(codes); i += 3 {
-		msg := []byte{reply}
-		for j := i; j < i+3; j++ {
-			if j < len(codes) {
-				msg = append(msg, byte(codes[j]>>8), byte(codes[j]))
-			} else {
-				msg = append(msg, 0, 0)
-			}
-		}
-		msgs = append(msgs, msg)
-	}
-	return msgs
+	return obd.EncodeDTCs(obd.Service(reply-0x40), c.framing(), codes)
 }
 
 func (c *Car) info(e *ECU, typ byte) [][]byte {
@@ -213,50 +195,26 @@ func (c *Car) info(e *ECU, typ byte) [][]byte {
 		items[obd.InfoVIN] = [][]byte{[]byte(e.VIN)}
 	}
 	for _, id := range e.CalIDs {
-		b := make([]byte, 16)
-		copy(b, id)
-		items[obd.InfoCalibrationID] = append(items[obd.InfoCalibrationID], b)
+		items[obd.InfoCalibrationID] = append(items[obd.InfoCalibrationID], obd.PadItem(id, 16))
 	}
 	if len(e.CVNs) > 0 {
 		items[obd.InfoCVN] = e.CVNs
 	}
 	if e.Name != "" {
-		b := make([]byte, 20)
-		copy(b, e.Name)
-		items[obd.InfoECUName] = [][]byte{b}
+		items[obd.InfoECUName] = [][]byte{obd.PadItem(e.Name, 20)}
 	}
-	reply := obd.ServiceVehicleInfo.Reply()
 	if typ == obd.InfoSupported {
-		var bm [4]byte
+		var types []byte
 		for t := range items {
-			bm[(t-1)/8] |= 0x80 >> ((t - 1) % 8)
+			types = append(types, t)
 		}
-		if c.Legacy {
-			return [][]byte{append([]byte{reply, 0, 1}, bm[:]...)}
-		}
-		return [][]byte{append([]byte{reply, 0}, bm[:]...)}
+		return [][]byte{obd.EncodeInfoSupported(c.framing(), types...)}
 	}
 	its, ok := items[typ]
 	if !ok {
 		return nil
 	}
-	var body []byte
-	for _, it := range its {
-		body = append(body, it...)
-	}
-	if !c.Legacy {
-		return [][]byte{append([]byte{reply, typ, byte(len(its))}, body...)}
-	}
-	if typ == obd.InfoVIN {
-		body = append([]byte{0, 0, 0}, body...)
-	}
-	var msgs [][]byte
-	for i := 0; i*4 < len(body); i++ {
-		chunk := make([]byte, 4)
-		copy(chunk, body[i*4:])
-		msgs = append(msgs, append([]byte{reply, typ, byte(i + 1)}, chunk...))
-	}
-	return msgs
+	return obd.EncodeInfo(typ, c.framing(), its)
 }
 
 var _ obd.Transport = (*Car)(nil)
