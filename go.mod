@@ -8,4 +8,7 @@ require (
 	golang.org/x/sys v0.43.0
 )
 
-require github.com/creack/pty v1.1.24 // indirect
+require (
+	github.com/creack/pty v1.1.24 // indirect
+	gopkg.in/yaml.v3 v3.0.1 // indirect
+)
