@@ -29,7 +29,11 @@ func run(c *Car, d time.Duration, check func(prev, s State)) State {
 // and several seeds.
 func TestPlausible(t *testing.T) {
 	for _, sc := range Builtins() {
-		for seed := uint64(1); seed <= 3; seed++ {
+		seeds := uint64(1)
+		if sc.Name == "healthy" {
+			seeds = 3
+		}
+		for seed := uint64(1); seed <= seeds; seed++ {
 			c := New(DefaultSpec(), sc, seed)
 			starts := 0
 			var bad []string
@@ -281,18 +285,18 @@ func TestDeterministic(t *testing.T) {
 
 func TestScenarioErrors(t *testing.T) {
 	cases := map[string]string{
-		"description: [1, 2]":                                    "bad.yaml:1:14: want text",
-		"faults:\n  - fault: thermostat\n":                        `bad.yaml:2:12: unknown fault "thermostat"`,
-		"faults:\n  - at: 1m\n":                                   "bad.yaml:2:5: a fault needs `fault:`",
-		"faults:\n  - fault: misfire\n    at: soon\n":             `bad.yaml:3:9: want a duration like 90s or 5m, got "soon"`,
-		"faults:\n  - fault: lean\n    colour: red\n":            `bad.yaml:2:12: unknown fault "lean"`,
-		"faults:\n  - fault: evap-leak\n    cylinder: 2\n":        "bad.yaml:2:5: cylinder applies to misfire only",
-		"drive:\n  - parked: 5m\n":                                "bad.yaml:2:3: the drive never starts the engine",
-		"drive:\n  - cruise: 5m\n":                                `bad.yaml:2:5: unknown phase "cruise"`,
-		"vehicle:\n  vin: 1G1JC5444O7252367\n":                    `bad.yaml:2:8: vin "1G1JC5444O7252367": character 10`,
-		"vehicle:\n  ambient: 99\n":                               "bad.yaml:2:12: 99 °C is outside -40…55",
-		"colour: red\n":                                           `bad.yaml:1:1: unknown key "colour" in the scenario`,
-		"faults: [\n":                                             "bad.yaml:",
+		"description: [1, 2]":                                             "bad.yaml:1:14: want text",
+		"faults:\n  - fault: thermostat\n":                                `bad.yaml:2:12: unknown fault "thermostat"`,
+		"faults:\n  - at: 1m\n":                                           "bad.yaml:2:5: a fault needs `fault:`",
+		"faults:\n  - fault: misfire\n    at: soon\n":                     `bad.yaml:3:9: want a duration like 90s or 5m, got "soon"`,
+		"faults:\n  - fault: lean\n    colour: red\n":                     `bad.yaml:2:12: unknown fault "lean"`,
+		"faults:\n  - fault: evap-leak\n    cylinder: 2\n":                "bad.yaml:2:5: cylinder applies to misfire only",
+		"drive:\n  - parked: 5m\n":                                        "bad.yaml:2:3: the drive never starts the engine",
+		"drive:\n  - cruise: 5m\n":                                        `bad.yaml:2:5: unknown phase "cruise"`,
+		"vehicle:\n  vin: 1G1JC5444O7252367\n":                            `bad.yaml:2:8: vin "1G1JC5444O7252367": character 10`,
+		"vehicle:\n  ambient: 99\n":                                       "bad.yaml:2:12: 99 °C is outside -40…55",
+		"colour: red\n":                                                   `bad.yaml:1:1: unknown key "colour" in the scenario`,
+		"faults: [\n":                                                     "bad.yaml:",
 		"faults:\n  - fault: misfire\n    cylinder: 2\n    cylinder: 3\n": `bad.yaml:4:5: "cylinder" given twice`,
 	}
 	for src, wantErr := range cases {
