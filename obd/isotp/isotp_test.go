@@ -204,29 +204,14 @@ func (e fakeECU) run(ctx context.Context, t testing.TB, bus *MemBus, wg *sync.Wa
 	go func() {
 		defer wg.Done()
 		defer port.Close()
-		for {
-			f, err := port.Receive(ctx)
-			if err != nil {
-				return
-			}
-			if f.ID == reqID {
-				continue // stray flow control
-			}
-			p, err := decodePCI(f)
-			if err != nil || p.kind != typeSingle {
-				continue
-			}
+		err := ServeECU(ctx, port, e.respID, e.extended, Options{}, func(ctx context.Context, req []byte) [][]byte {
 			if e.delay > 0 {
 				_ = sleep(ctx, e.delay)
 			}
-			for _, m := range e.answer(p.payload) {
-				if err := send(ctx, port, Options{}.withDefaults(), e.respID, reqID, e.extended, m); err != nil {
-					if ctx.Err() == nil {
-						t.Errorf("ECU %X: %v", e.respID, err)
-					}
-					return
-				}
-			}
+			return e.answer(req)
+		})
+		if err != nil {
+			t.Errorf("ECU %X: %v", e.respID, err)
 		}
 	}()
 }
@@ -388,5 +373,36 @@ func TestOBDPhysicalRequest(t *testing.T) {
 	}
 	if _, err := tr.Do(ctx, obd.Request{Service: 0x01, Data: []byte{0x0C}, ECU: "7DF"}); err == nil {
 		t.Fatal("7DF is not an ECU address")
+	}
+}
+
+// ServeECU takes physical requests of any length, with flow control, and
+// ignores functional requests longer than a frame.
+func TestServeECUPhysical(t *testing.T) {
+	ctx, cancel := context.WithCancel(testCtx(t))
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	bus := NewMemBus()
+	var got [][]byte
+	var mu sync.Mutex
+	fakeECU{respID: 0x18DAF110, extended: true, answer: func(req []byte) [][]byte {
+		mu.Lock()
+		got = append(got, req)
+		mu.Unlock()
+		return [][]byte{append([]byte{req[0] + 0x40}, req[1:]...)}
+	}}.run(ctx, t, bus, &wg)
+	tr := NewOBD(bus.Port(nil), OBDOptions{Extended: true, P2: time.Second})
+	long := pattern(30)
+	resp, err := tr.Do(ctx, obd.Request{Service: 0x09, Data: long, ECU: "18DAF110"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp) != 1 || !bytes.Equal(resp[0].Data[1:], long) {
+		t.Fatalf("echo of a 31-byte request: %+v", resp)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 1 || len(got[0]) != 31 {
+		t.Fatalf("the ECU received %d requests", len(got))
 	}
 }

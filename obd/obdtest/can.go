@@ -26,31 +26,17 @@ func (c *Car) ServeCAN(ctx context.Context, bus *isotp.MemBus) (wait func()) {
 		port := bus.Port(func(f isotp.Frame) bool {
 			return f.Extended == ext && (f.ID == req || f.ID == isotp.FunctionalID11 && !ext || f.ID == isotp.FunctionalID29 && ext)
 		})
-		conn := isotp.NewConn(port, resp, req, ext, isotp.Options{})
 		wg.Add(1)
 		go func(e *ECU) {
 			defer wg.Done()
 			defer port.Close()
-			for {
-				f, err := port.Receive(ctx)
-				if err != nil {
-					return
-				}
-				if f.ID == req || len(f.Data) < 2 || f.Data[0]>>4 != 0 || int(f.Data[0]) > len(f.Data)-1 || f.Data[0] == 0 {
-					continue // flow control for an earlier answer, or not a request
-				}
-				payload := f.Data[1 : 1+f.Data[0]]
-				r := obd.Request{Service: obd.Service(payload[0]), Data: payload[1:]}
+			_ = isotp.ServeECU(ctx, port, resp, ext, isotp.Options{}, func(_ context.Context, b []byte) [][]byte {
+				r := obd.Request{Service: obd.Service(b[0]), Data: b[1:]}
 				c.mu.Lock()
+				defer c.mu.Unlock()
 				c.Requests = append(c.Requests, r)
-				msgs := c.answer(e, r)
-				c.mu.Unlock()
-				for _, m := range msgs {
-					if err := conn.Send(ctx, m); err != nil {
-						break
-					}
-				}
-			}
+				return c.answer(e, r)
+			})
 		}(e)
 	}
 	return wg.Wait
