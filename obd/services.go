@@ -125,19 +125,26 @@ func (c *Client) FreezeFrames(ctx context.Context, frame byte) ([]FreezeFrame, e
 	var errs []error
 	for i := range frames {
 		f := &frames[i]
-		var pids []PID
+		// Three PID/frame pairs fit one single frame on CAN; PIDs whose
+		// length varies go alone.
+		var packable, chunks [][]PID
+		var group []PID
 		for _, p := range sets[f.ECU].List() {
-			if !p.IsBitmap() && p != 0x02 {
-				pids = append(pids, p)
+			if p.IsBitmap() || p == 0x02 {
+				continue
+			}
+			if info, ok := Lookup(p); !ok || !info.Packable() || !c.canPack() {
+				chunks = append(chunks, []PID{p})
+				continue
+			}
+			if group = append(group, p); len(group) == 3 {
+				packable, group = append(packable, group), nil
 			}
 		}
-		// Three PID/frame pairs fit one single frame on CAN.
-		step := 1
-		if c.canPack() {
-			step = 3
+		if len(group) > 0 {
+			packable = append(packable, group)
 		}
-		for j := 0; j < len(pids); j += step {
-			chunk := pids[j:min(j+step, len(pids))]
+		for _, chunk := range append(packable, chunks...) {
 			var data []byte
 			for _, p := range chunk {
 				data = append(data, byte(p), frame)

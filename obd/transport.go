@@ -92,3 +92,43 @@ func CANFrames(n int) int {
 	}
 	return 1 + (n-6+6)/7
 }
+
+// Answers reports whether msg replies to req: the positive reply byte and,
+// for services that name what they ask for (01, 02, 09), one of the PIDs or
+// the info type asked for; or a negative response naming req's service. A
+// transport uses it to drop a late answer to an earlier request.
+func Answers(req Request, msg []byte) bool {
+	if len(msg) == 0 {
+		return false
+	}
+	if msg[0] == negativeReply {
+		return len(msg) >= 2 && msg[1] == byte(req.Service)
+	}
+	if msg[0] != req.Service.Reply() {
+		return false
+	}
+	switch req.Service {
+	case ServiceCurrentData, ServiceVehicleInfo:
+		return len(msg) >= 2 && len(req.Data) > 0 && bytesContain(req.Data, msg[1])
+	case ServiceFreezeFrame:
+		if len(msg) < 2 {
+			return false
+		}
+		for i := 0; i < len(req.Data); i += 2 {
+			if req.Data[i] == msg[1] {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+func bytesContain(b []byte, x byte) bool {
+	for _, v := range b {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

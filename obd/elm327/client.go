@@ -614,9 +614,9 @@ func (c *Client) answers(req obd.Request, cmd string, raw []byte, lines []string
 			pending = true // the adapter keeps listening; the answer follows
 			continue
 		}
-		if d[0] != req.Service.Reply() && !(d[0] == 0x7F && len(d) >= 2 && d[1] == byte(req.Service)) {
+		if !obd.Answers(req, d) {
 			return nil, &ReplyError{Kind: KindGarbage, Command: cmd, Raw: raw,
-				Detail: fmt.Sprintf("answer % X does not reply to service %s", d, req.Service)}
+				Detail: fmt.Sprintf("answer % X does not reply to %s", d, req)}
 		}
 		out = append(out, m)
 	}

@@ -187,7 +187,7 @@ func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 		case msg == nil:
 		case len(msg) >= 3 && msg[0] == 0x7F && msg[1] == byte(req.Service) && msg[2] == byte(obd.NRCResponsePending):
 			s.deadline = time.Now().Add(t.opt.P2Star)
-		case !answers(req, msg):
+		case !obd.Answers(req, msg):
 			s.deadline = time.Time{} // a late answer to an earlier request
 		default:
 			s.deadline = time.Time{}
@@ -210,18 +210,6 @@ func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 		return nil, fmt.Errorf("isotp: %s: %w", req, obd.ErrNoData)
 	}
 	return out, nil
-}
-
-// answers reports whether msg replies to req: the positive service byte, or
-// a negative response naming req's service.
-func answers(req obd.Request, msg []byte) bool {
-	if len(msg) == 0 {
-		return false
-	}
-	if msg[0] == req.Service.Reply() {
-		return true
-	}
-	return len(msg) >= 2 && msg[0] == 0x7F && msg[1] == byte(req.Service)
 }
 
 func ecuName(id uint32, extended bool) obd.ECU {

@@ -1,0 +1,247 @@
+// Package ecu makes the simulated car's ECUs: an engine module (answers
+// on 7E8) and a transmission module (7E9) that answer J1979 services 01,
+// 02, 03, 04, 07, 09 and 0A from the car's state, with the response times
+// of real modules, directly or over ISO-TP on a CAN frame bus.
+package ecu
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/pitwall-io/pitwall/firmware-sim/car"
+	"github.com/pitwall-io/pitwall/obd"
+	"github.com/pitwall-io/pitwall/obd/isotp"
+)
+
+// Module is one simulated ECU.
+type Module struct {
+	Addr  obd.ECU // the identifier it answers on, e.g. "7E8"
+	Name  string  // service 09 ECU name, acronym and name
+	CalID string
+	CVN   []byte
+	// Latency is the module's typical response time; each answer takes it
+	// give or take a fifth, never more than P2 (50 ms).
+	Latency time.Duration
+
+	car     *car.Car
+	clock   *car.Clock
+	pids    obd.PIDSet
+	freeze  obd.PIDSet
+	engine  bool
+	framing obd.Framing
+
+	mu  sync.Mutex
+	rng *rand.Rand
+}
+
+// Options shape the modules of a car.
+type Options struct {
+	// Legacy lays answers out as the pre-CAN protocols do (trouble codes in
+	// three-pair messages, service 09 in numbered four-byte messages).
+	Legacy bool
+	// Extended puts the modules on 29-bit identifiers (18DAF110 and
+	// 18DAF118) instead of 7E8 and 7E9.
+	Extended bool
+	// Seed varies the response times.
+	Seed uint64
+}
+
+// enginePIDs are the service 01 PIDs the engine module supports.
+var enginePIDs = []obd.PID{0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x13,
+	0x14, 0x15, 0x1C, 0x1F, 0x21, 0x2F, 0x30, 0x31, 0x32, 0x33, 0x3C, 0x41, 0x42, 0x43, 0x45, 0x46, 0x4D, 0x4E,
+	0x51, 0x5C, 0x5E, 0xA6}
+
+// freezePIDs are the PIDs a freeze frame holds.
+var freezePIDs = []obd.PID{0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x11}
+
+// transmissionPIDs are the service 01 PIDs the transmission module supports.
+var transmissionPIDs = []obd.PID{0x01, 0x0D, 0xA4}
+
+// Modules builds the engine and transmission modules of a car. clock says
+// what time it is in the car's world; each answer first brings the car up
+// to that time.
+func Modules(c *car.Car, clock *car.Clock, opt Options) []*Module {
+	framing := obd.FramingCAN
+	if opt.Legacy {
+		framing = obd.FramingLegacy
+	}
+	eng := &Module{Addr: "7E8", Name: "ECM\x00-EngineControl", CalID: "PWSIM-ECM-1.0.4", CVN: []byte{0x4D, 0x1A, 0x70, 0x3C},
+		Latency: 12 * time.Millisecond, car: c, clock: clock, engine: true, framing: framing,
+		rng: rand.New(rand.NewPCG(opt.Seed, 1))}
+	tcm := &Module{Addr: "7E9", Name: "TCM\x00-TransmissionCtl", CalID: "PWSIM-TCM-2.1", CVN: []byte{0x91, 0x0E, 0x22, 0xB7},
+		Latency: 20 * time.Millisecond, car: c, clock: clock, framing: framing,
+		rng: rand.New(rand.NewPCG(opt.Seed, 2))}
+	for _, p := range enginePIDs {
+		eng.pids.Add(p)
+	}
+	for _, p := range freezePIDs {
+		eng.freeze.Add(p)
+	}
+	for _, p := range transmissionPIDs {
+		tcm.pids.Add(p)
+	}
+	switch {
+	case opt.Legacy: // the older protocols name the sender by its source byte
+		eng.Addr, tcm.Addr = "10", "18"
+	case opt.Extended:
+		eng.Addr, tcm.Addr = "18DAF110", "18DAF118"
+	}
+	return []*Module{eng, tcm}
+}
+
+// ResponseTime draws how long the module takes to answer one request.
+func (m *Module) ResponseTime() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := time.Duration(float64(m.Latency) * (1 + 0.2*m.rng.NormFloat64()))
+	return max(2*time.Millisecond, min(d, 50*time.Millisecond))
+}
+
+// Answer returns the module's messages for a request; none when the module
+// stays silent, as an ECU does for a PID it does not support.
+func (m *Module) Answer(req obd.Request) [][]byte {
+	m.car.AdvanceTo(m.clock.Sim())
+	switch req.Service {
+	case obd.ServiceCurrentData:
+		return m.currentData(req.Data)
+	case obd.ServiceFreezeFrame:
+		return m.freezeFrame(req.Data)
+	case obd.ServiceStoredDTCs, obd.ServicePendingDTCs, obd.ServicePermanentDTCs:
+		if !m.engine {
+			if req.Service == obd.ServicePermanentDTCs && m.framing == obd.FramingLegacy {
+				return nil
+			}
+			return obd.EncodeDTCs(req.Service, m.framing, nil)
+		}
+		s := m.car.State()
+		codes := map[obd.Service][]obd.DTC{obd.ServiceStoredDTCs: s.Stored, obd.ServicePendingDTCs: s.Pending, obd.ServicePermanentDTCs: s.Permanent}[req.Service]
+		if req.Service == obd.ServicePermanentDTCs && m.framing == obd.FramingLegacy {
+			return nil // the older protocols have no service 0A
+		}
+		return obd.EncodeDTCs(req.Service, m.framing, codes)
+	case obd.ServiceClearDTCs:
+		if m.engine {
+			m.car.ClearDTCs()
+		}
+		return [][]byte{{obd.ServiceClearDTCs.Reply()}}
+	case obd.ServiceVehicleInfo:
+		if len(req.Data) != 1 {
+			return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCIncorrectLength)}}
+		}
+		return m.vehicleInfo(req.Data[0])
+	}
+	return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCServiceNotSupported)}}
+}
+
+func (m *Module) currentData(pids []byte) [][]byte {
+	if len(pids) == 0 || len(pids) > obd.MaxPack || len(pids) > 1 && m.framing == obd.FramingLegacy {
+		return nil
+	}
+	s := m.car.State()
+	msg := []byte{obd.ServiceCurrentData.Reply()}
+	for _, b := range pids {
+		if d := m.pidData(obd.PID(b), s, m.pids); d != nil {
+			msg = append(append(msg, b), d...)
+		}
+	}
+	if len(msg) == 1 {
+		return nil
+	}
+	return [][]byte{msg}
+}
+
+func (m *Module) freezeFrame(data []byte) [][]byte {
+	if !m.engine || len(data) == 0 || len(data)%2 != 0 {
+		return nil
+	}
+	s := m.car.State()
+	if s.Freeze == nil {
+		// No frame stored: only PID 02 answers, with code 0000.
+		if data[0] == 0x02 && data[1] == 0 {
+			return [][]byte{{obd.ServiceFreezeFrame.Reply(), 0x02, 0, 0, 0}}
+		}
+		return nil
+	}
+	fs := s.Freeze.State
+	msg := []byte{obd.ServiceFreezeFrame.Reply()}
+	for i := 0; i+1 < len(data); i += 2 {
+		p, frame := obd.PID(data[i]), data[i+1]
+		if frame != 0 {
+			continue
+		}
+		var d []byte
+		if p == 0x02 {
+			d = []byte{byte(s.Freeze.DTC >> 8), byte(s.Freeze.DTC)}
+		} else {
+			d = m.pidData(p, fs, m.freeze)
+		}
+		if d != nil {
+			msg = append(append(msg, byte(p), frame), d...)
+		}
+	}
+	if len(msg) == 1 {
+		return nil
+	}
+	return [][]byte{msg}
+}
+
+func (m *Module) vehicleInfo(info byte) [][]byte {
+	items := map[byte][][]byte{
+		obd.InfoCalibrationID: {obd.PadItem(m.CalID, 16)},
+		obd.InfoCVN:           {m.CVN},
+		obd.InfoECUName:       {obd.PadItem(m.Name, 20)},
+	}
+	if m.engine {
+		items[obd.InfoVIN] = [][]byte{[]byte(m.car.Spec().VIN)}
+	}
+	if info == obd.InfoSupported {
+		var types []byte
+		for t := range items {
+			types = append(types, t)
+		}
+		return [][]byte{obd.EncodeInfoSupported(m.framing, types...)}
+	}
+	it, ok := items[info]
+	if !ok {
+		return nil
+	}
+	return obd.EncodeInfo(info, m.framing, it)
+}
+
+// ServeCAN puts the modules on a frame bus, each answering over ISO-TP
+// after its response time. The modules are listening when ServeCAN
+// returns; they stop when ctx ends, and wait waits for that.
+func ServeCAN(ctx context.Context, bus *isotp.MemBus, modules []*Module) (wait func()) {
+	var wg sync.WaitGroup
+	for _, m := range modules {
+		id64, _ := strconv.ParseUint(string(m.Addr), 16, 32)
+		id, extended := uint32(id64), len(m.Addr) > 3
+		req := isotp.RequestIDFor(id, extended)
+		port := bus.Port(func(f isotp.Frame) bool {
+			return f.Extended == extended && (f.ID == req || f.ID == isotp.FunctionalID11 || f.ID == isotp.FunctionalID29)
+		})
+		wg.Add(1)
+		go func(m *Module) {
+			defer wg.Done()
+			defer port.Close()
+			_ = isotp.ServeECU(ctx, port, id, extended, isotp.Options{}, func(ctx context.Context, b []byte) [][]byte {
+				msgs := m.Answer(obd.Request{Service: obd.Service(b[0]), Data: b[1:]})
+				if len(msgs) > 0 {
+					// Response times are real time: a faster simulated
+					// clock does not make the module answer sooner.
+					t := time.NewTimer(m.ResponseTime())
+					select {
+					case <-t.C:
+					case <-ctx.Done():
+						t.Stop()
+					}
+				}
+				return msgs
+			})
+		}(m)
+	}
+	return wg.Wait
+}
