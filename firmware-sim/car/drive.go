@@ -16,11 +16,10 @@ const (
 	Highway = "highway" // 100 to 125 km/h
 )
 
-// DefaultDrive is the plan when a scenario gives none: a commute with a
-// cold start, town, motorway, town, and a park long enough to cool down.
-// It repeats.
+// DefaultDrive is the plan when a scenario gives none: a commute that
+// starts cold at once, town, motorway, town, and a park long enough to
+// cool down. It repeats.
 var DefaultDrive = []Phase{
-	{Parked, 20 * time.Second},
 	{Idle, 40 * time.Second},
 	{City, 8 * time.Minute},
 	{Highway, 12 * time.Minute},

@@ -5,21 +5,6 @@ import (
 	"testing"
 )
 
-// segment cuts a payload into the frames a sender puts on the bus.
-func segment(payload []byte) [][]byte {
-	if len(payload) <= 7 {
-		return [][]byte{singleFrame(payload)}
-	}
-	frames := [][]byte{firstFrame(payload)}
-	rest, seq := payload[6:], byte(1)
-	for len(rest) > 0 {
-		n := min(7, len(rest))
-		frames = append(frames, consecutiveFrame(seq, rest[:n]))
-		rest, seq = rest[n:], (seq+1)&0x0F
-	}
-	return frames
-}
-
 // Any payload survives segmentation and reassembly, with or without
 // padding; any stream of frames leaves the reassembler in a sane state.
 func FuzzReassembly(f *testing.F) {
@@ -29,11 +14,14 @@ func FuzzReassembly(f *testing.F) {
 		if len(payload) == 0 || len(payload) > MaxPayload {
 			return
 		}
-		opt := Options{NoPadding: !pad}.withDefaults()
+		padding := 0xCC
+		if !pad {
+			padding = -1
+		}
 		var r Reassembler
 		var got []byte
-		for i, fr := range segment(payload) {
-			msg, _, err := r.Feed(Frame{ID: 0x7E8, Data: opt.pad(fr)})
+		for i, fr := range Segment(payload, padding) {
+			msg, _, err := r.Feed(Frame{ID: 0x7E8, Data: fr})
 			if err != nil {
 				t.Fatalf("frame %d: %v", i, err)
 			}

@@ -137,3 +137,21 @@ func consecutiveFrame(seq byte, chunk []byte) []byte {
 func flowControlFrame(status, bs, stmin byte) []byte {
 	return []byte{typeFlowControl<<4 | status, bs, stmin}
 }
+
+// Segment cuts a message into the frames a sender puts on the bus: one
+// single frame, or a first frame and consecutive frames, each padded to 8
+// bytes with pad unless pad is negative.
+func Segment(payload []byte, pad int) [][]byte {
+	o := Options{NoPadding: pad < 0, Padding: byte(pad)}
+	if len(payload) <= 7 {
+		return [][]byte{o.pad(singleFrame(payload))}
+	}
+	frames := [][]byte{o.pad(firstFrame(payload))}
+	rest, seq := payload[6:], byte(1)
+	for len(rest) > 0 {
+		n := min(7, len(rest))
+		frames = append(frames, o.pad(consecutiveFrame(seq, rest[:n])))
+		rest, seq = rest[n:], (seq+1)&0x0F
+	}
+	return frames
+}

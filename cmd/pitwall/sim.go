@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/pitwall-io/pitwall/firmware-sim/car"
+	"github.com/pitwall-io/pitwall/firmware-sim/dongle"
+	"github.com/pitwall-io/pitwall/firmware-sim/ecu"
+	"github.com/pitwall-io/pitwall/obd"
+)
+
+func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"name what to simulate: elm327, scenarios or profiles"}
+	}
+	switch args[0] {
+	case "elm327":
+		return simELM327(ctx, args[1:], stdout, stderr)
+	case "scenarios":
+		return simScenarios(args[1:], stdout)
+	case "profiles":
+		tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+		for _, n := range dongle.ProfileNames() {
+			fmt.Fprintf(tw, "%s\t%s\n", n, dongle.Profiles[n].Description)
+		}
+		return tw.Flush()
+	case "-h", "--help":
+		fmt.Fprintln(stdout, "usage: pitwall sim elm327|scenarios|profiles ...")
+		return flag.ErrHelp
+	}
+	return usageError{fmt.Sprintf("unknown simulation %q; known: elm327, scenarios, profiles", args[0])}
+}
+
+func simScenarios(args []string, stdout io.Writer) error {
+	if len(args) > 0 {
+		return usageError{fmt.Sprintf("unexpected argument %q", args[0])}
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
+	for _, sc := range car.Builtins() {
+		var faults []string
+		for _, f := range sc.Faults {
+			faults = append(faults, fmt.Sprintf("%s at %v", f.Kind, f.At))
+		}
+		if len(faults) == 0 {
+			faults = []string{"none"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\n\t  faults: %s\n", sc.Name, sc.Description, strings.Join(faults, "; "))
+	}
+	return tw.Flush()
+}
+
+func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sim elm327", "--listen pty|tcp://HOST:PORT [--scenario NAME] [--seed N] [--speed X] [--profile P]",
+		"Emulates an ELM327 adapter plugged into a simulated car and serves it until stopped. The first\n"+
+			"line printed is the pseudo-terminal's path (open it as serial://PATH) or the TCP address.", stdout)
+	listen := fs.String("listen", "tcp://127.0.0.1:35000", "pty, or tcp://HOST:PORT")
+	scenario := fs.String("scenario", "healthy", "built-in scenario (pitwall sim scenarios) or a scenario .yaml file")
+	seed := fs.Uint64("seed", 1, "seed: the same seed drives the same way")
+	speed := fs.Float64("speed", 1, "simulated seconds per real second")
+	profile := fs.String("profile", "genuine", "adapter profile: "+strings.Join(dongle.ProfileNames(), ", "))
+	protocol := fs.String("protocol", "6", "the car's bus: 6 (CAN 11-bit), 7 (CAN 29-bit) or 3 (ISO 9141-2)")
+	noTiming := fs.Bool("no-timing", false, "answer at once instead of at the adapter's speed")
+	verbose := fs.Bool("v", false, "log sessions to stderr")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	sc, err := car.Load(*scenario)
+	if err != nil {
+		return err
+	}
+	p, err := dongle.LookupProfile(*profile)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	if *speed <= 0 || *speed > 10000 {
+		return usageError{"--speed must be between 0 and 10000"}
+	}
+	var proto obd.Protocol
+	switch *protocol {
+	case "6":
+		proto = obd.ProtocolCAN11_500
+	case "7":
+		proto = obd.ProtocolCAN29_500
+	case "3":
+		proto = obd.ProtocolISO9141
+	default:
+		return usageError{fmt.Sprintf("--protocol %q: the simulator drives 6, 7 or 3", *protocol)}
+	}
+	c := car.New(car.DefaultSpec(), sc, *seed)
+	clock := car.NewClock(*speed)
+	mods := ecu.Modules(c, clock, ecu.Options{Legacy: proto == obd.ProtocolISO9141, Extended: proto == obd.ProtocolCAN29_500, Seed: *seed})
+	em := dongle.New(dongle.Config{Profile: p, Car: c, Clock: clock, Modules: mods, Protocol: proto, Timing: !*noTiming, Log: logger(stderr, *verbose)})
+
+	if *listen == "pty" {
+		pt, err := dongle.OpenPTY()
+		if err != nil {
+			return err
+		}
+		defer pt.Close()
+		fmt.Fprintln(stdout, pt.Path)
+		return em.ServePTY(ctx, pt)
+	}
+	u, err := url.Parse(*listen)
+	if err != nil || u.Scheme != "tcp" || u.Host == "" {
+		return usageError{fmt.Sprintf("--listen %q: want pty or tcp://HOST:PORT", *listen)}
+	}
+	return em.ListenTCP(ctx, u.Host, func(a net.Addr) { fmt.Fprintf(stdout, "tcp://%s\n", a) })
+}
