@@ -31,7 +31,7 @@ type Profile struct {
 	// Ignored lists AT commands the adapter answers OK and then ignores.
 	Ignored []string
 	// SwitchBaud: ATBRD works (on a serial line).
-	SwitchBaud bool
+	SwitchBaud  bool
 	Description string
 }
 

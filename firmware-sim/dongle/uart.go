@@ -18,7 +18,9 @@ type uart struct {
 }
 
 // byteTime is how long one byte takes on the line.
-func byteTime(baud int) time.Duration { return time.Duration(10 * float64(time.Second) / float64(baud)) }
+func byteTime(baud int) time.Duration {
+	return time.Duration(10 * float64(time.Second) / float64(baud))
+}
 
 // send writes b once it would have finished crossing the line.
 func (u *uart) send(b []byte) error {
@@ -49,12 +51,4 @@ func (u *uart) send(b []byte) error {
 	}
 	_, err := u.w.Write(b)
 	return err
-}
-
-// drain is when the last byte given to send has left.
-func (u *uart) drain() time.Time {
-	if u.free.Before(time.Now()) {
-		return time.Now()
-	}
-	return u.free
 }
