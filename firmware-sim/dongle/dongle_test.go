@@ -2,7 +2,9 @@ package dongle
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +147,63 @@ func TestStopped(t *testing.T) {
 	go func() { time.Sleep(300 * time.Millisecond); _, _ = host.Write([]byte("X")) }()
 	if got := read(); got != "SEARCHING...\rSTOPPED\r\r>" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// docs/simulator.md quotes the model's best rates; they must be what the
+// model computes.
+func TestBestRateDoc(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/simulator.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := Plan{PIDs: []obd.PID{0x0C, 0x0D, 0x11, 0x04, 0x05, 0x0F}, Latency: 12 * time.Millisecond}
+	for _, name := range ProfileNames() {
+		p := Profiles[name]
+		line := fmt.Sprintf("| %s | %d | %.0f |", name, p.Baud, BestRate(p, plan))
+		if !strings.Contains(string(doc), line) {
+			t.Errorf("docs/simulator.md lacks the row %q", line)
+		}
+	}
+}
+
+// The emulator, timed, against the ELM327 client: PIDs per second for the
+// fast tier on each profile. Compare with BestRate (docs/simulator.md).
+func BenchmarkPIDRate(b *testing.B) {
+	for _, name := range ProfileNames() {
+		b.Run(name, func(b *testing.B) {
+			sc, _ := car.Load("healthy")
+			vc := car.New(car.DefaultSpec(), sc, 1)
+			clock := car.ManualClock()
+			clock.Set(2 * time.Minute)
+			mods := ecu.Modules(vc, clock, ecu.Options{})
+			mods = mods[:1] // the engine alone, as the model assumes
+			em := New(Config{Profile: Profiles[name], Car: vc, Clock: clock, Modules: mods, Timing: true})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			addrc := make(chan net.Addr, 1)
+			go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+			cl, err := elm327.Open(ctx, "tcp://"+(<-addrc).String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			c := obd.NewClient(cl)
+			pids := []obd.PID{0x0C, 0x0D, 0x11, 0x04, 0x05, 0x0F}
+			if _, err := c.Read(ctx, pids...); err != nil { // discovery and the first search
+				b.Fatal(err)
+			}
+			n := 0
+			start := time.Now()
+			for b.Loop() {
+				rs, err := c.Read(ctx, pids...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				n += len(rs)
+			}
+			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "pids/s")
+			b.ReportMetric(BestRate(Profiles[name], Plan{PIDs: pids, Latency: 12 * time.Millisecond}), "model-pids/s")
+		})
 	}
 }

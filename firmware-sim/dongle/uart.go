@@ -28,9 +28,12 @@ func (u *uart) send(b []byte) error {
 		return nil
 	}
 	if u.timing {
+		// Bytes given while the transmitter is (nearly) still busy follow
+		// the earlier ones back to back: a late wake-up of this goroutine
+		// must not stretch the line.
 		now := time.Now()
 		start := u.free
-		if start.Before(now) {
+		if now.Sub(start) > 2*time.Millisecond {
 			start = now
 		}
 		u.free = start.Add(time.Duration(len(b)) * byteTime(u.baud))

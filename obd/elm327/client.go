@@ -62,6 +62,7 @@ type Client struct {
 	lay        layout
 	protoKnown bool // the protocol is detected and active
 	suffixOK   int  // -1 refused, 0 untested, 1 works
+	dirty      bool // the last read ended early; unread bytes may follow
 	closed     bool
 	backoff    time.Duration
 	nextDial   time.Time
@@ -174,6 +175,7 @@ func (c *Client) connect(ctx context.Context) error {
 		return err
 	}
 	c.c = lk
+	c.dirty = true // a fresh link may hold a power-up banner or noise
 	if err := c.initAdapter(ctx); err != nil {
 		_ = c.drop()
 		return err
@@ -206,13 +208,19 @@ func (c *Client) exchange(ctx context.Context, cmd string, timeout time.Duration
 	if c.c == nil {
 		return nil, fmt.Errorf("elm327: %s: link is down", cmd)
 	}
-	if err := c.c.Discard(); err != nil {
-		return nil, fmt.Errorf("elm327: %s: clearing input: %w", cmd, err)
+	if c.dirty {
+		// The last exchange ended without its prompt: whatever the adapter
+		// still sent for it must not be taken for this answer.
+		if err := c.c.Discard(); err != nil {
+			return nil, fmt.Errorf("elm327: %s: clearing input: %w", cmd, err)
+		}
+		c.dirty = false
 	}
 	if _, err := io.WriteString(c.c, cmd+"\r"); err != nil {
 		return nil, fmt.Errorf("elm327: sending %s: %w", cmd, err)
 	}
 	raw, err := c.readUntil(ctx, cmd, timeout, func(b []byte) int { return bytes.IndexByte(b, '>') })
+	c.dirty = err != nil
 	c.log.Debug("elm327 exchange", "cmd", cmd, "reply", string(raw), "err", err)
 	return raw, err
 }

@@ -38,6 +38,7 @@ func (c *Client) openSerialProbing(ctx context.Context) (conn, error) {
 			return nil, err
 		}
 		c.c = sc
+		c.dirty = true // leftovers at the old rate
 		ok, raw, err := c.probe(ctx)
 		if err != nil && ctx.Err() != nil {
 			_ = sc.Close()
