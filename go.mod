@@ -10,5 +10,6 @@ require (
 
 require (
 	github.com/creack/pty v1.1.24 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )

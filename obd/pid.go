@@ -396,3 +396,17 @@ func (p PIDInfo) field(key string) (FieldInfo, bool) {
 	}
 	return FieldInfo{}, false
 }
+
+// FieldScale returns how a field's raw number maps to its value: value =
+// raw*scale + offset (before any PID 4F rescaling).
+func FieldScale(p PID, key string) (scale, offset float64) {
+	info, ok := Lookup(p)
+	if !ok {
+		return 1, 0
+	}
+	f, ok := info.field(key)
+	if !ok {
+		return 1, 0
+	}
+	return f.scale, f.add
+}

@@ -1,0 +1,191 @@
+package wire
+
+import (
+	"encoding/hex"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
+)
+
+func TestTopics(t *testing.T) {
+	for _, k := range kinds {
+		d, got, err := ParseTopic(Topic("car-01", k))
+		if err != nil || d != "car-01" || got != k {
+			t.Errorf("%s: %q %q %v", k, d, got, err)
+		}
+	}
+	for _, bad := range []string{"pitwall/v2/a/telemetry", "pitwall/v1/a", "pitwall/v1/a/b/telemetry", "pitwall/v1/+/status", "pitwall/v1/a/cmd/other", "other/a/status"} {
+		if _, _, err := ParseTopic(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	for _, bad := range []string{"", "a/b", "a+b", "é", strings.Repeat("x", 65)} {
+		if err := ValidDeviceID(bad); !errors.Is(err, ErrDevice) {
+			t.Errorf("device %q: %v", bad, err)
+		}
+	}
+	if f := Filter(KindTelemetry, "ingest"); f != "$share/ingest/pitwall/v1/+/telemetry" {
+		t.Errorf("filter %q", f)
+	}
+}
+
+// One table of samples and bytes serves the encoder and the decoder.
+var telemetryVector = struct {
+	names   []string
+	samples []Sample
+	hex     string
+}{
+	names: []string{"Vehicle.Powertrain.CombustionEngine.Speed", "Vehicle.Speed", "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature", BatteryVoltage},
+	samples: []Sample{
+		{"Vehicle.Powertrain.CombustionEngine.Speed", time.UnixMilli(1763800000000).UTC(), 1726},
+		{"Vehicle.Speed", time.UnixMilli(1763800000000).UTC(), 50},
+		{"Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature", time.UnixMilli(1763800000120).UTC(), 89},
+		{BatteryVoltage, time.UnixMilli(1763800000250).UTC(), 14.21},
+	},
+	hex: "0a15080112066361722d303119070000000000000020091080ccb0d5aa331a0401020304220500007882012a07f06b6482029a16",
+}
+
+func TestTelemetryBytes(t *testing.T) {
+	v := telemetryVector
+	a, err := NewAliases(v.names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b Batch
+	for _, i := range []int{2, 0, 1, 3} { // out of time order on purpose
+		s := v.samples[i]
+		sig, _ := a.ByName(s.Signal)
+		b.Add(sig, s.Time, s.Value)
+	}
+	raw, err := Encode(b.Telemetry(NewHeader("car-01", 7, 9)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := hex.EncodeToString(raw); got != v.hex {
+		t.Errorf("encoded %s\nwant    %s", got, v.hex)
+	}
+	want, _ := hex.DecodeString(v.hex)
+	m, err := Decode(KindTelemetry, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Samples(m.(*wirepb.Telemetry), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range got {
+		w := v.samples[i]
+		if s.Signal != w.Signal || !s.Time.Equal(w.Time) || math.Abs(s.Value-w.Value) > 1e-9 {
+			t.Errorf("sample %d: %+v, want %+v", i, s, w)
+		}
+	}
+}
+
+// A second of a typical poll plan costs well under 8 bytes a sample.
+func TestTelemetrySize(t *testing.T) {
+	names := []string{
+		"Vehicle.Powertrain.CombustionEngine.Speed", "Vehicle.Speed", "Vehicle.Powertrain.CombustionEngine.TPS", "Vehicle.OBD.EngineLoad",
+		"Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature", "Vehicle.OBD.IntakeTemp", "Vehicle.Powertrain.CombustionEngine.MAF",
+		"Vehicle.OBD.ShortTermFuelTrim1", "Vehicle.OBD.LongTermFuelTrim1", "Vehicle.OBD.O2.Sensor1.Voltage", BatteryVoltage,
+	}
+	a, _ := NewAliases(names)
+	var b Batch
+	start := time.UnixMilli(1763800000000)
+	n := 0
+	for ms := 0; ms < 1000; ms += 100 { // the fast tier at 10 Hz
+		for _, name := range names[:4] {
+			s, _ := a.ByName(name)
+			b.Add(s, start.Add(time.Duration(ms+3)*time.Millisecond), 1000+float64(ms))
+			n++
+		}
+	}
+	for _, name := range names[4:] { // the 1 Hz tier
+		s, _ := a.ByName(name)
+		b.Add(s, start.Add(512*time.Millisecond), 20)
+		n++
+	}
+	raw, _ := Encode(b.Telemetry(NewHeader("sim-0001", 0x1234567890, 123456)))
+	per := float64(len(raw)) / float64(n)
+	t.Logf("%d samples in %d bytes: %.2f bytes a sample", n, len(raw), per)
+	if per > 8 {
+		t.Errorf("%.2f bytes a sample", per)
+	}
+}
+
+func TestDecodeRefuses(t *testing.T) {
+	enc := func(m proto.Message) []byte { b, _ := proto.Marshal(m); return b }
+	cases := map[string]struct {
+		kind    Kind
+		payload []byte
+		want    error
+	}{
+		"garbage":        {KindStatus, []byte{0xFF, 0xFF, 0xFF}, ErrPayload},
+		"no header":      {KindEvent, enc(&wirepb.Event{TimeMs: 1}), ErrPayload},
+		"schema 2":       {KindDTC, enc(&wirepb.DTCReport{Header: &wirepb.Header{Schema: 2, DeviceId: "a"}}), ErrSchema},
+		"bad device":     {KindStatus, enc(&wirepb.Status{Header: &wirepb.Header{Schema: 1, DeviceId: "a/b"}}), ErrDevice},
+		"ragged columns": {KindTelemetry, enc(&wirepb.Telemetry{Header: NewHeader("a", 1, 1), Alias: []uint32{1, 2}, DtMs: []uint32{0}, Value: []int64{1, 2}}), ErrPayload},
+		"too big":        {KindTelemetry, make([]byte, MaxPayload+1), ErrPayload},
+	}
+	for name, c := range cases {
+		if _, err := Decode(c.kind, c.payload); !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", name, err, c.want)
+		}
+	}
+	if _, err := NewAliases([]string{"Vehicle.Nonsense"}); err == nil {
+		t.Error("an unknown signal got an alias")
+	}
+	bad := &wirepb.Status{Signals: []*wirepb.SignalDef{{Alias: 1, Name: "x", Scale: 0}}}
+	if _, err := AliasesFromBirth(bad); !errors.Is(err, ErrPayload) {
+		t.Errorf("scale 0 accepted: %v", err)
+	}
+	a, _ := NewAliases([]string{"Vehicle.Speed"})
+	_, err := Samples(&wirepb.Telemetry{Alias: []uint32{1, 9}, DtMs: []uint32{0, 0}, Value: []int64{5, 5}}, a)
+	if !errors.Is(err, ErrPayload) || !strings.Contains(err.Error(), "alias 9") {
+		t.Errorf("unknown alias: %v", err)
+	}
+}
+
+func TestBirthRoundTrip(t *testing.T) {
+	a, _ := NewAliases([]string{"Vehicle.Speed", "Vehicle.OBD.EngineLoad", BatteryVoltage})
+	st := &wirepb.Status{Header: NewHeader("car", 1, 1), Online: true, Signals: a.Defs()}
+	raw, _ := Encode(st)
+	m, err := Decode(KindStatus, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := AliasesFromBirth(m.(*wirepb.Status))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load, _ := b.ByName("Vehicle.OBD.EngineLoad")
+	if load.Alias != 2 || load.Value(load.Quantize(50.196078)) != 50.196078 {
+		t.Errorf("load %+v: %v", load, load.Value(load.Quantize(50.196078)))
+	}
+	js, _ := protojson.Marshal(st)
+	if !strings.Contains(string(js), "Vehicle.OBD.EngineLoad") {
+		t.Error(string(js))
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	raw, _ := hex.DecodeString(telemetryVector.hex)
+	f.Add(raw, uint8(0))
+	f.Fuzz(func(t *testing.T, payload []byte, k uint8) {
+		kind := kinds[int(k)%len(kinds)]
+		m, err := Decode(kind, payload)
+		if err != nil {
+			return
+		}
+		if tm, ok := m.(*wirepb.Telemetry); ok {
+			a, _ := NewAliases([]string{"Vehicle.Speed"})
+			_, _ = Samples(tm, a)
+		}
+	})
+}
