@@ -30,7 +30,7 @@ func commands() []command {
 	return []command{
 		{"scan", "read everything a car reports over OBD-II", "--adapter URL [--json] [--timeout D]", runScan},
 		{"bench", "measure OBD throughput (pitwall bench obd)", "obd --adapter URL [--duration D] [--pids LIST] [--json]", runBench},
-		{"sim", "simulate an ELM327 and a car (pitwall sim elm327), list scenarios and profiles", "elm327|scenarios|profiles [flags]", runSim},
+		{"sim", "simulate an ELM327 and a car, or a fleet; list scenarios and profiles", "elm327|fleet|scenarios|profiles [flags]", runSim},
 		{"demo", "run everything in one process with simulated cars", "[--http ADDR]", runDemo},
 		{"version", "print the version", "", runVersion},
 		{"help", "show help for a command", "[COMMAND]", nil},

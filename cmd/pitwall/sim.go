@@ -18,11 +18,13 @@ import (
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"name what to simulate: elm327, scenarios or profiles"}
+		return usageError{"name what to simulate: elm327, fleet, scenarios or profiles"}
 	}
 	switch args[0] {
 	case "elm327":
 		return simELM327(ctx, args[1:], stdout, stderr)
+	case "fleet":
+		return simFleet(ctx, args[1:], stdout, stderr)
 	case "scenarios":
 		return simScenarios(args[1:], stdout)
 	case "profiles":
@@ -32,10 +34,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return tw.Flush()
 	case "-h", "--help":
-		fmt.Fprintln(stdout, "usage: pitwall sim elm327|scenarios|profiles ...")
+		fmt.Fprintln(stdout, "usage: pitwall sim elm327|fleet|scenarios|profiles ...")
 		return flag.ErrHelp
 	}
-	return usageError{fmt.Sprintf("unknown simulation %q; known: elm327, scenarios, profiles", args[0])}
+	return usageError{fmt.Sprintf("unknown simulation %q; known: elm327, fleet, scenarios, profiles", args[0])}
 }
 
 func simScenarios(args []string, stdout io.Writer) error {

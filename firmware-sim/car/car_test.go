@@ -324,3 +324,17 @@ func TestBuiltinsListed(t *testing.T) {
 		t.Errorf("built-ins %v, want %v", names, want)
 	}
 }
+
+func TestVINFor(t *testing.T) {
+	seen := map[string]bool{}
+	for n := uint64(0); n < 5000; n++ {
+		v := VINFor(n)
+		if c := obd.CheckVIN(v); !c.Valid || !c.CheckDigit {
+			t.Fatalf("VINFor(%d) = %s: %+v", n, v, c)
+		}
+		if seen[v] {
+			t.Fatalf("VINFor(%d) = %s repeats", n, v)
+		}
+		seen[v] = true
+	}
+}

@@ -40,3 +40,43 @@ func DefaultSpec() Spec {
 		BatteryAh:    60,
 	}
 }
+
+// VINFor makes a valid North American VIN for simulated car n: the same n
+// always gives the same VIN.
+func VINFor(n uint64) string {
+	const chars = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
+	b := []byte("1PW" + "SMC4A" + "0" + "T" + "W") // maker, model, check digit, year, plant
+	x := n
+	for i := 0; i < 6; i++ {
+		b = append(b, "0123456789"[x%10])
+		x /= 10
+	}
+	b[3] = chars[(n/7)%uint64(len(chars))]
+	weights := [17]int{8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2}
+	value := func(c byte) int {
+		switch {
+		case c >= '0' && c <= '9':
+			return int(c - '0')
+		case c >= 'A' && c <= 'H':
+			return int(c-'A') + 1
+		case c >= 'J' && c <= 'N':
+			return int(c-'J') + 1
+		case c == 'P':
+			return 7
+		case c == 'R':
+			return 9
+		default:
+			return int(c-'S') + 2
+		}
+	}
+	sum := 0
+	for i, c := range b {
+		sum += value(c) * weights[i]
+	}
+	if r := sum % 11; r == 10 {
+		b[8] = 'X'
+	} else {
+		b[8] = byte('0' + r)
+	}
+	return string(b)
+}

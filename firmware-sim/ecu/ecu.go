@@ -6,6 +6,7 @@ package ecu
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"sync"
@@ -245,3 +246,35 @@ func ServeCAN(ctx context.Context, bus *isotp.MemBus, modules []*Module) (wait f
 	}
 	return wg.Wait
 }
+
+// Direct reaches the modules without a bus: a request goes to each and
+// their answers come back at once. Fleets of simulated cars use it where
+// only the values matter, not the adapter's timing.
+type Direct []*Module
+
+// Do implements obd.Transport.
+func (d Direct) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
+	var out []obd.Response
+	for _, m := range d {
+		if req.ECU != "" && req.ECU != m.Addr {
+			continue
+		}
+		for _, msg := range m.Answer(req) {
+			out = append(out, obd.Response{ECU: m.Addr, Data: msg})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("ecu: %s: %w", req, obd.ErrNoData)
+	}
+	return out, nil
+}
+
+// Protocol reports the modules' framing.
+func (d Direct) Protocol() obd.Protocol {
+	if len(d) > 0 && d[0].framing == obd.FramingLegacy {
+		return obd.ProtocolISO9141
+	}
+	return obd.ProtocolCAN11_500
+}
+
+var _ obd.Transport = Direct(nil)

@@ -12,24 +12,6 @@ import (
 	"github.com/pitwall-io/pitwall/obd/isotp"
 )
 
-// direct is a transport straight to the modules, for the older protocols.
-type direct struct{ modules []*Module }
-
-func (d direct) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
-	var out []obd.Response
-	for _, m := range d.modules {
-		for _, msg := range m.Answer(req) {
-			out = append(out, obd.Response{ECU: m.Addr, Data: msg})
-		}
-	}
-	if len(out) == 0 {
-		return nil, obd.ErrNoData
-	}
-	return out, nil
-}
-
-func (d direct) Protocol() obd.Protocol { return obd.ProtocolISO9141 }
-
 func scenario(t *testing.T, name string) car.Scenario {
 	sc, err := car.Load(name)
 	if err != nil {
@@ -90,7 +72,7 @@ func TestLegacyAndClear(t *testing.T) {
 	c := car.New(car.DefaultSpec(), scenario(t, "misfire"), 4)
 	clock := car.ManualClock()
 	clock.Set(30 * time.Minute)
-	cl := obd.NewClient(direct{Modules(c, clock, Options{Legacy: true})})
+	cl := obd.NewClient(Direct(Modules(c, clock, Options{Legacy: true})))
 	ctx := context.Background()
 	codes, err := cl.DTCs(ctx, obd.ServiceStoredDTCs)
 	if err != nil || len(codes) != 2 || codes[0].ECU != "10" {
