@@ -196,7 +196,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 func (v *vehicle) connect(cfg Config) error {
 	will, _ := wire.Encode(&wirepb.Status{Header: wire.NewHeader(v.id, v.boot, 0), Online: false})
 	o := mqtt.NewClientOptions().AddBroker(cfg.Broker).SetClientID(v.id).SetCleanSession(true).
-		SetAutoReconnect(true).SetConnectRetry(false).SetConnectTimeout(10 * time.Second).
+		SetAutoReconnect(true).SetConnectRetry(false).SetConnectTimeout(10*time.Second).
 		SetKeepAlive(60*time.Second).SetWriteTimeout(10*time.Second).
 		SetBinaryWill(wire.Topic(v.id, wire.KindStatus), will, 1, true)
 	if cfg.Password != "" {
