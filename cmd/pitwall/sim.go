@@ -14,17 +14,20 @@ import (
 	"github.com/pitwall-io/pitwall/firmware-sim/dongle"
 	"github.com/pitwall-io/pitwall/firmware-sim/ecu"
 	"github.com/pitwall-io/pitwall/obd"
+	"github.com/pitwall-io/pitwall/obd/socketcan"
 )
 
 func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usageError{"name what to simulate: elm327, fleet, scenarios or profiles"}
+		return usageError{"name what to simulate: elm327, can, fleet, scenarios or profiles"}
 	}
 	switch args[0] {
 	case "elm327":
 		return simELM327(ctx, args[1:], stdout, stderr)
 	case "fleet":
 		return simFleet(ctx, args[1:], stdout, stderr)
+	case "can":
+		return simCAN(ctx, args[1:], stdout, stderr)
 	case "scenarios":
 		return simScenarios(args[1:], stdout)
 	case "profiles":
@@ -34,10 +37,10 @@ func runSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		}
 		return tw.Flush()
 	case "-h", "--help":
-		fmt.Fprintln(stdout, "usage: pitwall sim elm327|fleet|scenarios|profiles ...")
+		fmt.Fprintln(stdout, "usage: pitwall sim elm327|can|fleet|scenarios|profiles ...")
 		return flag.ErrHelp
 	}
-	return usageError{fmt.Sprintf("unknown simulation %q; known: elm327, fleet, scenarios, profiles", args[0])}
+	return usageError{fmt.Sprintf("unknown simulation %q; known: elm327, can, fleet, scenarios, profiles", args[0])}
 }
 
 func simScenarios(args []string, stdout io.Writer) error {
@@ -114,4 +117,34 @@ func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return usageError{fmt.Sprintf("--listen %q: want pty or tcp://HOST:PORT", *listen)}
 	}
 	return em.ListenTCP(ctx, u.Host, func(a net.Addr) { fmt.Fprintf(stdout, "tcp://%s\n", a) })
+}
+
+func simCAN(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("sim can", "--iface vcan0 [--scenario NAME] [--seed N] [--speed X] [--extended]",
+		"Puts the simulated car's engine and transmission modules on a SocketCAN interface (Linux; a vcan\n"+
+			"interface works: ip link add vcan0 type vcan && ip link set vcan0 up), answering OBD over ISO-TP.\n"+
+			"Read it with pitwall scan --adapter socketcan://vcan0.", stdout)
+	iface := fs.String("iface", "vcan0", "SocketCAN interface")
+	scenario := fs.String("scenario", "healthy", "built-in scenario or a scenario .yaml file")
+	seed := fs.Uint64("seed", 1, "seed")
+	speed := fs.Float64("speed", 1, "simulated seconds per real second")
+	extended := fs.Bool("extended", false, "29-bit identifiers (18DAF110, 18DAF118)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	sc, err := car.Load(*scenario)
+	if err != nil {
+		return err
+	}
+	c := car.New(car.DefaultSpec(), sc, *seed)
+	clock := car.NewClock(*speed)
+	mods := ecu.Modules(c, clock, ecu.Options{Extended: *extended, Seed: *seed})
+	open := func(ids []uint32, ext bool) (ecu.Port, error) { return socketcan.OpenIDs(*iface, ids, ext) }
+	wait, err := ecu.ServeCAN(ctx, open, mods)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "socketcan://%s\n", *iface)
+	wait()
+	return nil
 }

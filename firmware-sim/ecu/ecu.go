@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -212,23 +213,48 @@ func (m *Module) vehicleInfo(info byte) [][]byte {
 	return obd.EncodeInfo(info, m.framing, it)
 }
 
-// ServeCAN puts the modules on a frame bus, each answering over ISO-TP
-// after its response time. The modules are listening when ServeCAN
-// returns; they stop when ctx ends, and wait waits for that.
-func ServeCAN(ctx context.Context, bus *isotp.MemBus, modules []*Module) (wait func()) {
+// Port is one node's connection to a CAN bus.
+type Port interface {
+	isotp.Bus
+	Close() error
+}
+
+// Opener connects a node that listens to the given identifiers.
+type Opener func(ids []uint32, extended bool) (Port, error)
+
+// OnMemBus opens nodes on an in-process bus.
+func OnMemBus(bus *isotp.MemBus) Opener {
+	return func(ids []uint32, extended bool) (Port, error) {
+		return bus.Port(func(f isotp.Frame) bool { return f.Extended == extended && slices.Contains(ids, f.ID) }), nil
+	}
+}
+
+// ServeCAN puts the modules on a CAN bus, each answering over ISO-TP after
+// its response time. The modules are listening when ServeCAN returns;
+// they stop when ctx ends, and wait waits for that.
+func ServeCAN(ctx context.Context, open Opener, modules []*Module) (wait func(), err error) {
 	var wg sync.WaitGroup
+	var ports []Port
 	for _, m := range modules {
 		id64, _ := strconv.ParseUint(string(m.Addr), 16, 32)
 		id, extended := uint32(id64), len(m.Addr) > 3
-		req := isotp.RequestIDFor(id, extended)
-		port := bus.Port(func(f isotp.Frame) bool {
-			return f.Extended == extended && (f.ID == req || f.ID == isotp.FunctionalID11 || f.ID == isotp.FunctionalID29)
-		})
+		functional := uint32(isotp.FunctionalID11)
+		if extended {
+			functional = isotp.FunctionalID29
+		}
+		port, err := open([]uint32{functional, isotp.RequestIDFor(id, extended)}, extended)
+		if err != nil {
+			for _, p := range ports {
+				p.Close()
+			}
+			return nil, fmt.Errorf("ecu: %s: %w", m.Addr, err)
+		}
+		ports = append(ports, port)
 		wg.Add(1)
 		go func(m *Module) {
 			defer wg.Done()
 			defer port.Close()
-			_ = isotp.ServeECU(ctx, port, id, extended, isotp.Options{}, func(ctx context.Context, b []byte) [][]byte {
+			_ = isotp.ServeECU(ctx, port, id, extended, isotp.Options{Padding: 0x55}, func(ctx context.Context, b []byte) [][]byte {
 				msgs := m.Answer(obd.Request{Service: obd.Service(b[0]), Data: b[1:]})
 				if len(msgs) > 0 {
 					// Response times are real time: a faster simulated
@@ -244,7 +270,7 @@ func ServeCAN(ctx context.Context, bus *isotp.MemBus, modules []*Module) (wait f
 			})
 		}(m)
 	}
-	return wg.Wait
+	return wg.Wait, nil
 }
 
 // Direct reaches the modules without a bus: a request goes to each and

@@ -29,7 +29,10 @@ func TestScanOverCAN(t *testing.T) {
 		clock.Set(12 * time.Minute)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		bus := isotp.NewMemBus()
-		wait := ServeCAN(ctx, bus, Modules(c, clock, Options{Extended: ext}))
+		wait, err := ServeCAN(ctx, OnMemBus(bus), Modules(c, clock, Options{Extended: ext}))
+		if err != nil {
+			t.Fatal(err)
+		}
 		tr := isotp.NewOBD(bus.Port(nil), isotp.OBDOptions{Extended: ext, P2: 60 * time.Millisecond})
 		r, err := obd.Scan(ctx, obd.NewClient(tr))
 		cancel()

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -185,11 +184,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if s, ok := firstErr.Load().(string); ok {
 		res.FirstError = s
 	}
-	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
-		res.CPUSeconds = time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-		res.MaxRSSMiB = float64(ru.Maxrss) / 1024
-	}
+	res.CPUSeconds, res.MaxRSSMiB = usage()
 	return res, nil
 }
 

@@ -168,3 +168,17 @@ func OpenOBD(cfg Config, opt isotp.OBDOptions) (*isotp.OBD, *Bus, error) {
 }
 
 var _ isotp.Bus = (*Bus)(nil)
+
+// OpenIDs binds to an interface passing only frames with the given
+// identifiers: what a simulated ECU listens to.
+func OpenIDs(iface string, ids []uint32, extended bool) (*Bus, error) {
+	var fs []unix.CanFilter
+	for _, id := range ids {
+		f := unix.CanFilter{Id: id, Mask: unix.CAN_SFF_MASK | unix.CAN_EFF_FLAG | unix.CAN_RTR_FLAG}
+		if extended {
+			f = unix.CanFilter{Id: id | unix.CAN_EFF_FLAG, Mask: unix.CAN_EFF_MASK | unix.CAN_EFF_FLAG | unix.CAN_RTR_FLAG}
+		}
+		fs = append(fs, f)
+	}
+	return Open(iface, fs...)
+}
