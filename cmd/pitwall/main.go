@@ -30,6 +30,8 @@ func commands() []command {
 	return []command{
 		{"scan", "read everything a car reports over OBD-II", "--adapter URL [--json] [--timeout D]", runScan},
 		{"bench", "measure OBD throughput (pitwall bench obd)", "obd --adapter URL [--duration D] [--pids LIST] [--json]", runBench},
+		{"agent", "run the in-car agent: poll the car, spool, publish over MQTT", "--config agent.yaml | --adapter URL --broker URL --device-id ID --spool DIR", runAgent},
+		{"tail", "print the wire messages passing a broker (--json: one object a line)", "--broker URL [--device ID] [--json]", runTail},
 		{"sim", "simulate an ELM327 and a car, or a fleet; list scenarios and profiles", "elm327|fleet|scenarios|profiles [flags]", runSim},
 		{"demo", "run everything in one process with simulated cars", "[--http ADDR]", runDemo},
 		{"version", "print the version", "", runVersion},

@@ -1,0 +1,217 @@
+package edge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pitwall-io/pitwall/gateway/edge/spool"
+	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
+	"github.com/pitwall-io/pitwall/obd"
+	"github.com/pitwall-io/pitwall/obd/adapter"
+)
+
+// Version is what the birth message reports as the agent's version.
+var Version = "dev"
+
+// kind codes tag spool records with what they are.
+var kindCodes = map[wire.Kind]byte{wire.KindTelemetry: 1, wire.KindDTC: 2, wire.KindEvent: 3, wire.KindStatus: 4, wire.KindCommandResult: 5}
+
+func kindOf(code byte) wire.Kind {
+	for k, c := range kindCodes {
+		if c == code {
+			return k
+		}
+	}
+	return ""
+}
+
+// Opener opens the car's adapter; tests replace adapter.Open.
+type Opener func(ctx context.Context, url string) (obd.Transport, func() error, error)
+
+// Option changes an agent.
+type Option func(*Agent)
+
+// WithLogger sets the agent's logger.
+func WithLogger(l *slog.Logger) Option { return func(a *Agent) { a.log = l } }
+
+// WithOpener replaces how the adapter is opened.
+func WithOpener(o Opener) Option { return func(a *Agent) { a.open = o } }
+
+// Agent is the in-car agent.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	open    Opener
+	spool   *spool.Spool
+	boot    uint64
+	aliases *wire.Aliases
+	metrics *metrics
+
+	mu        sync.Mutex
+	birth     *wirepb.Status // the current birth, re-published on every connect
+	birthSeq  uint64
+	vin       string
+	protocol  string
+	adapterID string
+	tiers     []TierConfig // the poll plan's configuration (a command may change it)
+	replan    bool
+
+	clearToken string
+	password   string
+	cmds       chan *wirepb.Command
+}
+
+// New prepares an agent: it opens the spool and records the boot's birth
+// message. Run starts it.
+func New(cfg Config, opts ...Option) (*Agent, error) {
+	cfg.Defaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &Agent{cfg: cfg, log: slog.New(slog.DiscardHandler), boot: rand.Uint64(), tiers: cfg.Poll.Tiers, cmds: make(chan *wirepb.Command, 8)}
+	a.open = func(ctx context.Context, url string) (obd.Transport, func() error, error) {
+		ad, err := adapter.Open(ctx, url, adapter.WithLogger(a.log))
+		if err != nil {
+			return nil, nil, err
+		}
+		a.mu.Lock()
+		a.adapterID = fmt.Sprint(ad.Describe()["identity"])
+		a.mu.Unlock()
+		return ad.Transport, ad.Close, nil
+	}
+	for _, o := range opts {
+		o(a)
+	}
+	var err error
+	if a.password, err = secret(cfg.Broker.Password, cfg.Broker.PasswordFile); err != nil {
+		return nil, err
+	}
+	if a.clearToken, err = secret(cfg.Commands.ClearToken, cfg.Commands.ClearTokenFile); err != nil {
+		return nil, err
+	}
+	a.aliases, err = wire.NewAliases(catalog())
+	if err != nil {
+		return nil, err
+	}
+	a.spool, err = spool.Open(spool.Options{Dir: cfg.Spool.Dir, MaxBytes: int64(cfg.Spool.MaxBytes), SyncEvery: cfg.Spool.SyncEvery, Log: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("edge: spool %s: %w", cfg.Spool.Dir, err)
+	}
+	a.metrics = newMetrics(a)
+	a.loadPlan()
+	if err := a.announce(); err != nil {
+		a.spool.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// catalog is every signal the agent may send: all the PID table's fields
+// and the battery voltage. Aliases number them in a fixed order.
+func catalog() []string {
+	var names []string
+	for _, p := range obd.PIDs() {
+		for _, f := range p.Fields {
+			names = append(names, f.Signal)
+		}
+	}
+	return append(names, wire.BatteryVoltage)
+}
+
+// announce records a birth message: at boot, and again when the VIN or the
+// adapter become known.
+func (a *Agent) announce() error {
+	a.mu.Lock()
+	st := &wirepb.Status{Online: true, TimeMs: time.Now().UnixMilli(), AgentVersion: Version, Vin: a.vin,
+		Adapter: a.adapterID, Protocol: a.protocol, Signals: a.aliases.Defs()}
+	a.mu.Unlock()
+	seq, err := a.emit(wire.KindStatus, spool.Important, func(h *wirepb.Header) wire.Message { st.Header = h; return st })
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.birth, a.birthSeq = st, seq
+	a.mu.Unlock()
+	return nil
+}
+
+// emit numbers a message, puts it in the spool and returns its number.
+func (a *Agent) emit(k wire.Kind, c spool.Class, build func(*wirepb.Header) wire.Message) (uint64, error) {
+	return a.spool.Append(c, kindCodes[k], func(seq uint64) ([]byte, error) {
+		return wire.Encode(build(wire.NewHeader(a.cfg.DeviceID, a.boot, seq)))
+	})
+}
+
+// event records an event.
+func (a *Agent) event(set func(*wirepb.Event)) {
+	_, err := a.emit(wire.KindEvent, spool.Important, func(h *wirepb.Header) wire.Message {
+		e := &wirepb.Event{Header: h, TimeMs: time.Now().UnixMilli()}
+		set(e)
+		return e
+	})
+	if err != nil {
+		a.fail("spool", err)
+	}
+}
+
+func (a *Agent) fail(kind string, err error) {
+	a.metrics.errors.WithLabelValues(kind).Inc()
+	a.log.Warn("agent", "kind", kind, "err", err)
+}
+
+// Run runs the agent until ctx ends: the publisher, the poller and the
+// metrics listener. It returns nil on a clean stop.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.log.Info("agent starting", "device", a.cfg.DeviceID, "boot", fmt.Sprintf("%016x", a.boot), "config", fmt.Sprintf("%+v", a.cfg.Redacted()))
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	if a.cfg.Metrics != "" {
+		l, err := net.Listen("tcp", a.cfg.Metrics)
+		if err != nil {
+			return fmt.Errorf("edge: metrics listener: %w", err)
+		}
+		srv := &http.Server{Handler: promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{}), ReadHeaderTimeout: 5 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+		go func() { <-ctx.Done(); _ = srv.Close() }()
+	}
+	p := newPublisher(a)
+	wg.Add(2)
+	go func() { defer wg.Done(); p.run(ctx) }()
+	go func() { defer wg.Done(); a.poll(ctx) }()
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		cancel()
+	}
+	wg.Wait()
+	a.spool.Close()
+	return err
+}
+
+// Stats is what the agent did, for tests and the bench.
+type Stats struct {
+	Spool spool.Stats
+	Boot  uint64
+}
+
+// Stats reports the agent's counters.
+func (a *Agent) Stats() Stats { return Stats{Spool: a.spool.Stats(), Boot: a.boot} }
