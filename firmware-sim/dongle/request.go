@@ -20,6 +20,14 @@ const (
 	canSearch = 1200 * time.Millisecond
 	allSearch = 5 * time.Second // trying every protocol before giving up
 	slowInit  = 2500 * time.Millisecond
+
+	// The older buses run at 10.4 kbaud: about a millisecond a byte. An
+	// ECU answers no sooner than P2min (25 ms) after a request, and the
+	// tester leaves P3min (55 ms) between the end of an answer and its
+	// next request (ISO 9141-2, ISO 14230-4).
+	kByte  = 960 * time.Microsecond
+	kP2min = 25 * time.Millisecond
+	kP3min = 55 * time.Millisecond
 )
 
 // frame is one received frame and when it arrived, from the request.
@@ -85,9 +93,23 @@ func (s *session) request(ctx context.Context, cmd string) error {
 		}
 		return s.reply(append(lines, "NO DATA")...)
 	}
+	if !s.found.CAN() && s.e.cfg.Timing {
+		// A K-line is quiet for P3 after an answer before it takes a request.
+		if d := time.Until(s.busFree); d > 0 {
+			s.e.pause(ctx, d)
+		}
+		start = time.Now()
+	}
 	var frames []frame
 	if req.Service != obd.ServiceCurrentData || len(req.Data) <= 1 || s.p.Packed {
 		frames = s.answer(req) // a clone sends only part of a packed request: nobody answers
+	}
+	if !s.found.CAN() {
+		end := time.Duration(4+len(data)) * kByte
+		for _, f := range frames {
+			end = max(end, f.at)
+		}
+		s.busFree = start.Add(end + kP3min)
 	}
 	sort.SliceStable(frames, func(i, j int) bool { return frames[i].at < frames[j].at })
 	frames = s.filter(frames)
@@ -248,16 +270,26 @@ func (s *session) answer(req obd.Request) []frame {
 		if !s.reaches(string(m.Addr)) {
 			continue
 		}
-		msgs := m.Answer(req)
+		r := req
+		if s.header != 0 && !(s.headerLen == 3 && s.header == 0x7DF || s.headerLen == 6 && s.header == 0xDB33F1) {
+			r.ECU = m.Addr // addressed to this module alone
+		}
+		msgs := m.Answer(r)
 		if len(msgs) == 0 {
 			continue
 		}
 		at := frameTime + m.ResponseTime()
+		if !s.found.CAN() {
+			// The request's header, data and checksum cross the K-line
+			// first; the ECU waits at least P2min.
+			at = time.Duration(4+len(req.Data)+1)*kByte + max(kP2min, m.ResponseTime())
+		}
 		id, ext := addrID(string(m.Addr))
 		for _, msg := range msgs {
 			if !s.found.CAN() {
+				at += time.Duration(4+len(msg)) * kByte // the answer's bytes, header and checksum
 				frames = append(frames, frame{at: at, id: id, data: msg, legacy: true, first: true})
-				at += 10 * time.Millisecond // the older buses are slow
+				at += kP2min // the next message of a long answer
 				continue
 			}
 			segs := isotp.Segment(msg, 0x55)

@@ -36,6 +36,7 @@ type session struct {
 	brt       time.Duration
 	last      string
 	seen      []time.Duration // recent response gaps, for adaptive timing
+	busFree   time.Time       // K-line: when the next request may go out
 }
 
 func newSession(e *Emulator, u *uart, in <-chan []byte) *session {

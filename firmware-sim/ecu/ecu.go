@@ -103,8 +103,19 @@ func (m *Module) ResponseTime() time.Duration {
 }
 
 // Answer returns the module's messages for a request; none when the module
-// stays silent, as an ECU does for a PID it does not support.
+// stays silent, as an ECU does for a PID it does not support, or for an
+// unsupported service asked of every ECU at once (ISO 15765-4 keeps
+// negative answers to physical requests). req.ECU set means the request was
+// addressed to this module alone.
 func (m *Module) Answer(req obd.Request) [][]byte {
+	msgs := m.answer(req)
+	if req.ECU == "" && len(msgs) == 1 && len(msgs[0]) == 3 && msgs[0][0] == 0x7F {
+		return nil
+	}
+	return msgs
+}
+
+func (m *Module) answer(req obd.Request) [][]byte {
 	m.car.AdvanceTo(m.clock.Sim())
 	switch req.Service {
 	case obd.ServiceCurrentData:
@@ -254,8 +265,12 @@ func ServeCAN(ctx context.Context, open Opener, modules []*Module) (wait func(),
 		go func(m *Module) {
 			defer wg.Done()
 			defer port.Close()
-			_ = isotp.ServeECU(ctx, port, id, extended, isotp.Options{Padding: 0x55}, func(ctx context.Context, b []byte) [][]byte {
-				msgs := m.Answer(obd.Request{Service: obd.Service(b[0]), Data: b[1:]})
+			_ = isotp.ServeECU(ctx, port, id, extended, isotp.Options{Padding: 0x55}, func(ctx context.Context, b []byte, functional bool) [][]byte {
+				req := obd.Request{Service: obd.Service(b[0]), Data: b[1:]}
+				if !functional {
+					req.ECU = m.Addr
+				}
+				msgs := m.Answer(req)
 				if len(msgs) > 0 {
 					// Response times are real time: a faster simulated
 					// clock does not make the module answer sooner.

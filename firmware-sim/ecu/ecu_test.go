@@ -113,8 +113,11 @@ func TestResponseTimes(t *testing.T) {
 			t.Errorf("%s: average %v, latency %v", m.Addr, avg, m.Latency)
 		}
 	}
-	unknown := ms[0].Answer(obd.Request{Service: 0x06, Data: []byte{0x00}})
+	if got := ms[0].Answer(obd.Request{Service: 0x06, Data: []byte{0x00}}); got != nil {
+		t.Errorf("service 06 asked of every ECU: % X, want silence", got)
+	}
+	unknown := ms[0].Answer(obd.Request{Service: 0x06, Data: []byte{0x00}, ECU: ms[0].Addr})
 	if len(unknown) != 1 || !slices.Equal(unknown[0], []byte{0x7F, 0x06, 0x11}) {
-		t.Errorf("service 06: % X", unknown)
+		t.Errorf("service 06 asked of the engine: % X", unknown)
 	}
 }

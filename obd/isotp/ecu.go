@@ -8,10 +8,10 @@ import (
 // ServeECU plays the ECU that answers on id: it takes functional requests
 // (single frames to 0x7DF or 0x18DB33F1) and physical ones (any length, to
 // its own request ID, with flow control), calls answer with each request's
-// bytes, and sends every message answer returns as ISO-TP. port should
-// pass the functional ID and the ECU's request ID. It returns nil when ctx
-// ends or the port closes.
-func ServeECU(ctx context.Context, port Bus, id uint32, extended bool, opt Options, answer func(ctx context.Context, req []byte) [][]byte) error {
+// bytes and how it was addressed, and sends every message answer returns
+// as ISO-TP. port should pass the functional ID and the ECU's request ID.
+// It returns nil when ctx ends or the port closes.
+func ServeECU(ctx context.Context, port Bus, id uint32, extended bool, opt Options, answer func(ctx context.Context, req []byte, functional bool) [][]byte) error {
 	opt = opt.withDefaults()
 	reqID := RequestIDFor(id, extended)
 	functional := uint32(FunctionalID11)
@@ -56,7 +56,7 @@ func ServeECU(ctx context.Context, port Bus, id uint32, extended bool, opt Optio
 		default:
 			continue
 		}
-		for _, m := range answer(ctx, req) {
+		for _, m := range answer(ctx, req, f.ID == functional) {
 			if err := conn.Send(ctx, m); err != nil {
 				break // the tester went away or stopped flow control
 			}

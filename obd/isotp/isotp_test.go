@@ -204,7 +204,7 @@ func (e fakeECU) run(ctx context.Context, t testing.TB, bus *MemBus, wg *sync.Wa
 	go func() {
 		defer wg.Done()
 		defer port.Close()
-		err := ServeECU(ctx, port, e.respID, e.extended, Options{}, func(ctx context.Context, req []byte) [][]byte {
+		err := ServeECU(ctx, port, e.respID, e.extended, Options{}, func(ctx context.Context, req []byte, _ bool) [][]byte {
 			if e.delay > 0 {
 				_ = sleep(ctx, e.delay)
 			}

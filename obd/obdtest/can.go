@@ -30,8 +30,11 @@ func (c *Car) ServeCAN(ctx context.Context, bus *isotp.MemBus) (wait func()) {
 		go func(e *ECU) {
 			defer wg.Done()
 			defer port.Close()
-			_ = isotp.ServeECU(ctx, port, resp, ext, isotp.Options{}, func(_ context.Context, b []byte) [][]byte {
+			_ = isotp.ServeECU(ctx, port, resp, ext, isotp.Options{}, func(_ context.Context, b []byte, functional bool) [][]byte {
 				r := obd.Request{Service: obd.Service(b[0]), Data: b[1:]}
+				if !functional {
+					r.ECU = e.Addr
+				}
 				c.mu.Lock()
 				defer c.mu.Unlock()
 				c.Requests = append(c.Requests, r)

@@ -153,6 +153,9 @@ func (c *Car) answer(e *ECU, req obd.Request) [][]byte {
 		}
 		return c.info(e, req.Data[0])
 	}
+	if req.ECU == "" {
+		return nil // a functional request for an unsupported service gets silence
+	}
 	return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCServiceNotSupported)}}
 }
 
