@@ -6,11 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/pitwall-io/pitwall/gateway/edge"
 	"github.com/pitwall-io/pitwall/obd"
 	"github.com/pitwall-io/pitwall/obd/adapter"
 )
@@ -20,14 +22,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError{"name what to measure: obd"}
 	}
 	if args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stdout, "usage: pitwall bench obd --adapter URL [--duration D] [--pids LIST] [--json]")
+		fmt.Fprintln(stdout, "usage: pitwall bench obd|agent --adapter URL [--duration D] [--pids LIST] [--json]")
 		return flag.ErrHelp
 	}
 	switch args[0] {
 	case "obd":
 		return benchOBD(ctx, args[1:], stdout, stderr)
+	case "agent":
+		return benchAgent(ctx, args[1:], stdout, stderr)
 	}
-	return usageError{fmt.Sprintf("unknown benchmark %q; known: obd", args[0])}
+	return usageError{fmt.Sprintf("unknown benchmark %q; known: obd, agent", args[0])}
 }
 
 // benchResult is one mode's measurement.
@@ -175,4 +179,55 @@ func (t *countingTransport) Protocol() obd.Protocol {
 		return r.Protocol()
 	}
 	return obd.ProtocolUnknown
+}
+
+// benchAgent measures the agent's own poller: one tier at the top rate, so
+// it reads as fast as adapter and car allow, into a throwaway spool.
+func benchAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench agent", "--adapter URL [--duration D] [--pids LIST] [--json]",
+		"Runs the agent's poller (packing, count digit, rate cap, lifecycle) as fast as the adapter allows\n"+
+			"on one tier of PIDs, without a broker, and reports PIDs per second.", stdout)
+	url := fs.String("adapter", "", "adapter URL (see pitwall help)")
+	dur := fs.Duration("duration", 20*time.Second, "how long to measure")
+	pidList := fs.String("pids", "0C,0D,11,04,05,0F", "comma-separated PIDs of the tier")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *url == "" {
+		return usageError{"--adapter is required"}
+	}
+	dir, err := os.MkdirTemp("", "pitwall-bench-spool")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfg := edge.Config{DeviceID: "bench", Adapter: *url, Broker: edge.BrokerConfig{URL: "tcp://127.0.0.1:1"}, Spool: edge.SpoolConfig{Dir: dir},
+		Poll: edge.PollConfig{Tiers: []edge.TierConfig{{Hz: 50, PIDs: strings.Split(*pidList, ",")}}, MaxRequestsPerSecond: 100}}
+	a, err := edge.New(cfg)
+	if err != nil {
+		return err
+	}
+	// The first seconds open the adapter, search the bus and learn the car.
+	runCtx, cancel := context.WithTimeout(ctx, *dur+5*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.RunOffline(runCtx) }()
+	select {
+	case <-time.After(5 * time.Second):
+	case err := <-done:
+		return err
+	}
+	r0, p0 := a.Counters()
+	start := time.Now()
+	<-runCtx.Done()
+	r1, p1 := a.Counters()
+	secs := time.Since(start).Seconds()
+	<-done
+	res := map[string]any{"seconds": secs, "requests": r1 - r0, "pids": p1 - p0, "pids_per_second": (p1 - p0) / secs, "requests_per_second": (r1 - r0) / secs}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(res)
+	}
+	fmt.Fprintf(stdout, "agent poller: %.1f PIDs/s, %.1f requests/s over %.0f s\n", res["pids_per_second"], res["requests_per_second"], secs)
+	return nil
 }

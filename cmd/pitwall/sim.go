@@ -72,6 +72,7 @@ func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	profile := fs.String("profile", "genuine", "adapter profile: "+strings.Join(dongle.ProfileNames(), ", "))
 	protocol := fs.String("protocol", "6", "the car's bus: 6 (CAN 11-bit), 7 (CAN 29-bit) or 3 (ISO 9141-2)")
 	noTiming := fs.Bool("no-timing", false, "answer at once instead of at the adapter's speed")
+	ecus := fs.String("ecus", "all", "all (engine and transmission) or engine")
 	verbose := fs.Bool("v", false, "log sessions to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -101,6 +102,13 @@ func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	c := car.New(car.DefaultSpec(), sc, *seed)
 	clock := car.NewClock(*speed)
 	mods := ecu.Modules(c, clock, ecu.Options{Legacy: proto == obd.ProtocolISO9141, Extended: proto == obd.ProtocolCAN29_500, Seed: *seed})
+	switch *ecus {
+	case "all":
+	case "engine":
+		mods = mods[:1]
+	default:
+		return usageError{fmt.Sprintf("--ecus %q: all or engine", *ecus)}
+	}
 	em := dongle.New(dongle.Config{Profile: p, Car: c, Clock: clock, Modules: mods, Protocol: proto, Timing: !*noTiming, Log: logger(stderr, *verbose)})
 
 	if *listen == "pty" {

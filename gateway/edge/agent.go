@@ -215,3 +215,15 @@ type Stats struct {
 
 // Stats reports the agent's counters.
 func (a *Agent) Stats() Stats { return Stats{Spool: a.spool.Stats(), Boot: a.boot} }
+
+// RunOffline reads the car into the spool without publishing, until ctx
+// ends: for benchmarks and for trying an adapter without a broker.
+func (a *Agent) RunOffline(ctx context.Context) error {
+	a.poll(ctx)
+	return a.spool.Close()
+}
+
+// Counters are the agent's reading totals so far.
+func (a *Agent) Counters() (requests, pids float64) {
+	return counterValue(a.metrics.requests), counterValue(a.metrics.pids)
+}

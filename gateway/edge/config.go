@@ -207,8 +207,8 @@ func (c *Config) Validate() error {
 		bad("spool.max_bytes", "%d bytes is too small; at least 64KiB", c.Spool.MaxBytes)
 	}
 	for i, t := range c.Poll.Tiers {
-		if t.Hz <= 0 || t.Hz > 20 {
-			bad(fmt.Sprintf("poll.tiers[%d].hz", i), "%v: want more than 0 and at most 20", t.Hz)
+		if t.Hz <= 0 || t.Hz > 50 {
+			bad(fmt.Sprintf("poll.tiers[%d].hz", i), "%v: want more than 0 and at most 50", t.Hz)
 		}
 		if len(t.PIDs) == 0 {
 			bad(fmt.Sprintf("poll.tiers[%d].pids", i), "no PIDs")

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // metrics are the agent's Prometheus metrics, on their own registry so
@@ -32,4 +33,13 @@ func newMetrics(a *Agent) *metrics {
 	m.state = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pitwall_agent_state", Help: "1 for the car's current state."}, []string{"state"})
 	m.reg.MustRegister(m.requests, m.pids, m.errors, m.published, m.spoolBytes, m.dropped, m.corrupt, m.state)
 	return m
+}
+
+// counterValue reads a counter's current value.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetCounter().GetValue()
 }

@@ -87,7 +87,8 @@ func newSchedule(p Plan, now time.Time) *schedule {
 }
 
 // due returns the PIDs of the tiers due at now and moves those tiers on;
-// a tier that fell behind (a slow adapter) skips rather than bursts.
+// a tier that fell behind (a slow adapter) is read back to back at the
+// adapter's pace, never in a burst to catch up.
 func (s *schedule) due(now time.Time) (pids []obd.PID, tiers []int) {
 	for i, t := range s.plan.Tiers {
 		if now.Before(s.next[i]) {
@@ -97,7 +98,9 @@ func (s *schedule) due(now time.Time) (pids []obd.PID, tiers []int) {
 		tiers = append(tiers, i)
 		s.next[i] = s.next[i].Add(t.Period)
 		if s.next[i].Before(now) {
-			s.next[i] = now.Add(t.Period)
+			// Behind: read again as soon as this read is done, once; no
+			// backlog of missed passes.
+			s.next[i] = now
 		}
 	}
 	return pids, tiers

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 	"time"
 
@@ -112,6 +111,7 @@ type session struct {
 	flushAt  time.Time
 	dtcAt    time.Time
 	voltAt   time.Time
+	battAt   time.Time
 	probeAt  time.Time
 	silent   int // consecutive reads nobody answered
 	broken   int // consecutive adapter failures
@@ -310,7 +310,7 @@ func (s *session) awake(ctx context.Context) error {
 		}
 	}
 	now := time.Now()
-	pids, tiers := s.sched.due(now)
+	pids, _ := s.sched.due(now)
 	if len(pids) == 0 {
 		sleepCtx(ctx, time.Until(earliest(s.sched.wake(), s.flushAt)))
 		return nil
@@ -353,10 +353,10 @@ func (s *session) awake(ctx context.Context) error {
 			}
 		}
 	}
-	// The battery with every pass of the once-a-second tier (or the
-	// fastest tier when that is slower), and at every pass while the
-	// engine is off, to catch a crank.
-	if slices.ContainsFunc(tiers, func(i int) bool { return s.plan.Tiers[i].Period >= time.Second || i == len(s.plan.Tiers)-1 }) || s.state == stateIgnition {
+	// The battery once a second, and at every pass while the engine is
+	// off, to catch the dip of a crank.
+	if !now.Before(s.battAt) || s.state == stateIgnition {
+		s.battAt = now.Add(time.Second)
 		if v, err := s.volts.BatteryVoltage(ctx); err == nil {
 			s.sample(wire.BatteryVoltage, now, v)
 			s.battery(now, v)

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"math"
 	"strings"
@@ -113,7 +114,20 @@ func TestTelemetrySize(t *testing.T) {
 	}
 	raw, _ := Encode(b.Telemetry(NewHeader("sim-0001", 0x1234567890, 123456)))
 	per := float64(len(raw)) / float64(n)
-	t.Logf("%d samples in %d bytes: %.2f bytes a sample", n, len(raw), per)
+	// The same samples as JSON, as a naive integration would send them.
+	m, _ := Decode(KindTelemetry, raw)
+	ss, _ := Samples(m.(*wirepb.Telemetry), a)
+	type js struct {
+		Signal string  `json:"signal"`
+		T      int64   `json:"t"`
+		Value  float64 `json:"value"`
+	}
+	var all []js
+	for _, x := range ss {
+		all = append(all, js{x.Signal, x.Time.UnixMilli(), x.Value})
+	}
+	j, _ := json.Marshal(map[string]any{"device": "sim-0001", "seq": 123456, "samples": all})
+	t.Logf("%d samples: %d bytes in the wire format (%.2f a sample), %d as JSON (%.1f a sample)", n, len(raw), per, len(j), float64(len(j))/float64(n))
 	if per > 8 {
 		t.Errorf("%.2f bytes a sample", per)
 	}
