@@ -24,6 +24,7 @@ func simFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	prefix := fs.String("prefix", "sim", "device ids are PREFIX-00001, ...")
 	password := fs.String("password", "", "password sent with each device id as user name")
 	connectRate := fs.Int("connect-rate", 500, "new connections per second")
+	throughAgent := fs.Bool("through-agent", false, "run the real edge agent against an emulated ELM327 for each car (small fleets)")
 	verbose := fs.Bool("v", false, "log to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -31,8 +32,16 @@ func simFleet(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *n <= 0 || *n > 100000 || *rate <= 0 || *rate > 100 || *dur <= 0 {
 		return usageError{"--vehicles 1..100000, --rate >0 and ≤100, --duration >0"}
 	}
-	res, err := fleet.Run(ctx, fleet.Config{Broker: *broker, Vehicles: *n, Rate: *rate, Duration: *dur, Scenario: *scenario,
-		Seed: *seed, Speed: *speed, Prefix: *prefix, Password: *password, ConnectRate: *connectRate, Log: logger(stderr, *verbose)})
+	cfg := fleet.Config{Broker: *broker, Vehicles: *n, Rate: *rate, Duration: *dur, Scenario: *scenario,
+		Seed: *seed, Speed: *speed, Prefix: *prefix, Password: *password, ConnectRate: *connectRate, Log: logger(stderr, *verbose)}
+	run := fleet.Run
+	if *throughAgent {
+		if *n > 200 {
+			return usageError{"--through-agent runs a full agent and adapter per car: at most 200 cars"}
+		}
+		run = fleet.RunThroughAgent
+	}
+	res, err := run(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -2,25 +2,19 @@ package fleet
 
 import (
 	"context"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pitwall-io/pitwall/gateway/mosquittotest"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 )
 
-// brokerURL is the Mosquitto that scripts/test starts.
-func brokerURL(t *testing.T) string {
-	u := os.Getenv("PITWALL_TEST_MQTT_URL")
-	if u == "" {
-		t.Skip("PITWALL_TEST_MQTT_URL is not set: run ./scripts/test, which starts Mosquitto")
-	}
-	return u
-}
+// brokerURL starts a Mosquitto for the test.
+func brokerURL(t *testing.T) string { return mosquittotest.Start(t, mosquittotest.Options{}).URL() }
 
 // A small fleet against the real broker: every car announces its signals,
 // every acknowledged sample reaches a subscriber and decodes with the
@@ -105,4 +99,17 @@ func TestFleetThroughMosquitto(t *testing.T) {
 		t.Errorf("births from %d cars", len(births))
 	}
 	t.Logf("%+v", res)
+}
+
+// Through the real agent: each car's emulated adapter is polled by an
+// edge agent that publishes what it reads.
+func TestFleetThroughAgent(t *testing.T) {
+	broker := brokerURL(t)
+	res, err := RunThroughAgent(context.Background(), Config{Broker: broker, Vehicles: 2, Duration: 6 * time.Second, Scenario: "healthy", Seed: 1, Prefix: "agentfleet"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Connected != 2 || res.Errors != 0 || res.Samples < 100 || res.Messages < 10 {
+		t.Fatalf("%+v", res)
+	}
 }

@@ -41,8 +41,14 @@ type Opener func(ctx context.Context, url string) (obd.Transport, func() error, 
 // Option changes an agent.
 type Option func(*Agent)
 
-// WithLogger sets the agent's logger.
-func WithLogger(l *slog.Logger) Option { return func(a *Agent) { a.log = l } }
+// WithLogger sets the agent's logger (nil keeps it quiet).
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Agent) {
+		if l != nil {
+			a.log = l
+		}
+	}
+}
 
 // WithOpener replaces how the adapter is opened.
 func WithOpener(o Opener) Option { return func(a *Agent) { a.open = o } }
@@ -226,4 +232,13 @@ func (a *Agent) RunOffline(ctx context.Context) error {
 // Counters are the agent's reading totals so far.
 func (a *Agent) Counters() (requests, pids float64) {
 	return counterValue(a.metrics.requests), counterValue(a.metrics.pids)
+}
+
+// Published is how many messages, and samples in them, the broker has
+// acknowledged so far.
+func (a *Agent) Published() (messages, samples float64) {
+	for _, k := range []wire.Kind{wire.KindTelemetry, wire.KindDTC, wire.KindEvent, wire.KindStatus, wire.KindCommandResult} {
+		messages += counterValue(a.metrics.published.WithLabelValues(string(k)))
+	}
+	return messages, counterValue(a.metrics.samples)
 }

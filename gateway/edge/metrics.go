@@ -13,6 +13,7 @@ type metrics struct {
 	pids       prometheus.Counter
 	errors     *prometheus.CounterVec
 	published  *prometheus.CounterVec
+	samples    prometheus.Counter
 	spoolBytes prometheus.GaugeFunc
 	dropped    *prometheus.GaugeVec
 	corrupt    prometheus.GaugeFunc
@@ -25,13 +26,14 @@ func newMetrics(a *Agent) *metrics {
 	m.pids = prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_agent_pids_read_total", Help: "PID values read from the car."})
 	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pitwall_agent_errors_total", Help: "Errors by kind."}, []string{"kind"})
 	m.published = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pitwall_agent_published_total", Help: "Messages the broker acknowledged, by kind."}, []string{"kind"})
+	m.samples = prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_agent_samples_published_total", Help: "Samples in telemetry the broker acknowledged."})
 	m.spoolBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pitwall_agent_spool_bytes", Help: "Bytes waiting in the spool."},
 		func() float64 { return float64(a.spool.Stats().Bytes) })
 	m.dropped = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pitwall_agent_spool_dropped_records", Help: "Records the full spool dropped, by class."}, []string{"class"})
 	m.corrupt = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pitwall_agent_spool_corrupt_records", Help: "Records set aside for a bad checksum."},
 		func() float64 { return float64(a.spool.Stats().Corrupt) })
 	m.state = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pitwall_agent_state", Help: "1 for the car's current state."}, []string{"state"})
-	m.reg.MustRegister(m.requests, m.pids, m.errors, m.published, m.spoolBytes, m.dropped, m.corrupt, m.state)
+	m.reg.MustRegister(m.requests, m.pids, m.errors, m.published, m.samples, m.spoolBytes, m.dropped, m.corrupt, m.state)
 	return m
 }
 

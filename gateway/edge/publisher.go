@@ -12,6 +12,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/pitwall-io/pitwall/gateway/edge/spool"
 	"github.com/pitwall-io/pitwall/gateway/wire"
@@ -220,7 +221,14 @@ func (p *publisher) drain(ctx context.Context) error {
 
 func (p *publisher) ack(r spool.Record) {
 	p.a.spool.Ack(r.Seq, r.Class)
-	p.a.metrics.published.WithLabelValues(string(kindOf(r.Kind))).Inc()
+	k := kindOf(r.Kind)
+	p.a.metrics.published.WithLabelValues(string(k)).Inc()
+	if k == wire.KindTelemetry {
+		var t wirepb.Telemetry
+		if proto.Unmarshal(r.Payload, &t) == nil {
+			p.a.metrics.samples.Add(float64(len(t.GetAlias())))
+		}
+	}
 }
 
 // goodbye tells the broker the device goes offline on purpose.
