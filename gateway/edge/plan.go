@@ -25,10 +25,6 @@ type Tier struct {
 // BuildPlan keeps the configured PIDs the car supports, each in the
 // fastest tier that names it. It returns the PIDs left out.
 func BuildPlan(tiers []TierConfig, supported obd.PIDSet) (Plan, []obd.PID) {
-	type entry struct {
-		hz   float64
-		pids []obd.PID
-	}
 	sorted := append([]TierConfig(nil), tiers...)
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Hz > sorted[j].Hz })
 	seen := map[obd.PID]bool{}
