@@ -100,7 +100,7 @@ func (c *Client) discover(ctx context.Context) error {
 	if c.supported != nil {
 		return nil
 	}
-	sets, err := c.bitmaps(ctx, ServiceCurrentData, nil)
+	sets, err := c.bitmaps(ctx, ServiceCurrentData, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -128,11 +128,15 @@ func (c *Client) discover(ctx context.Context) error {
 }
 
 // bitmaps walks the supported-PID bitmaps of service 01 (suffix nil) or of
-// service 02 frame 0 (suffix {0}).
-func (c *Client) bitmaps(ctx context.Context, svc Service, suffix []byte) (map[ECU]PIDSet, error) {
+// service 02 frame n (suffix {n}). first is who owes the first map, as
+// Request.Expect; after it, the ECUs that announced a map owe it.
+func (c *Client) bitmaps(ctx context.Context, svc Service, suffix []byte, first []int) (map[ECU]PIDSet, error) {
 	sets := map[ECU]PIDSet{}
 	for base := 0; base <= 0xE0; base += 0x20 {
-		req := Request{Service: svc, Data: append([]byte{byte(base)}, suffix...)}
+		req := Request{Service: svc, Data: append([]byte{byte(base)}, suffix...), Expect: first}
+		if base > 0 {
+			req.Expect = owed(sets, PID(base))
+		}
 		resp, err := c.t.Do(ctx, req)
 		if err != nil {
 			if base > 0 && errors.Is(err, ErrNoData) {
@@ -270,33 +274,72 @@ func (c *Client) ecusFor(p PID) []ECU {
 	return out
 }
 
-// expect is the answer length each ECU owes for a service 01 request of
-// pids: the reply byte plus, for each PID it supports, the PID byte and
-// its data.
+// expect is the answer each ECU owes for a service 01 request of pids:
+// the reply byte plus, for each PID it supports, the PID byte and its
+// data; 0 where a PID's length varies (see Request.Expect).
 func (c *Client) expect(pids []PID) []int {
 	var lens []int
-	ecus := make([]ECU, 0, len(c.supported))
-	for e := range c.supported {
-		ecus = append(ecus, e)
-	}
-	sort.Slice(ecus, func(i, j int) bool { return ecus[i] < ecus[j] })
-	for _, e := range ecus {
-		n := 0
+	for _, e := range sortedECUs(c.supported) {
+		n, owes := 0, false
 		for _, p := range pids {
 			if !c.supported[e].Has(p) {
 				continue
 			}
+			owes = true
 			info, ok := Lookup(p)
 			if !ok || info.Bytes == 0 || len(info.AltBytes) > 0 {
-				return nil // a length we cannot know in advance
+				n = -1 // a length we cannot know in advance
 			}
-			n += 1 + info.Bytes
+			if n >= 0 {
+				n += 1 + info.Bytes
+			}
 		}
-		if n > 0 {
+		switch {
+		case owes && n < 0:
+			lens = append(lens, 0)
+		case owes:
 			lens = append(lens, 1+n)
 		}
 	}
 	return lens
+}
+
+// owed is Request.Expect for a request every ECU in sets that has one of
+// pids must answer, with lengths unknown; nil when none is known to.
+func owed(sets map[ECU]PIDSet, pids ...PID) []int {
+	var n int
+	for _, s := range sets {
+		for _, p := range pids {
+			if s.Has(p) {
+				n++
+				break
+			}
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	return make([]int, n)
+}
+
+// knownECUs is Request.Expect for a request every ECU found by discovery
+// answers (the trouble-code services), or nil before discovery.
+func (c *Client) knownECUs() []int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.supported) == 0 {
+		return nil
+	}
+	return make([]int, len(c.supported))
+}
+
+func sortedECUs[V any](m map[ECU]V) []ECU {
+	out := make([]ECU, 0, len(m))
+	for e := range m {
+		out = append(out, e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
 }
 
 func (c *Client) readOne(ctx context.Context, p PID) ([]Reading, error) {

@@ -233,7 +233,7 @@ func TestScanOverISOTP(t *testing.T) {
 	wait := car.ServeCAN(cctx, bus)
 	defer func() { cancel(); wait() }()
 
-	tr := isotp.NewOBD(bus.Port(nil), isotp.OBDOptions{P2: 50 * time.Millisecond})
+	tr := isotp.NewOBD(bus.Port(nil), isotp.OBDOptions{P2: 300 * time.Millisecond})
 	report, err := obd.Scan(ctx(t), obd.NewClient(tr))
 	if err != nil {
 		t.Fatal(err)
@@ -246,5 +246,38 @@ func TestScanOverISOTP(t *testing.T) {
 	}
 	if string(got)+"\n" != string(want) {
 		t.Errorf("scan over ISO-TP differs from testdata/scan/can.json:\n%s", got)
+	}
+}
+
+// Every request after discovery says who owes an answer, so a transport
+// need not wait out its timeout for modules that will stay silent.
+func TestScanRequestsSayWhoAnswers(t *testing.T) {
+	car := obdtest.SampleCar()
+	if _, err := obd.Scan(ctx(t), obd.NewClient(car)); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string][]int{}
+	for _, r := range car.Requests {
+		got[r.String()] = r.Expect
+	}
+	for req, want := range map[string][]int{
+		"0100":   nil,    // nobody known yet
+		"01A0":   {0, 0}, // both modules announced this map
+		"03":     {0, 0}, // every emissions module answers, codes or not
+		"0900":   {0, 0},
+		"0902":   {0}, // only the engine module has a VIN
+		"0106":   {0}, // a PID whose length varies: owed, length unknown
+		"020000": {0}, // the module holding a freeze frame
+	} {
+		e, sent := got[req]
+		if !sent {
+			if want != nil {
+				t.Errorf("%s not sent; requests %v", req, car.Sent())
+			}
+			continue
+		}
+		if !slices.Equal(e, want) {
+			t.Errorf("%s: Expect %v, want %v", req, e, want)
+		}
 	}
 }

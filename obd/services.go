@@ -24,7 +24,8 @@ func (c *Client) DTCs(ctx context.Context, svc Service) ([]ECUCode, error) {
 	default:
 		return nil, fmt.Errorf("obd: service %s does not report trouble codes", svc)
 	}
-	resp, err := c.t.Do(ctx, Request{Service: svc})
+	// Every emissions ECU answers these, with no codes if it has none.
+	resp, err := c.t.Do(ctx, Request{Service: svc, Expect: c.knownECUs()})
 	if err != nil {
 		return nil, fmt.Errorf("obd: reading trouble codes (service %s): %w", svc, err)
 	}
@@ -101,7 +102,7 @@ type FreezeFrame struct {
 // FreezeFrames reads freeze frame n (0 is the one every car keeps) from
 // every ECU that stored one: the code that caused it and each PID it holds.
 func (c *Client) FreezeFrames(ctx context.Context, frame byte) ([]FreezeFrame, error) {
-	resp, err := c.t.Do(ctx, Request{Service: ServiceFreezeFrame, Data: []byte{0x02, frame}})
+	resp, err := c.t.Do(ctx, Request{Service: ServiceFreezeFrame, Data: []byte{0x02, frame}, Expect: c.knownECUs()})
 	if err != nil {
 		return nil, fmt.Errorf("obd: reading the freeze frame trouble code: %w", err)
 	}
@@ -118,7 +119,7 @@ func (c *Client) FreezeFrames(ctx context.Context, frame byte) ([]FreezeFrame, e
 	if len(frames) == 0 {
 		return nil, nil // no ECU holds a freeze frame
 	}
-	sets, err := c.bitmaps(ctx, ServiceFreezeFrame, []byte{frame})
+	sets, err := c.bitmaps(ctx, ServiceFreezeFrame, []byte{frame}, make([]int, len(frames)))
 	if err != nil {
 		return frames, fmt.Errorf("obd: reading which PIDs the freeze frame holds: %w", err)
 	}
@@ -149,7 +150,7 @@ func (c *Client) FreezeFrames(ctx context.Context, frame byte) ([]FreezeFrame, e
 			for _, p := range chunk {
 				data = append(data, byte(p), frame)
 			}
-			resp, err := c.t.Do(ctx, Request{Service: ServiceFreezeFrame, Data: data})
+			resp, err := c.t.Do(ctx, Request{Service: ServiceFreezeFrame, Data: data, Expect: owed(sets, chunk...)})
 			if err != nil {
 				errs = append(errs, fmt.Errorf("obd: freeze frame PIDs %v: %w", chunk, err))
 				continue
@@ -202,7 +203,7 @@ const (
 // VehicleInfo reads service 09 from every ECU: VIN, calibration IDs, CVNs
 // and ECU name, each where the ECU supports it.
 func (c *Client) VehicleInfo(ctx context.Context) ([]ECUInfo, error) {
-	resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{InfoSupported}})
+	resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{InfoSupported}, Expect: c.knownECUs()})
 	if err != nil {
 		return nil, fmt.Errorf("obd: reading supported vehicle information: %w", err)
 	}
@@ -229,7 +230,7 @@ func (c *Client) VehicleInfo(ctx context.Context) ([]ECUInfo, error) {
 		if !any {
 			return
 		}
-		resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{info}})
+		resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{info}, Expect: owed(supported, PID(info))})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("obd: reading vehicle information %02X: %w", info, err))
 			return

@@ -39,10 +39,13 @@ type Request struct {
 	Service Service
 	// Data follows the service byte: PIDs, frame numbers, info types.
 	Data []byte
-	// Expect lists the length of each answer the caller expects, one entry
-	// per answering ECU, when it knows them (from the supported-PID maps);
-	// nil when it does not. A transport may stop listening once these
-	// answers are in instead of waiting out its response timeout.
+	// Expect lists the answers the caller is owed, one entry per ECU that
+	// declared support (from the supported-PID maps), each the answer's
+	// length or 0 when the length cannot be known in advance; nil when the
+	// caller does not know who will answer. A transport may stop listening
+	// once that many positive answers are in instead of waiting out its
+	// response timeout, and may use the lengths to tell the adapter how
+	// many frames to wait for.
 	Expect []int
 	// ECU, when set, addresses the request to that ECU alone, by the
 	// address its answers carry (physical addressing, CAN only).

@@ -33,7 +33,7 @@ func TestScanOverCAN(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tr := isotp.NewOBD(bus.Port(nil), isotp.OBDOptions{Extended: ext, P2: 60 * time.Millisecond})
+		tr := isotp.NewOBD(bus.Port(nil), isotp.OBDOptions{Extended: ext, P2: 300 * time.Millisecond})
 		r, err := obd.Scan(ctx, obd.NewClient(tr))
 		cancel()
 		wait()
@@ -119,5 +119,26 @@ func TestResponseTimes(t *testing.T) {
 	unknown := ms[0].Answer(obd.Request{Service: 0x06, Data: []byte{0x00}, ECU: ms[0].Addr})
 	if len(unknown) != 1 || !slices.Equal(unknown[0], []byte{0x7F, 0x06, 0x11}) {
 		t.Errorf("service 06 asked of the engine: % X", unknown)
+	}
+}
+
+// A whole scan of both modules over the in-process bus with the default
+// response timeout: what a user of `pitwall scan` waits for, less the
+// bus's own timing.
+func BenchmarkScanOverCAN(b *testing.B) {
+	c := car.New(car.DefaultSpec(), car.Scenario{}, 11)
+	clock := car.ManualClock()
+	clock.Set(12 * time.Minute)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	bus := isotp.NewMemBus()
+	if _, err := ServeCAN(ctx, OnMemBus(bus), Modules(c, clock, Options{})); err != nil {
+		b.Fatal(err)
+	}
+	tr := isotp.NewOBD(bus.Port(nil), isotp.OBDOptions{})
+	for b.Loop() {
+		if _, err := obd.Scan(ctx, obd.NewClient(tr)); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -309,6 +309,24 @@ func TestOBDStopsAtExpectedCount(t *testing.T) {
 	}
 }
 
+// A refusal does not count toward the expected answers: the module that
+// owes the positive one is still heard when it answers after another
+// module's refusal.
+func TestOBDRefusalDoesNotEndListening(t *testing.T) {
+	ctx, cancel := context.WithCancel(testCtx(t))
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	bus := NewMemBus()
+	refuse := func([]byte) [][]byte { return [][]byte{{0x7F, 0x01, 0x12}} }
+	fakeECU{respID: 0x7E9, answer: refuse}.run(ctx, t, bus, &wg)
+	fakeECU{respID: 0x7E8, answer: engine, delay: 50 * time.Millisecond}.run(ctx, t, bus, &wg)
+	tr := NewOBD(bus.Port(nil), OBDOptions{P2: 5 * time.Second})
+	got, err := tr.Do(ctx, obd.Request{Service: 0x01, Data: []byte{0x0C}, Expect: []int{0}})
+	if err != nil || len(got) != 2 || got[0].ECU != "7E9" || got[1].ECU != "7E8" || got[1].Data[0] != 0x41 {
+		t.Fatalf("got %+v, %v; want the refusal then the engine's answer", got, err)
+	}
+}
+
 func TestOBDRejectsLongFunctionalRequest(t *testing.T) {
 	tr := NewOBD(NewMemBus().Port(nil), OBDOptions{})
 	if _, err := tr.Do(testCtx(t), obd.Request{Service: 0x01, Data: pattern(7)}); err == nil {

@@ -100,7 +100,8 @@ type ecuState struct {
 // Do sends req to all ECUs and gathers their answers. It listens for P2
 // after the request, longer while a multi-frame answer is still arriving
 // (N_Cr per frame) or an ECU said response pending (P2*), and stops early
-// once as many answers as req.Expect lists are in.
+// once as many positive answers as req.Expect lists are in (a refusal
+// does not count: the ECU that owes the awaited answer may still send it).
 func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 	payload := req.Bytes()
 	var only uint32 // with physical addressing, the one ECU that may answer
@@ -134,6 +135,7 @@ func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 	ecus := map[uint32]*ecuState{}
 	var out []obd.Response
 	var firstErr error
+	positive := 0
 
 	for {
 		deadline := listenUntil
@@ -146,7 +148,7 @@ func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 				}
 			}
 		}
-		if (len(req.Expect) > 0 && len(out) >= len(req.Expect) || only != 0 && len(out) > 0) && !busy {
+		if (len(req.Expect) > 0 && positive >= len(req.Expect) || only != 0 && len(out) > 0) && !busy {
 			break
 		}
 		if !time.Now().Before(deadline) {
@@ -192,6 +194,9 @@ func (t *OBD) Do(ctx context.Context, req obd.Request) ([]obd.Response, error) {
 		default:
 			s.deadline = time.Time{}
 			out = append(out, obd.Response{ECU: ecuName(f.ID, f.Extended), Data: msg})
+			if msg[0] != 0x7F {
+				positive++
+			}
 		}
 	}
 	for id, s := range ecus {
