@@ -41,6 +41,9 @@ type BrokerConfig struct {
 	CertFile     string        `yaml:"cert_file"`
 	KeyFile      string        `yaml:"key_file"`
 	KeepAlive    time.Duration `yaml:"keep_alive"`
+	// ReconnectMax caps the wait between connection attempts; the wait
+	// doubles from half a second up to it, with full jitter.
+	ReconnectMax time.Duration `yaml:"reconnect_max"`
 }
 
 // SpoolConfig places and bounds the spool.
@@ -153,6 +156,9 @@ func (c *Config) Defaults() {
 	if c.Broker.KeepAlive == 0 {
 		c.Broker.KeepAlive = 30 * time.Second
 	}
+	if c.Broker.ReconnectMax == 0 {
+		c.Broker.ReconnectMax = time.Minute
+	}
 }
 
 // FieldError is a bad configuration value and where it is.
@@ -203,6 +209,15 @@ func (c *Config) Validate() error {
 	if c.Broker.Password != "" && c.Broker.PasswordFile != "" {
 		bad("broker.password", "give password or password_file, not both")
 	}
+	if r := c.Broker.ReconnectMax; r < time.Second || r > time.Hour {
+		bad("broker.reconnect_max", "%v: want 1s to 1h", r)
+	}
+	if k := c.Broker.KeepAlive; k < time.Second || k > 18*time.Hour {
+		bad("broker.keep_alive", "%v: want 1s to 18h (the protocol's limit)", k)
+	}
+	if d := c.Spool.SyncEvery; d < 10*time.Millisecond || d > time.Hour {
+		bad("spool.sync_every", "%v: want 10ms to 1h", d)
+	}
 	if c.Spool.MaxBytes < 64<<10 {
 		bad("spool.max_bytes", "%d bytes is too small; at least 64KiB", c.Spool.MaxBytes)
 	}
@@ -234,6 +249,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// goTypeRE matches the Go type names yaml's errors mention, which mean
+// nothing to the person editing the file.
+var goTypeRE = regexp.MustCompile(` (in|into) type [\w.\[\]*]+`)
+
 // ParsePID reads a service 01 PID as hex ("0C") or by its key
 // ("engine_speed").
 func ParsePID(s string) (obd.PID, error) {
@@ -262,7 +281,8 @@ func Load(path string) (Config, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
-		return c, fmt.Errorf("%s: %s", path, strings.TrimPrefix(strings.ReplaceAll(err.Error(), "yaml: ", ""), "unmarshal errors:\n  "))
+		msg := strings.TrimPrefix(strings.ReplaceAll(err.Error(), "yaml: ", ""), "unmarshal errors:\n  ")
+		return c, fmt.Errorf("%s: %s", path, goTypeRE.ReplaceAllString(msg, ""))
 	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)

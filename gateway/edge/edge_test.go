@@ -78,7 +78,7 @@ func startCar(t *testing.T, scenario string, at time.Duration) (string, *car.Car
 
 func testConfig(t *testing.T, adapterURL, broker string) Config {
 	c := Config{DeviceID: "car-" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36), Adapter: adapterURL,
-		Broker: BrokerConfig{URL: broker}, Spool: SpoolConfig{Dir: t.TempDir()},
+		Broker: BrokerConfig{URL: broker, ReconnectMax: 2 * time.Second}, Spool: SpoolConfig{Dir: t.TempDir()},
 		Poll:   PollConfig{BatchInterval: 200 * time.Millisecond, DTCInterval: 5 * time.Second},
 		Parked: ParkedConfig{ProbeEvery: time.Second, VoltageEvery: time.Second}}
 	c.Defaults()

@@ -108,8 +108,8 @@ func (p *publisher) run(ctx context.Context) {
 		if err := p.connect(ctx); err != nil {
 			p.a.fail("broker", err)
 			// Full jitter: up to the backoff, so a fleet does not come back at once.
-			wait := time.Duration(rand.Int64N(int64(backoff))) + 100*time.Millisecond
-			backoff = min(2*backoff, time.Minute)
+			wait := time.Duration(rand.Int64N(int64(min(backoff, p.a.cfg.Broker.ReconnectMax)))) + 100*time.Millisecond
+			backoff = min(2*backoff, p.a.cfg.Broker.ReconnectMax)
 			select {
 			case <-ctx.Done():
 			case <-time.After(wait):
