@@ -198,20 +198,35 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 		go func() { <-ctx.Done(); _ = srv.Close() }()
 	}
+	// The publisher outlives the poller a little, so the last batch the
+	// poller writes on its way out still reaches a connected broker.
+	pubCtx, pubCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer pubCancel()
 	p := newPublisher(a)
+	polled := make(chan struct{})
 	wg.Add(2)
-	go func() { defer wg.Done(); p.run(ctx) }()
-	go func() { defer wg.Done(); a.poll(ctx) }()
+	go func() { defer wg.Done(); p.run(pubCtx) }()
+	go func() { defer wg.Done(); defer close(polled); a.poll(ctx) }()
 	var err error
 	select {
 	case <-ctx.Done():
 	case err = <-errc:
 		cancel()
 	}
+	<-polled
+	for grace := time.Now().Add(shutdownGrace); p.online.Load() && a.spool.Stats().Pending > 0 && time.Now().Before(grace); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	pubCancel()
 	wg.Wait()
 	a.spool.Close()
 	return err
 }
+
+// shutdownGrace is how long a stopping agent keeps publishing what is
+// still spooled while connected; what is left stays in the spool for the
+// next start.
+const shutdownGrace = 3 * time.Second
 
 // Stats is what the agent did, for tests and the bench.
 type Stats struct {

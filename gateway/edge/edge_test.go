@@ -359,6 +359,9 @@ func TestBrokerDown(t *testing.T) {
 	if st.Dropped != [2]uint64{} || st.Corrupt != 0 {
 		t.Errorf("dropped %v corrupt %d", st.Dropped, st.Corrupt)
 	}
+	if st.Pending != 0 {
+		t.Errorf("%d records left in the spool by a stop while connected", st.Pending)
+	}
 	eventually(t, 20*time.Second, fmt.Sprintf("seq 1..%d", st.LastSeq), func() bool { return w.contiguous(st.LastSeq) == nil })
 }
 

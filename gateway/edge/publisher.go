@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
@@ -40,6 +41,7 @@ type publisher struct {
 	a      *Agent
 	client mqtt.Client
 	lost   chan error
+	online atomic.Bool // connected and draining
 }
 
 func newPublisher(a *Agent) *publisher { return &publisher{a: a, lost: make(chan error, 1)} }
@@ -117,7 +119,9 @@ func (p *publisher) run(ctx context.Context) {
 			continue
 		}
 		backoff = 500 * time.Millisecond
+		p.online.Store(true)
 		err := p.drain(ctx)
+		p.online.Store(false)
 		if ctx.Err() != nil {
 			p.goodbye()
 			return
