@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -75,6 +76,10 @@ type Agent struct {
 	clearToken string
 	password   string
 	cmds       chan *wirepb.Command
+
+	spoolOpen     func(string, int, os.FileMode) (*os.File, error) // nil: os.OpenFile
+	spoolMu       sync.Mutex
+	spoolFailures int // writes failed in a row
 }
 
 // New prepares an agent: it opens the spool and records the boot's birth
@@ -109,7 +114,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.spool, err = spool.Open(spool.Options{Dir: cfg.Spool.Dir, MaxBytes: int64(cfg.Spool.MaxBytes), SyncEvery: cfg.Spool.SyncEvery, Log: a.log})
+	a.spool, err = spool.Open(spool.Options{Dir: cfg.Spool.Dir, MaxBytes: int64(cfg.Spool.MaxBytes), SyncEvery: cfg.Spool.SyncEvery, Log: a.log, OpenFile: a.spoolOpen})
 	if err != nil {
 		return nil, fmt.Errorf("edge: spool %s: %w", cfg.Spool.Dir, err)
 	}
@@ -152,22 +157,35 @@ func (a *Agent) announce() error {
 }
 
 // emit numbers a message, puts it in the spool and returns its number.
+// It reports a failure itself (counted, and logged once per run of
+// failures, so a full disk does not flood the log).
 func (a *Agent) emit(k wire.Kind, c spool.Class, build func(*wirepb.Header) wire.Message) (uint64, error) {
-	return a.spool.Append(c, kindCodes[k], func(seq uint64) ([]byte, error) {
+	seq, err := a.spool.Append(c, kindCodes[k], func(seq uint64) ([]byte, error) {
 		return wire.Encode(build(wire.NewHeader(a.cfg.DeviceID, a.boot, seq)))
 	})
+	a.spoolMu.Lock()
+	defer a.spoolMu.Unlock()
+	switch {
+	case err == nil && a.spoolFailures > 0:
+		a.log.Info("the spool accepts records again", "failed_writes", a.spoolFailures)
+		a.spoolFailures = 0
+	case err != nil:
+		a.metrics.errors.WithLabelValues("spool").Inc()
+		if a.spoolFailures == 0 {
+			a.log.Error("cannot store a "+string(k)+" message; the car is still read and what is spooled is still sent", "err", err)
+		}
+		a.spoolFailures++
+	}
+	return seq, err
 }
 
 // event records an event.
 func (a *Agent) event(set func(*wirepb.Event)) {
-	_, err := a.emit(wire.KindEvent, spool.Important, func(h *wirepb.Header) wire.Message {
+	_, _ = a.emit(wire.KindEvent, spool.Important, func(h *wirepb.Header) wire.Message {
 		e := &wirepb.Event{Header: h, TimeMs: time.Now().UnixMilli()}
 		set(e)
 		return e
 	})
-	if err != nil {
-		a.fail("spool", err)
-	}
 }
 
 func (a *Agent) fail(kind string, err error) {

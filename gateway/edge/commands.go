@@ -47,9 +47,7 @@ func (a *Agent) reply(c *wirepb.Command, result any, err error) {
 	if result != nil {
 		r.Json, _ = json.Marshal(result)
 	}
-	if _, err := a.emit(wire.KindCommandResult, spool.Important, func(h *wirepb.Header) wire.Message { r.Header = h; return r }); err != nil {
-		a.fail("spool", err)
-	}
+	_, _ = a.emit(wire.KindCommandResult, spool.Important, func(h *wirepb.Header) wire.Message { r.Header = h; return r })
 }
 
 // runCommand carries a command out on the session's adapter.

@@ -170,8 +170,11 @@ func (s *session) flush() {
 		return
 	}
 	_, err := s.a.emit(wire.KindTelemetry, spool.Telemetry, func(h *wirepb.Header) wire.Message { return s.batch.Telemetry(h) })
+	if err != nil && s.batch.Len() < wire.MaxSamples/2 {
+		return // kept, to be stored with the next batch once the spool can
+	}
 	if err != nil {
-		s.a.fail("spool", err)
+		s.a.metrics.samplesLost.Add(float64(s.batch.Len()))
 	}
 	s.batch.Reset()
 }
@@ -278,9 +281,7 @@ func (s *session) wake(ctx context.Context, sets map[obd.ECU]obd.PIDSet) error {
 		a.protocol = p
 		a.mu.Unlock()
 		if changed {
-			if err := a.announce(); err != nil {
-				a.fail("spool", err)
-			}
+			_ = a.announce() // emit reports a failure
 		}
 	}
 	return nil
@@ -533,9 +534,7 @@ func (s *session) readCodes(ctx context.Context) {
 			r.FreezeFrames = append(r.FreezeFrames, ff)
 		}
 	}
-	if _, err := a.emit(wire.KindDTC, spool.Important, func(h *wirepb.Header) wire.Message { r.Header = h; return r }); err != nil {
-		a.fail("spool", err)
-	}
+	_, _ = a.emit(wire.KindDTC, spool.Important, func(h *wirepb.Header) wire.Message { r.Header = h; return r })
 	a.log.Info("trouble codes changed", "stored", codeList(r.Stored), "pending", codeList(r.Pending), "mil", r.Mil)
 }
 

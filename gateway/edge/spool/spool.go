@@ -14,6 +14,10 @@
 // so a crashed or killed agent loses nothing. Files are fsynced every
 // SyncEvery (1 s by default) and at once for important records, so a power
 // cut loses at most the last second of telemetry.
+//
+// A write the disk refuses (full, read-only) returns a WriteError and
+// leaves no partial record behind; the record gets no number, so the
+// numbering stays contiguous, and what was spooled before is untouched.
 package spool
 
 import (
@@ -65,6 +69,9 @@ type Options struct {
 	// SyncEvery is how often written records are fsynced (1 s by default).
 	SyncEvery time.Duration
 	Log       *slog.Logger
+	// OpenFile opens segment files (os.OpenFile by default); tests put a
+	// full disk behind it.
+	OpenFile func(name string, flag int, perm os.FileMode) (*os.File, error)
 }
 
 // Stats describe the spool now.
@@ -154,6 +161,9 @@ func Open(opt Options) (*Spool, error) {
 	}
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	if opt.OpenFile == nil {
+		opt.OpenFile = os.OpenFile
 	}
 	s := &Spool{opt: opt, done: map[uint64]Class{}, notify: make(chan struct{}, 1), stop: make(chan struct{}), nextSeq: 1}
 	for c := Telemetry; c <= Important; c++ {
@@ -326,10 +336,11 @@ func (s *Spool) Append(c Class, kind byte, build func(seq uint64) ([]byte, error
 	s.makeRoom(int64(len(rec)))
 	seg, err := s.active(c, int64(len(rec)))
 	if err != nil {
-		return 0, err
+		return 0, &WriteError{Path: filepath.Join(s.opt.Dir, classDirs[c]), Kept: s.pending, Err: err}
 	}
 	if _, err := seg.f.Write(rec); err != nil {
-		return 0, fmt.Errorf("spool: writing %s: %w", seg.path, err)
+		s.unwrite(seg)
+		return 0, &WriteError{Path: seg.path, Kept: s.pending, Err: err}
 	}
 	s.nextSeq++
 	s.pending++
@@ -357,6 +368,42 @@ func (s *Spool) Append(c Class, kind byte, build func(seq uint64) ([]byte, error
 	return seq, nil
 }
 
+// WriteError is a record the spool could not write (a full disk, a
+// read-only file system). The record is lost; the ones already spooled are
+// intact and still delivered, and the spool accepts records again as soon
+// as the disk does.
+type WriteError struct {
+	Path string // the segment file or class directory
+	Kept int    // records already spooled and still pending
+	Err  error
+}
+
+func (e *WriteError) Error() string {
+	return fmt.Sprintf("spool: cannot write a record to %s: %v (the %d records already spooled are kept)", e.Path, e.Err, e.Kept)
+}
+
+func (e *WriteError) Unwrap() error { return e.Err }
+
+// unwrite undoes a failed write: a partial record is cut off so that the
+// segment holds whole records only, and the file is closed so the next
+// append opens it afresh. A segment the failure left empty is removed.
+func (s *Spool) unwrite(seg *segment) {
+	_ = seg.f.Truncate(seg.size)
+	_ = seg.f.Close()
+	seg.f = nil
+	if seg.count > 0 {
+		return
+	}
+	_ = os.Remove(seg.path)
+	segs := s.segs[seg.class]
+	if n := len(segs); n > 0 && segs[n-1] == seg {
+		s.segs[seg.class] = segs[:n-1]
+	}
+	if s.sent[seg.class].seg == seg {
+		s.sent[seg.class] = cursor{}
+	}
+}
+
 // active returns the class's segment open for appending, starting a new
 // one when the newest is full.
 func (s *Spool) active(c Class, need int64) (*segment, error) {
@@ -364,7 +411,7 @@ func (s *Spool) active(c Class, need int64) (*segment, error) {
 	if n := len(segs); n > 0 && segs[n-1].size+need <= s.opt.SegmentBytes {
 		seg := segs[n-1]
 		if seg.f == nil {
-			f, err := os.OpenFile(seg.path, os.O_WRONLY|os.O_APPEND, 0o600)
+			f, err := s.opt.OpenFile(seg.path, os.O_WRONLY|os.O_APPEND, 0o600)
 			if err != nil {
 				return nil, fmt.Errorf("spool: %w", err)
 			}
@@ -382,7 +429,7 @@ func (s *Spool) active(c Class, need int64) (*segment, error) {
 		id = segs[n-1].id + 1
 	}
 	path := filepath.Join(s.opt.Dir, classDirs[c], fmt.Sprintf("%012d.seg", id))
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_EXCL, 0o600)
+	f, err := s.opt.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND|os.O_EXCL, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("spool: %w", err)
 	}

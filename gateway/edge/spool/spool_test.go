@@ -1,10 +1,14 @@
 package spool
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -204,6 +208,78 @@ func TestCorruptRecords(t *testing.T) {
 	}
 	if seq := add(t, s2, Telemetry, 10); seq != 11 {
 		t.Fatalf("next seq %d: numbers once given are not given again", seq)
+	}
+}
+
+// fullDisk opens segment files normally until it is switched on; then
+// every file it opens is /dev/full, whose writes fail with ENOSPC as a
+// full disk's do.
+type fullDisk struct{ on atomic.Bool }
+
+func (d *fullDisk) open(name string, flag int, perm os.FileMode) (*os.File, error) {
+	if d.on.Load() {
+		return os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	}
+	return os.OpenFile(name, flag, perm)
+}
+
+// A full disk refuses new records with an error that names the file and
+// the cause; everything already spooled stays whole and is delivered, the
+// numbering has no gap, and writing resumes once there is room.
+func TestFullDisk(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip("no /dev/full on this system")
+	}
+	dir := t.TempDir()
+	disk := &fullDisk{}
+	opts := Options{Dir: dir, MaxBytes: 1 << 20, SegmentBytes: 300, OpenFile: disk.open}
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 4 { // two full segments of two records each
+		add(t, s, Telemetry, 100)
+	}
+	add(t, s, Important, 100)
+	disk.on.Store(true)
+	// The next telemetry record needs a new segment: the disk refuses it.
+	_, err = s.Append(Telemetry, 0, func(uint64) ([]byte, error) { return make([]byte, 100), nil })
+	var we *WriteError
+	if !errors.As(err, &we) || !errors.Is(err, syscall.ENOSPC) || !strings.Contains(err.Error(), filepath.Join(dir, "telemetry")) ||
+		!strings.Contains(err.Error(), "the 5 records already spooled are kept") {
+		t.Fatalf("got %v", err)
+	}
+	if st := s.Stats(); st.Pending != 5 || st.LastSeq != 5 {
+		t.Fatalf("after the failed write: %+v", st)
+	}
+	disk.on.Store(false)
+	if seq := add(t, s, Telemetry, 100); seq != 6 {
+		t.Fatalf("the record after the disk recovered is %d, want 6", seq)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// After a restart the open segment is opened again: a full disk now
+	// fails the write into an existing segment, which must stay whole.
+	s, err = Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	disk.on.Store(true)
+	if _, err := s.Append(Important, 1, func(uint64) ([]byte, error) { return make([]byte, 10), nil }); !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("append to an existing segment on a full disk: %v", err)
+	}
+	disk.on.Store(false)
+	if seq := add(t, s, Important, 100); seq != 7 {
+		t.Fatalf("seq %d, want 7", seq)
+	}
+	if got := drain(t, s, true); !slices.Equal(got, []uint64{1, 2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("delivered %v", got)
+	}
+	if st := s.Stats(); st.Corrupt != 0 || st.Dropped != [2]uint64{} || st.Pending != 0 {
+		t.Fatalf("stats %+v", st)
 	}
 }
 
