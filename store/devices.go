@@ -1,0 +1,173 @@
+package store
+
+import (
+	"context"
+	"crypto/pbkdf2"
+	"crypto/rand"
+	"crypto/sha512"
+	"crypto/subtle"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Device is a registered device and its credentials.
+type Device struct {
+	ID        string
+	VehicleID string // empty until fitted to a vehicle
+	// SecretHash is the secret in Mosquitto's PBKDF2-SHA512 format
+	// ($7$iterations$salt$hash); the secret itself is never stored.
+	SecretHash string
+	Created    time.Time
+	Revoked    time.Time // zero while the device may connect
+}
+
+// Active reports whether the device may connect.
+func (d Device) Active() bool { return d.Revoked.IsZero() }
+
+// hashIterations: device secrets are 192 random bits, so the PBKDF2 work
+// factor guards nothing a guess could reach; 1,000 keeps a fleet's
+// reconnect storm cheap for the broker.
+const hashIterations = 1000
+
+// HashSecret hashes a secret in Mosquitto's password-file format.
+func HashSecret(secret string) string {
+	salt := make([]byte, 12)
+	_, _ = rand.Read(salt)
+	return hashWith(secret, salt, hashIterations)
+}
+
+func hashWith(secret string, salt []byte, iterations int) string {
+	key, _ := pbkdf2.Key(sha512.New, secret, salt, iterations, sha512.Size)
+	return fmt.Sprintf("$7$%d$%s$%s", iterations, base64.StdEncoding.EncodeToString(salt), base64.StdEncoding.EncodeToString(key))
+}
+
+// CheckSecret reports whether secret matches a $7$ hash, in constant time.
+func CheckSecret(hash, secret string) bool {
+	parts := strings.Split(hash, "$")
+	if len(parts) != 5 || parts[0] != "" || parts[1] != "7" {
+		return false
+	}
+	it, err := strconv.Atoi(parts[2])
+	if err != nil || it < 1 || it > 10_000_000 {
+		return false
+	}
+	salt, err1 := base64.StdEncoding.DecodeString(parts[3])
+	want, err2 := base64.StdEncoding.DecodeString(parts[4])
+	if err1 != nil || err2 != nil || len(want) != sha512.Size {
+		return false
+	}
+	got, _ := pbkdf2.Key(sha512.New, secret, salt, it, sha512.Size)
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+// newSecret is 24 random bytes, URL-safe base64: 32 characters.
+func newSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// AddDevice registers a device, optionally fitted to a vehicle, and
+// returns its new secret: shown once, never stored.
+func (s *Store) AddDevice(ctx context.Context, id, vehicleID string) (Device, string, error) {
+	if id == "" {
+		return Device{}, "", fmt.Errorf("%w: a device needs an id", ErrInvalid)
+	}
+	secret := newSecret()
+	d := Device{ID: id, VehicleID: vehicleID, SecretHash: HashSecret(secret), Created: s.now().UTC().Truncate(time.Millisecond)}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (id, vehicle_id, secret_hash, created_ms) VALUES (?, ?, ?, ?)`,
+		d.ID, nullable(vehicleID), d.SecretHash, ms(d.Created))
+	if err != nil {
+		return Device{}, "", constraint(err, "device "+id)
+	}
+	return d, secret, nil
+}
+
+// RotateSecret gives a device a new secret (and re-activates a revoked one).
+func (s *Store) RotateSecret(ctx context.Context, id string) (string, error) {
+	secret := newSecret()
+	res, err := s.db.ExecContext(ctx, `UPDATE devices SET secret_hash = ?, revoked_ms = NULL WHERE id = ?`, HashSecret(secret), id)
+	if err != nil {
+		return "", fmt.Errorf("store: device %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return "", fmt.Errorf("%w: device %s", ErrNotFound, id)
+	}
+	return secret, nil
+}
+
+// RevokeDevice stops a device from connecting; its data stays.
+func (s *Store) RevokeDevice(ctx context.Context, id string) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE devices SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL`, ms(s.now()), id)
+	if err != nil {
+		return fmt.Errorf("store: device %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		if _, err := s.Device(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Device reads one device.
+func (s *Store) Device(ctx context.Context, id string) (Device, error) {
+	row := s.db.QueryRowContext(ctx, `SELECT id, vehicle_id, secret_hash, created_ms, revoked_ms FROM devices WHERE id = ?`, id)
+	d, err := scanDevice(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Device{}, fmt.Errorf("%w: device %s", ErrNotFound, id)
+	}
+	return d, err
+}
+
+// Devices lists every device, by id.
+func (s *Store) Devices(ctx context.Context) ([]Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, vehicle_id, secret_hash, created_ms, revoked_ms FROM devices ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: devices: %w", err)
+	}
+	defer rows.Close()
+	var out []Device
+	for rows.Next() {
+		d, err := scanDevice(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+func scanDevice(r interface{ Scan(...any) error }) (Device, error) {
+	var d Device
+	var vehicle sql.NullString
+	var created int64
+	var revoked sql.NullInt64
+	if err := r.Scan(&d.ID, &vehicle, &d.SecretHash, &created, &revoked); err != nil {
+		return Device{}, err
+	}
+	d.VehicleID, d.Created, d.Revoked = vehicle.String, fromMS(created), fromMS(revoked.Int64)
+	return d, nil
+}
+
+// Authenticate checks a device's secret: ErrDenied for a wrong secret, an
+// unknown device or a revoked one (the three are not told apart).
+func (s *Store) Authenticate(ctx context.Context, id, secret string) error {
+	d, err := s.Device(ctx, id)
+	if errors.Is(err, ErrNotFound) || err == nil && (!d.Active() || !CheckSecret(d.SecretHash, secret)) {
+		return fmt.Errorf("%w: device %s", ErrDenied, id)
+	}
+	return err
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
