@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
@@ -89,6 +90,9 @@ func AliasesFromBirth(st *wirepb.Status) (*Aliases, error) {
 		if d.GetAlias() == 0 || d.GetScale() <= 0 || math.IsNaN(d.GetScale()) || math.IsInf(d.GetOffset(), 0) || math.IsNaN(d.GetOffset()) {
 			return nil, fmt.Errorf("%w: signal %q: alias %d, scale %v", ErrPayload, d.GetName(), d.GetAlias(), d.GetScale())
 		}
+		if err := ValidSignalName(d.GetName()); err != nil {
+			return nil, err
+		}
 		if _, dup := a.byAlias[d.GetAlias()]; dup {
 			return nil, fmt.Errorf("%w: alias %d announced twice", ErrPayload, d.GetAlias())
 		}
@@ -96,6 +100,29 @@ func AliasesFromBirth(st *wirepb.Status) (*Aliases, error) {
 		a.byAlias[s.Alias], a.byName[s.Name] = s, s
 	}
 	return a, nil
+}
+
+// MaxSignalNameLen bounds a signal name.
+const MaxSignalNameLen = 128
+
+// ValidSignalName checks a signal name as a receiver stores it: a VSS-style
+// path of letters, digits and '_' in parts joined by dots.
+func ValidSignalName(n string) error {
+	if n == "" || len(n) > MaxSignalNameLen {
+		return fmt.Errorf("%w: signal name %q: 1 to %d characters", ErrPayload, n, MaxSignalNameLen)
+	}
+	for i, part := range strings.Split(n, ".") {
+		if part == "" {
+			return fmt.Errorf("%w: signal name %q has an empty part", ErrPayload, n)
+		}
+		for j, c := range part {
+			letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+			if !(letter || c >= '0' && c <= '9' && (i > 0 || j > 0) || c == '_') {
+				return fmt.Errorf("%w: signal name %q: only letters, digits and '_' between dots", ErrPayload, n)
+			}
+		}
+	}
+	return nil
 }
 
 // ByName returns a signal by its name.

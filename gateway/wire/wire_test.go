@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/pitwall-io/pitwall/obd"
 	"math"
 	"strings"
 	"testing"
@@ -202,4 +203,33 @@ func FuzzDecode(f *testing.F) {
 			_, _ = Samples(tm, a)
 		}
 	})
+}
+
+func TestValidSignalName(t *testing.T) {
+	for _, ok := range []string{"Vehicle.Speed", "Vehicle.OBD.O2WR.Sensor1.Lambda", "Vehicle.Pitwall.Fuel_Rail2", "Vehicle.Body.Battery.Voltage"} {
+		if err := ValidSignalName(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "Vehicle..Speed", ".Vehicle", "Vehicle.Speed ", "Vehicle,Speed", "Vehicle.Sp=eed", `Vehicle.Speed\`, "1Vehicle", "Vehicle.Speed\n", "Véhicule.Speed", strings.Repeat("A", 129)} {
+		if err := ValidSignalName(bad); !errors.Is(err, ErrPayload) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}
+
+// Every signal an agent can announce passes the receiver's check.
+func TestCatalogNamesValid(t *testing.T) {
+	n := 0
+	for _, p := range obd.PIDs() {
+		for _, f := range p.Fields {
+			n++
+			if err := ValidSignalName(f.Signal); err != nil {
+				t.Errorf("PID %s: %v", p.PID, err)
+			}
+		}
+	}
+	if err := ValidSignalName(BatteryVoltage); err != nil || n < 100 {
+		t.Errorf("%d names; battery: %v", n, err)
+	}
 }
