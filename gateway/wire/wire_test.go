@@ -4,7 +4,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/pitwall-io/pitwall/obd"
 	"math"
 	"strings"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
+	"github.com/pitwall-io/pitwall/obd"
 )
 
 func TestTopics(t *testing.T) {
