@@ -266,6 +266,28 @@ func (in *Influx) Latest(ctx context.Context, device string, signals []string) (
 	return out, nil
 }
 
+// Count counts a device's values in a time range with Flux.
+func (in *Influx) Count(ctx context.Context, device string, from, to time.Time) (int64, error) {
+	var f strings.Builder
+	in.from(&f, device, nil, from, to)
+	f.WriteString(` |> group() |> count()`)
+	res, err := in.query.Query(ctx, f.String())
+	if err != nil {
+		return 0, fmt.Errorf("series: querying InfluxDB %s: %w", in.opt.URL, err)
+	}
+	defer res.Close()
+	var n int64
+	for res.Next() {
+		if v, ok := res.Record().Value().(int64); ok {
+			n += v
+		}
+	}
+	if err := res.Err(); err != nil {
+		return 0, fmt.Errorf("series: querying InfluxDB %s: %w", in.opt.URL, err)
+	}
+	return n, nil
+}
+
 // from writes the common head of a query: bucket, range and filters.
 func (in *Influx) from(f *strings.Builder, device string, signals []string, from, to time.Time) {
 	// InfluxDB 1.8 returns a point lying exactly on the range's stop; the

@@ -143,6 +143,12 @@ func TestEngines(t *testing.T) {
 			if latest, err := s.Latest(ctx(t), "car-unknown", nil); err != nil || len(latest) != 0 {
 				t.Fatalf("an unknown car: %v, %v", latest, err)
 			}
+			if n, err := s.Count(ctx(t), "car-a", t0, t0.Add(time.Minute)); err != nil || n != 246 {
+				t.Fatalf("count of car-a: %d, %v; want 120+120+6", n, err)
+			}
+			if n, err := s.Count(ctx(t), "car-a", t0, t0.Add(time.Second)); err != nil || n != 5 {
+				t.Fatalf("count of car-a's first second: %d, %v; want 5", n, err)
+			}
 			if err := s.Ready(ctx(t)); err != nil {
 				t.Fatal(err)
 			}

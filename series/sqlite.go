@@ -291,6 +291,20 @@ func (e *Embedded) Latest(ctx context.Context, device string, signals []string) 
 	return out, nil
 }
 
+// Count counts a device's values in a time range.
+func (e *Embedded) Count(ctx context.Context, device string, from, to time.Time) (int64, error) {
+	dev, ok, err := e.lookup(ctx, "series_devices", device)
+	if err != nil || !ok {
+		return 0, err
+	}
+	var n int64
+	err = e.db.QueryRowContext(ctx, `SELECT count(*) FROM series_samples WHERE device = ? AND t >= ? AND t < ?`, dev, from.UnixMilli(), to.UnixMilli()).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("series: %s: %w", e.path, err)
+	}
+	return n, nil
+}
+
 // Ready checks that the file answers.
 func (e *Embedded) Ready(ctx context.Context) error {
 	if err := e.db.PingContext(ctx); err != nil {

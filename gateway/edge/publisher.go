@@ -2,8 +2,6 @@ package edge
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -70,26 +68,11 @@ func (p *publisher) options() (*mqtt.ClientOptions, error) {
 	if user != "" {
 		o.SetUsername(user).SetPassword(p.a.password)
 	}
-	if cfg.Broker.CAFile != "" || cfg.Broker.CertFile != "" || strings.HasPrefix(cfg.Broker.URL, "ssl") || strings.HasPrefix(cfg.Broker.URL, "tls") || strings.HasPrefix(cfg.Broker.URL, "mqtts") {
-		tc := &tls.Config{MinVersion: tls.VersionTLS12}
-		if cfg.Broker.CAFile != "" {
-			pem, err := os.ReadFile(cfg.Broker.CAFile)
-			if err != nil {
-				return nil, fmt.Errorf("edge: broker CA: %w", err)
-			}
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("edge: broker CA %s: no PEM certificates in it", cfg.Broker.CAFile)
-			}
-			tc.RootCAs = pool
-		}
-		if cfg.Broker.CertFile != "" {
-			cert, err := tls.LoadX509KeyPair(cfg.Broker.CertFile, cfg.Broker.KeyFile)
-			if err != nil {
-				return nil, fmt.Errorf("edge: client certificate: %w", err)
-			}
-			tc.Certificates = []tls.Certificate{cert}
-		}
+	tc, err := wire.ClientTLS(cfg.Broker.URL, cfg.Broker.CAFile, cfg.Broker.CertFile, cfg.Broker.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("edge: %w", err)
+	}
+	if tc != nil {
 		o.SetTLSConfig(tc)
 	}
 	return o, nil
