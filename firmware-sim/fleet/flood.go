@@ -224,10 +224,10 @@ func (f *flooder) run(ctx context.Context, sent func(samples int), fail func(err
 			fail(err)
 			return
 		}
-		select {
-		case window <- inflight{f.client.Publish(wire.Topic(f.id, wire.KindTelemetry), 1, false, b), n}:
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return
 		}
+		// Every message sent is awaited and counted, even past the end.
+		window <- inflight{f.client.Publish(wire.Topic(f.id, wire.KindTelemetry), 1, false, b), n}
 	}
 }

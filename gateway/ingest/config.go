@@ -14,6 +14,8 @@ type Config struct {
 	Broker BrokerConfig `yaml:"broker"`
 	// Group, when set, subscribes through the shared subscription
 	// $share/Group/…, so the servers of one group split the stream.
+	// Without it this server takes the whole stream (its consumers, when
+	// several, split it in a group of their own).
 	Group string `yaml:"group"`
 	// Consumers is how many broker connections split the stream in this
 	// process (1 by default).

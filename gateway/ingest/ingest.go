@@ -237,9 +237,13 @@ func (in *Ingest) consumer(i int) (mqtt.Client, error) {
 		// Telemetry, codes, events and results through the group; births
 		// and statuses to every consumer, in order with the rest on its
 		// connection, so each knows every device's signal aliases.
+		group := in.cfg.Group
+		if group == "" && in.cfg.Consumers > 1 {
+			group = b.ClientID // this server's consumers split the stream among themselves
+		}
 		filters := map[string]byte{wire.Filter(wire.KindStatus, ""): 1}
 		for _, k := range []wire.Kind{wire.KindTelemetry, wire.KindDTC, wire.KindEvent, wire.KindCommandResult} {
-			filters[wire.Filter(k, in.cfg.Group)] = 1
+			filters[wire.Filter(k, group)] = 1
 		}
 		t := c.SubscribeMultiple(filters, in.handle)
 		if !t.WaitTimeout(30*time.Second) || t.Error() != nil {
