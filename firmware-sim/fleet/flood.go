@@ -37,9 +37,11 @@ type FloodConfig struct {
 	Rate float64
 	// Window is how many messages a car may have awaiting their PUBACK
 	// (8 by default).
-	Window   int
-	Prefix   string // device ids are Prefix-00001, ...
+	Window int
+	Prefix string // device ids are Prefix-00001, ...
+	// Password is every car's secret; Secret, when set, gives each its own.
 	Password string
+	Secret   func(device string) string
 	// Start is the time of the first instant; instants are a millisecond
 	// apart (an hour ago by default, so no sample lies in the future).
 	Start time.Time
@@ -143,7 +145,9 @@ func (f *flooder) connect() error {
 	o := mqtt.NewClientOptions().AddBroker(f.cfg.Broker).SetClientID(f.id).SetCleanSession(true).
 		SetAutoReconnect(true).SetConnectTimeout(10 * time.Second).SetKeepAlive(60 * time.Second).
 		SetWriteTimeout(10 * time.Second).SetOrderMatters(false)
-	if f.cfg.Password != "" {
+	if f.cfg.Secret != nil {
+		o.SetUsername(f.id).SetPassword(f.cfg.Secret(f.id))
+	} else if f.cfg.Password != "" {
 		o.SetUsername(f.id).SetPassword(f.cfg.Password)
 	}
 	f.client = mqtt.NewClient(o)

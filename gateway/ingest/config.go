@@ -39,6 +39,8 @@ type Config struct {
 
 // BrokerConfig says how the server reaches the broker.
 type BrokerConfig struct {
+	// URL is the broker to consume from; empty when messages are handed
+	// over in process (Deliver, from the embedded broker).
 	URL      string `yaml:"url"`
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
@@ -87,7 +89,7 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
 	}
-	if u, err := url.Parse(c.Broker.URL); err != nil || !strings.Contains("tcp ssl tls mqtt mqtts ws wss", u.Scheme) || u.Scheme == "" || u.Host == "" {
+	if u, err := url.Parse(c.Broker.URL); c.Broker.URL != "" && (err != nil || !strings.Contains("tcp ssl tls mqtt mqtts ws wss", u.Scheme) || u.Scheme == "" || u.Host == "") {
 		bad("broker.url", "%q: want tcp://HOST:PORT, or ssl://HOST:PORT for TLS", c.Broker.URL)
 	}
 	if strings.ContainsAny(c.Group, "/+#") {

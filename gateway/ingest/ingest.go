@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -71,7 +72,8 @@ type Ingest struct {
 	devices  map[string]*device
 	parked   map[birthKey][]*job
 	clients  []mqtt.Client
-	ready    []bool
+	ready    []bool // per consumer; none when messages are delivered in process
+	running  bool
 	rejectAt map[string]time.Time // last log line per reject reason
 
 	statsMu sync.Mutex
@@ -147,9 +149,12 @@ func (in *Ingest) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); in.writeLoop(ctx) }()
 	go func() { defer wg.Done(); in.sweepParked(ctx) }()
 	in.mu.Lock()
-	in.ready = make([]bool, in.cfg.Consumers)
+	in.running = true
+	if in.cfg.Broker.URL != "" {
+		in.ready = make([]bool, in.cfg.Consumers)
+	}
 	in.mu.Unlock()
-	for i := range in.cfg.Consumers {
+	for i := range len(in.ready) {
 		c, err := in.consumer(i)
 		if err != nil {
 			cancel()
@@ -163,6 +168,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	close(in.done)
+	defer func() { in.mu.Lock(); in.running = false; in.mu.Unlock() }()
 	in.mu.Lock()
 	clients := in.clients
 	in.mu.Unlock()
@@ -177,7 +183,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 func (in *Ingest) Ready() error {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if len(in.ready) == 0 {
+	if !in.running {
 		return errors.New("ingest: not started")
 	}
 	for i, ok := range in.ready {
@@ -268,6 +274,41 @@ func (in *Ingest) setReady(i int, ok bool) {
 		in.ready[i] = ok
 	}
 }
+
+// Deliver hands over one message in process (from the embedded broker)
+// and returns once it is stored, or refused for good, which counts as
+// handled. An error means it was not stored: the caller must not
+// acknowledge it.
+func (in *Ingest) Deliver(ctx context.Context, topic string, payload []byte) error {
+	m := &directMessage{topic: topic, payload: bytes.Clone(payload), acked: make(chan struct{})}
+	in.handle(nil, m)
+	select {
+	case <-m.acked:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-in.done:
+		return errors.New("ingest: stopped")
+	}
+}
+
+// directMessage is a message handed over in process; Ack wakes Deliver.
+type directMessage struct {
+	topic   string
+	payload []byte
+	acked   chan struct{}
+	once    sync.Once
+}
+
+func (m *directMessage) Duplicate() bool   { return false }
+func (m *directMessage) Qos() byte         { return 1 }
+func (m *directMessage) Retained() bool    { return false }
+func (m *directMessage) Topic() string     { return m.topic }
+func (m *directMessage) MessageID() uint16 { return 0 }
+func (m *directMessage) Payload() []byte   { return m.payload }
+func (m *directMessage) Ack()              { m.once.Do(func() { close(m.acked) }) }
+
+var _ mqtt.Message = (*directMessage)(nil)
 
 // handle is paho's callback: it checks and converts one message and
 // queues it for the writer, blocking while the queue is full, so the
