@@ -29,8 +29,10 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"scan", "read everything a car reports over OBD-II", "--adapter URL [--json] [--timeout D]", runScan},
-		{"bench", "measure OBD throughput (pitwall bench obd)", "obd --adapter URL [--duration D] [--pids LIST] [--json]", runBench},
+		{"bench", "measure throughput: OBD reads, the agent, the ingest", "obd|agent|ingest [flags]", runBench},
 		{"agent", "run the in-car agent: poll the car, spool, publish over MQTT", "--config agent.yaml | --adapter URL --broker URL --device-id ID --spool DIR", runAgent},
+		{"server", "run the cloud side: ingest into InfluxDB or the embedded store, /metrics, /readyz", "--config server.yaml | --broker URL | --embedded-broker ADDR [flags]", runServer},
+		{"devices", "register devices, revoke them, export Mosquitto passwords and ACLs", "add|list|revoke|rotate|export|hash [flags]", runDevices},
 		{"tail", "print the wire messages passing a broker (--json: one object a line)", "--broker URL [--device ID] [--json]", runTail},
 		{"sim", "simulate an ELM327 and a car, or a fleet; list scenarios and profiles", "elm327|fleet|scenarios|profiles [flags]", runSim},
 		{"demo", "run everything in one process with simulated cars", "[--http ADDR]", runDemo},

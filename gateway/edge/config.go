@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net/url"
@@ -13,6 +12,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/pitwall-io/pitwall/configfile"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/obd"
 )
@@ -161,30 +161,11 @@ func (c *Config) Defaults() {
 	}
 }
 
-// FieldError is a bad configuration value and where it is.
-type FieldError struct {
-	File  string
-	Line  int
-	Field string
-	Msg   string
-}
-
-func (e *FieldError) Error() string {
-	where := e.File
-	if e.Line > 0 {
-		where += ":" + strconv.Itoa(e.Line)
-	}
-	if where != "" {
-		where += ": "
-	}
-	return where + e.Field + ": " + e.Msg
-}
-
 // Validate checks the configuration, reporting every problem.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
-		errs = append(errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, configfile.Bad(field, format, args...))
 	}
 	if err := wire.ValidDeviceID(c.DeviceID); err != nil {
 		bad("device_id", "%v", err)
@@ -249,10 +230,6 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// goTypeRE matches the Go type names yaml's errors mention, which mean
-// nothing to the person editing the file.
-var goTypeRE = regexp.MustCompile(` (in|into) type [\w.\[\]*]+`)
-
 // ParsePID reads a service 01 PID as hex ("0C") or by its key
 // ("engine_speed").
 func ParsePID(s string) (obd.PID, error) {
@@ -273,72 +250,9 @@ func ParsePID(s string) (obd.PID, error) {
 // Load reads a configuration file: strict YAML (unknown keys are errors),
 // defaults filled in, then validated. Errors name the file and line.
 func Load(path string) (Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, err
-	}
 	var c Config
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&c); err != nil {
-		msg := strings.TrimPrefix(strings.ReplaceAll(err.Error(), "yaml: ", ""), "unmarshal errors:\n  ")
-		return c, fmt.Errorf("%s: %s", path, goTypeRE.ReplaceAllString(msg, ""))
-	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
-	c.Defaults()
-	if err := c.Validate(); err != nil {
-		var out []error
-		for _, e := range unjoin(err) {
-			var fe *FieldError
-			if errors.As(e, &fe) {
-				fe.File, fe.Line = path, lineOf(&root, fe.Field)
-			}
-			out = append(out, e)
-		}
-		return c, errors.Join(out...)
-	}
-	return c, nil
-}
-
-func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
-	}
-	return []error{err}
-}
-
-// lineOf finds the line of a dotted field path like poll.tiers[1].hz.
-func lineOf(root *yaml.Node, field string) int {
-	n := root
-	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
-		n = n.Content[0]
-	}
-	line := 0
-	for _, part := range strings.Split(field, ".") {
-		name, idx := part, -1
-		if i := strings.Index(part, "["); i > 0 {
-			name = part[:i]
-			idx, _ = strconv.Atoi(strings.Trim(part[i:], "[]"))
-		}
-		found := false
-		if n.Kind == yaml.MappingNode {
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				if n.Content[i].Value == name {
-					line, n, found = n.Content[i].Line, n.Content[i+1], true
-					break
-				}
-			}
-		}
-		if !found {
-			return line
-		}
-		if idx >= 0 && n.Kind == yaml.SequenceNode && idx < len(n.Content) {
-			n = n.Content[idx]
-			line = n.Line
-		}
-	}
-	return line
+	err := configfile.Load(path, &c)
+	return c, err
 }
 
 // Redacted is the configuration safe to log: passwords and tokens hidden.

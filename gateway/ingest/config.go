@@ -2,11 +2,12 @@ package ingest
 
 import (
 	"errors"
-	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/pitwall-io/pitwall/configfile"
 )
 
 // Config shapes the consumer.
@@ -87,7 +88,7 @@ func (c *Config) Defaults() {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		errs = append(errs, configfile.Bad(key, format, args...))
 	}
 	if u, err := url.Parse(c.Broker.URL); c.Broker.URL != "" && (err != nil || !strings.Contains("tcp ssl tls mqtt mqtts ws wss", u.Scheme) || u.Scheme == "" || u.Host == "") {
 		bad("broker.url", "%q: want tcp://HOST:PORT, or ssl://HOST:PORT for TLS", c.Broker.URL)

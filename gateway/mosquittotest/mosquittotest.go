@@ -39,6 +39,10 @@ type Options struct {
 	// Restart, so a subscriber with a persistent session misses nothing
 	// published while it reconnects.
 	Persistent bool
+	// PasswordFile and ACLFile, when set, are used as they are (hashed
+	// passwords, as `pitwall devices export` writes them).
+	PasswordFile string
+	ACLFile      string
 }
 
 // binary finds mosquitto.
@@ -75,7 +79,12 @@ func Start(t testing.TB, opt Options) *Broker {
 		// cannot read the test's private temporary directory.
 		conf.WriteString("user root\n")
 	}
-	if len(opt.Users) > 0 {
+	if opt.ACLFile != "" {
+		fmt.Fprintf(&conf, "acl_file %s\n", opt.ACLFile)
+	}
+	if opt.PasswordFile != "" {
+		fmt.Fprintf(&conf, "allow_anonymous false\npassword_file %s\n", opt.PasswordFile)
+	} else if len(opt.Users) > 0 {
 		pw := filepath.Join(b.dir, "passwd")
 		var lines []string
 		for u, p := range opt.Users {

@@ -1,0 +1,138 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pitwall-io/pitwall/configfile"
+	"github.com/pitwall-io/pitwall/gateway/ingest"
+)
+
+// Config is the server's configuration file.
+type Config struct {
+	Store          StoreConfig          `yaml:"store"`
+	Series         SeriesConfig         `yaml:"series"`
+	Ingest         ingest.Config        `yaml:"ingest"`
+	EmbeddedBroker EmbeddedBrokerConfig `yaml:"embedded_broker"`
+	HTTP           HTTPConfig           `yaml:"http"`
+}
+
+// StoreConfig places the relational store.
+type StoreConfig struct {
+	Path string `yaml:"path"` // the SQLite file
+}
+
+// SeriesConfig chooses the series engine.
+type SeriesConfig struct {
+	// Engine is "influxdb" or "embedded" (the default unless an InfluxDB
+	// URL is given).
+	Engine string `yaml:"engine"`
+	// Path is the embedded engine's file.
+	Path string `yaml:"path"`
+	// Retention drops embedded values older than this (0 keeps all).
+	Retention time.Duration `yaml:"retention"`
+	Influx    InfluxConfig  `yaml:"influxdb"`
+}
+
+// InfluxConfig reaches InfluxDB.
+type InfluxConfig struct {
+	URL       string `yaml:"url"`
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
+	Org       string `yaml:"org"`
+	Bucket    string `yaml:"bucket"`
+	GZip      bool   `yaml:"gzip"`
+}
+
+// EmbeddedBrokerConfig starts Pitwall's own MQTT broker.
+type EmbeddedBrokerConfig struct {
+	// Addr to listen on; empty for none.
+	Addr string `yaml:"addr"`
+	// ServerUsers may read every device and send commands: user name to
+	// secret hash ($7$..., as `pitwall devices hash` prints).
+	ServerUsers map[string]string `yaml:"server_users"`
+}
+
+// HTTPConfig is the HTTP listener.
+type HTTPConfig struct {
+	Addr string `yaml:"addr"`
+}
+
+// Defaults fills what the file leaves out.
+func (c *Config) Defaults() {
+	if c.Store.Path == "" {
+		c.Store.Path = "/var/lib/pitwall/pitwall.db"
+	}
+	if c.Series.Engine == "" {
+		c.Series.Engine = "embedded"
+		if c.Series.Influx.URL != "" {
+			c.Series.Engine = "influxdb"
+		}
+	}
+	if c.Series.Path == "" {
+		c.Series.Path = filepath.Join(filepath.Dir(c.Store.Path), "series.db")
+	}
+	if c.Series.Influx.Bucket == "" {
+		c.Series.Influx.Bucket = "pitwall"
+	}
+	if c.HTTP.Addr == "" {
+		c.HTTP.Addr = "127.0.0.1:8080"
+	}
+	c.Ingest.Defaults()
+}
+
+// Validate reports every problem with its key.
+func (c *Config) Validate() error {
+	var errs []error
+	switch c.Series.Engine {
+	case "embedded":
+	case "influxdb":
+		if c.Series.Influx.URL == "" {
+			errs = append(errs, configfile.Bad("series.influxdb.url", "the influxdb engine needs a URL"))
+		}
+	default:
+		errs = append(errs, configfile.Bad("series.engine", "%q: want influxdb or embedded", c.Series.Engine))
+	}
+	if c.Series.Influx.Token != "" && c.Series.Influx.TokenFile != "" {
+		errs = append(errs, configfile.Bad("series.influxdb.token", "give token or token_file, not both"))
+	}
+	if f := c.Series.Influx.TokenFile; f != "" {
+		if _, err := os.Stat(f); err != nil {
+			errs = append(errs, configfile.Bad("series.influxdb.token_file", "%v", err))
+		}
+	}
+	if c.EmbeddedBroker.Addr == "" && c.Ingest.Broker.URL == "" {
+		errs = append(errs, configfile.Bad("ingest.broker.url", "give a broker to consume from, or embedded_broker.addr"))
+	}
+	if c.EmbeddedBroker.Addr != "" && c.Ingest.Broker.URL != "" {
+		errs = append(errs, configfile.Bad("embedded_broker.addr", "with an embedded broker the ingest takes its messages directly; leave ingest.broker.url empty"))
+	}
+	for field, addr := range map[string]string{"embedded_broker.addr": c.EmbeddedBroker.Addr, "http.addr": c.HTTP.Addr} {
+		if addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			errs = append(errs, configfile.Bad(field, "%q: want HOST:PORT", addr))
+		}
+	}
+	for user, hash := range c.EmbeddedBroker.ServerUsers {
+		if !strings.HasPrefix(hash, "$7$") {
+			errs = append(errs, configfile.Bad("embedded_broker.server_users."+user, "not a $7$ secret hash (make one with `pitwall devices hash`)"))
+		}
+	}
+	if err := configfile.Within("ingest", c.Ingest.Validate()); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads a configuration file.
+func Load(path string) (Config, error) {
+	var c Config
+	err := configfile.Load(path, &c)
+	return c, err
+}

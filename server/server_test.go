@@ -1,0 +1,188 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pitwall-io/pitwall/firmware-sim/car"
+	"github.com/pitwall-io/pitwall/firmware-sim/dongle"
+	"github.com/pitwall-io/pitwall/firmware-sim/ecu"
+	"github.com/pitwall-io/pitwall/gateway/edge"
+	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/server"
+)
+
+func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// startCar runs a simulated overheating car behind an ELM327 emulator.
+func startCar(t *testing.T) string {
+	sc, err := car.Load("overheat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := car.New(car.DefaultSpec(), sc, 1)
+	clock := car.ManualClock()
+	clock.Set(15 * time.Minute)
+	em := dongle.New(dongle.Config{Profile: dongle.Profiles["genuine"], Car: c, Clock: clock, Modules: ecu.Modules(c, clock, ecu.Options{})})
+	ctx, cancel := context.WithCancel(context.Background())
+	addr := make(chan net.Addr, 1)
+	done := make(chan struct{})
+	go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addr <- a }); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return "tcp://" + (<-addr).String()
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// A real agent reads a simulated car, through the embedded broker, into
+// the embedded stores: telemetry as series, the trouble code as a
+// message, the device's status; the server answers /readyz and /metrics.
+func TestAgentThroughEmbeddedBroker(t *testing.T) {
+	dir := t.TempDir()
+	cfg := server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
+		EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"}}
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	base := "http://" + s.HTTPAddr()
+	eventually(t, 10*time.Second, "ready", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
+
+	_, secret, err := s.Store.AddDevice(ctx, "car-7", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	acfg := edge.Config{DeviceID: "car-7", Adapter: startCar(t), Broker: edge.BrokerConfig{URL: s.Broker.URL(), Password: secret},
+		Spool: edge.SpoolConfig{Dir: filepath.Join(dir, "spool")}, Poll: edge.PollConfig{BatchInterval: 200 * time.Millisecond, DTCInterval: 5 * time.Second}}
+	a, err := edge.New(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	actx, stopAgent := context.WithCancel(ctx)
+	adone := make(chan error, 1)
+	go func() { adone <- a.Run(actx) }()
+
+	coolant := "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
+	eventually(t, 30*time.Second, "coolant readings and the trouble code", func() bool {
+		v, err := s.Series.Latest(ctx, "car-7", []string{coolant})
+		msgs, _ := s.Store.Messages(ctx, "car-7", string(wire.KindDTC), time.Time{}, 10)
+		return err == nil && v[coolant].Value > 100 && len(msgs) > 0
+	})
+	stopAgent()
+	if err := <-adone; err != nil {
+		t.Fatal(err)
+	}
+	// Everything the agent had acknowledged is stored: its spool is empty
+	// and the numbers reached the store.
+	if st := a.Stats().Spool; st.Pending != 0 {
+		t.Errorf("%d records left in the agent's spool", st.Pending)
+	}
+	eventually(t, 10*time.Second, "the device's status", func() bool {
+		for _, d := range s.Ingest.Devices() {
+			if d.Device == "car-7" && d.LastSeq >= a.Stats().Spool.LastSeq-1 && d.VIN == car.DefaultSpec().VIN {
+				return true
+			}
+		}
+		return false
+	})
+	code, body := get(t, base+"/metrics")
+	if code != 200 || !strings.Contains(body, "pitwall_ingest_samples_stored_total") || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("/metrics: %d\n%.300s", code, body)
+	}
+	if code, body := get(t, base+"/healthz"); code != 200 || body != "ok\n" {
+		t.Errorf("/healthz: %d %q", code, body)
+	}
+	var ready map[string]string
+	_, body = get(t, base+"/readyz")
+	if err := json.Unmarshal([]byte(body), &ready); err != nil || ready["ingest"] != "ok" || ready["series"] != "ok" {
+		t.Errorf("/readyz: %s", body)
+	}
+}
+
+// /readyz says which part is not ready: here the broker the ingest
+// should consume from is not there.
+func TestReadyzNamesWhatIsDown(t *testing.T) {
+	dir := t.TempDir()
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := "tcp://" + l.Addr().String()
+	l.Close()
+	cfg := server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"}}
+	cfg.Ingest.Broker.URL = dead
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(300 * time.Millisecond)
+	code, body := get(t, "http://"+s.HTTPAddr()+"/readyz")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not connected to "+dead) || !strings.Contains(body, `"store":"ok"`) {
+		t.Fatalf("/readyz: %d %s", code, body)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "server.yaml")
+	os.WriteFile(p, []byte(`store:
+  path: /tmp/x.db
+series:
+  engine: cassandra
+ingest:
+  broker:
+    url: mqtt//nowhere
+  consumers: 0
+  batch_delay: 1h
+http:
+  addr: localhost
+`), 0o600)
+	_, err := server.Load(p)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{p + ":4: series.engine: \"cassandra\"", p + ":7: ingest.broker.url", p + ":9: ingest.batch_delay: 1h0m0s: want 1ms to 10s", p + ":11: http.addr"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	os.WriteFile(p, []byte("ingest:\n  broker:\n    url: tcp://127.0.0.1:1883\n  batchsize: 5\n"), 0o600)
+	if _, err := server.Load(p); err == nil || !strings.Contains(err.Error(), p+": line 4: field batchsize not found") {
+		t.Fatalf("unknown key: %v", err)
+	}
+}
