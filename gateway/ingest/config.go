@@ -42,9 +42,10 @@ type Config struct {
 type BrokerConfig struct {
 	// URL is the broker to consume from; empty when messages are handed
 	// over in process (Deliver, from the embedded broker).
-	URL      string `yaml:"url"`
-	Username string `yaml:"username"`
-	Password string `yaml:"password"`
+	URL          string `yaml:"url"`
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
 	// ClientID names the server's persistent session; a restarted server
 	// must use the same one to receive what it had not acknowledged, and
 	// two servers must not share one ("pitwall-" and the host name by
@@ -110,6 +111,17 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxAge < time.Hour || c.MaxAhead < time.Second {
 		bad("max_age", "max_age at least 1h and max_ahead at least 1s")
+	}
+	if c.Broker.Password != "" && c.Broker.PasswordFile != "" {
+		bad("broker.password", "give password or password_file, not both")
+	}
+	for key, path := range map[string]string{"broker.password_file": c.Broker.PasswordFile, "broker.ca_file": c.Broker.CAFile,
+		"broker.cert_file": c.Broker.CertFile, "broker.key_file": c.Broker.KeyFile} {
+		if path != "" {
+			if _, err := os.Stat(path); err != nil {
+				bad(key, "%v", err)
+			}
+		}
 	}
 	if (c.Broker.CertFile == "") != (c.Broker.KeyFile == "") {
 		bad("broker.cert_file", "a client certificate needs both cert_file and key_file")

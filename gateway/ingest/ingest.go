@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -229,6 +231,13 @@ func (in *Ingest) consumer(i int) (mqtt.Client, error) {
 		SetAutoReconnect(true).SetConnectRetry(true).SetConnectRetryInterval(time.Second).SetMaxReconnectInterval(10 * time.Second).
 		SetKeepAlive(30 * time.Second).SetPingTimeout(20 * time.Second).SetWriteTimeout(10 * time.Second).
 		SetDefaultPublishHandler(in.handle)
+	if b.PasswordFile != "" {
+		pw, err := os.ReadFile(b.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("ingest: broker.password_file: %w", err)
+		}
+		b.Password = strings.TrimSpace(string(pw))
+	}
 	if b.Username != "" {
 		o.SetUsername(b.Username).SetPassword(b.Password)
 	}
