@@ -35,6 +35,14 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"bench"}, 2, "", "name what to measure"},
 		{[]string{"bench", "obd", "--adapter", "x", "--pids", "ZZ"}, 2, "", `"ZZ" is not a hex PID`},
 		{[]string{"demo"}, 1, "", "not built yet"},
+		{[]string{"server"}, 2, "", "give --config, --broker or --embedded-broker"},
+		{[]string{"server", "--broker", "tcp://127.0.0.1:1", "--embedded-broker", "127.0.0.1:0", "--db", "/nonexistent-dir/x.db"}, 1, "", "leave ingest.broker.url empty"},
+		{[]string{"server", "--config", "/nonexistent.yaml"}, 1, "", "no such file"},
+		{[]string{"bench", "ingest"}, 2, "", "--broker and --influx-url are required"},
+		{[]string{"devices"}, 2, "", "name what to do"},
+		{[]string{"devices", "add"}, 2, "", "needs a device id"},
+		{[]string{"devices", "add", "car/1"}, 2, "", "bad device id"},
+		{[]string{"devices", "list", "--db", "/nonexistent.db"}, 1, "", "give --db"},
 		{[]string{"version"}, 0, "pitwall ", ""},
 	}
 	for _, c := range cases {
@@ -70,5 +78,46 @@ func TestScanReportText(t *testing.T) {
 	}
 	if b.String() != string(want) {
 		t.Errorf("report differs from %s:\n%s", path, b.String())
+	}
+}
+
+// Devices through the command line: add prints a secret once, list shows
+// the device, revoke marks it, export writes Mosquitto's files without it.
+func TestDevicesCommand(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "pitwall.db")
+	do := func(code int, args ...string) string {
+		t.Helper()
+		var out, errb bytes.Buffer
+		if got := run(context.Background(), args, &out, &errb); got != code {
+			t.Fatalf("pitwall %s: exit %d, want %d; %s%s", strings.Join(args, " "), got, code, out.String(), errb.String())
+		}
+		return out.String() + errb.String()
+	}
+	out := do(0, "devices", "add", "car-1", "--db", db)
+	if !strings.Contains(out, "device_id: car-1") || !strings.Contains(out, "password: ") {
+		t.Fatalf("add: %s", out)
+	}
+	do(0, "devices", "add", "car-2", "--db", db)
+	if out := do(1, "devices", "add", "car-2", "--db", db); !strings.Contains(out, "already exists") {
+		t.Errorf("adding twice: %s", out)
+	}
+	do(0, "devices", "revoke", "car-2", "--db", db)
+	out = do(0, "devices", "list", "--db", db)
+	if !strings.Contains(out, "car-1") || !strings.Contains(out, "never heard") || !strings.Contains(out, "revoked") {
+		t.Errorf("list: %s", out)
+	}
+	secret := filepath.Join(dir, "server-secret")
+	os.WriteFile(secret, []byte("short\n"), 0o600)
+	if out := do(1, "devices", "export", "--db", db, "--dir", dir, "--server-secret-file", secret); !strings.Contains(out, "at least 16") {
+		t.Errorf("a short server secret: %s", out)
+	}
+	os.WriteFile(secret, []byte("a-long-enough-server-secret\n"), 0o600)
+	do(0, "devices", "export", "--db", db, "--dir", dir, "--server-secret-file", secret)
+	acl, _ := os.ReadFile(filepath.Join(dir, "acl"))
+	passwd, _ := os.ReadFile(filepath.Join(dir, "passwd"))
+	if !strings.Contains(string(acl), "user car-1\n") || strings.Contains(string(acl), "car-2") ||
+		!strings.HasPrefix(string(passwd), "car-1:$7$1000$") || !strings.Contains(string(passwd), "pitwall-server:$7$") {
+		t.Errorf("export:\n%s\n%s", acl, passwd)
 	}
 }
