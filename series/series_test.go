@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/pitwall-io/pitwall/series"
-	"github.com/pitwall-io/pitwall/series/influxtest"
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
 func ctx(t *testing.T) context.Context {
@@ -34,7 +34,7 @@ func engines(t *testing.T) map[string]series.Store {
 		return out
 	}
 	db := fmt.Sprintf("pitwall_test_%d", time.Now().UnixNano())
-	in, err := series.OpenInflux(ctx(t), series.InfluxOptions{URL: influxtest.URL(t), Bucket: db, GZip: true})
+	in, err := series.OpenInflux(ctx(t), series.InfluxOptions{URL: testserver.InfluxURL(t), Bucket: db, GZip: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,13 +8,15 @@ import (
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
-	"github.com/pitwall-io/pitwall/gateway/mosquittotest"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
 // brokerURL starts a Mosquitto for the test.
-func brokerURL(t *testing.T) string { return mosquittotest.Start(t, mosquittotest.Options{}).URL() }
+func brokerURL(t *testing.T) string {
+	return testserver.StartMosquitto(t, testserver.MosquittoOptions{}).URL()
+}
 
 // A small fleet against the real broker: every car announces its signals,
 // every acknowledged sample reaches a subscriber and decodes with the

@@ -10,9 +10,9 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pitwall-io/pitwall/gateway/broker"
-	"github.com/pitwall-io/pitwall/gateway/mosquittotest"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/store"
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
 // The exported password file and ACL give a real Mosquitto the embedded
@@ -47,7 +47,7 @@ func TestMosquittoExport(t *testing.T) {
 	if err := broker.ExportMosquitto(dir, logins, []broker.Login{{User: "pitwall-server", Hash: store.HashSecret(serverSecret)}}); err != nil {
 		t.Fatal(err)
 	}
-	b := mosquittotest.Start(t, mosquittotest.Options{PasswordFile: filepath.Join(dir, "passwd"), ACLFile: filepath.Join(dir, "acl")})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{PasswordFile: filepath.Join(dir, "passwd"), ACLFile: filepath.Join(dir, "acl")})
 
 	if _, err := connect(t, b.URL(), "car-3", "car-3", secrets["car-3"]); err == nil {
 		t.Error("a revoked device logged in")

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pitwall-io/pitwall/gateway/mosquittotest"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
 // A disk that fills up under the spool: the agent says so once, clearly,
@@ -23,7 +23,7 @@ func TestDiskFull(t *testing.T) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip("no /dev/full on this system")
 	}
-	b := mosquittotest.Start(t, mosquittotest.Options{})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
 	carURL, _ := startCar(t, "healthy", 5*time.Minute)
 	cfg := testConfig(t, carURL, b.URL())
 	cfg.Spool.MaxBytes = 64 << 10 // 4 KiB segments: a new file every few seconds

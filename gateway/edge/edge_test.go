@@ -22,9 +22,9 @@ import (
 	"github.com/pitwall-io/pitwall/firmware-sim/car"
 	"github.com/pitwall-io/pitwall/firmware-sim/dongle"
 	"github.com/pitwall-io/pitwall/firmware-sim/ecu"
-	"github.com/pitwall-io/pitwall/gateway/mosquittotest"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
 // The child process of TestKilledWhileOffline runs the agent from the
@@ -222,7 +222,7 @@ func runAgent(t *testing.T, cfg Config, opts ...Option) (*Agent, func()) {
 // events in order, and every sample decodes with the announced aliases.
 func TestAgentStreams(t *testing.T) {
 	t.Parallel()
-	b := mosquittotest.Start(t, mosquittotest.Options{})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
 	carURL, _ := startCar(t, "overheat", 15*time.Minute)
 	cfg := testConfig(t, carURL, b.URL())
 	w := watch(t, b.URL(), cfg.DeviceID)
@@ -271,7 +271,7 @@ func TestAgentStreams(t *testing.T) {
 // only with the right token.
 func TestCommands(t *testing.T) {
 	t.Parallel()
-	b := mosquittotest.Start(t, mosquittotest.Options{})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
 	carURL, vc := startCar(t, "overheat", 15*time.Minute)
 	cfg := testConfig(t, carURL, b.URL())
 	cfg.Commands.ClearToken = "let-me-clear"
@@ -338,7 +338,7 @@ func TestCommands(t *testing.T) {
 // everything the agent recorded arrives, numbered without gaps.
 func TestBrokerDown(t *testing.T) {
 	t.Parallel()
-	b := mosquittotest.Start(t, mosquittotest.Options{Persistent: true})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{Persistent: true})
 	carURL, _ := startCar(t, "healthy", 5*time.Minute)
 	cfg := testConfig(t, carURL, b.URL())
 	w := watch(t, b.URL(), cfg.DeviceID) // its session outlives the outages
@@ -369,7 +369,7 @@ func TestBrokerDown(t *testing.T) {
 // and delivers every event and trouble-code report.
 func TestSpoolFull(t *testing.T) {
 	t.Parallel()
-	b := mosquittotest.Start(t, mosquittotest.Options{Persistent: true})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{Persistent: true})
 	carURL, _ := startCar(t, "overheat", 15*time.Minute)
 	cfg := testConfig(t, carURL, b.URL())
 	cfg.Spool.MaxBytes = 64 << 10
@@ -407,7 +407,7 @@ func TestKilledWhileOffline(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the agent as child processes")
 	}
-	b := mosquittotest.Start(t, mosquittotest.Options{Persistent: true})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{Persistent: true})
 	carURL, _ := startCar(t, "healthy", 5*time.Minute)
 	cfg := testConfig(t, carURL, b.URL())
 	w := watch(t, b.URL(), cfg.DeviceID)
@@ -459,7 +459,7 @@ func TestKilledWhileOffline(t *testing.T) {
 // on reading the car into its spool.
 func TestBadCredentials(t *testing.T) {
 	t.Parallel()
-	b := mosquittotest.Start(t, mosquittotest.Options{Users: map[string]string{"car-x": "right"}})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{Users: map[string]string{"car-x": "right"}})
 	carURL, _ := startCar(t, "healthy", 5*time.Minute)
 	cfg := testConfig(t, carURL, b.URL())
 	cfg.Broker.Username, cfg.Broker.Password = "car-x", "wrong"

@@ -20,12 +20,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pitwall-io/pitwall/firmware-sim/fleet"
-	"github.com/pitwall-io/pitwall/gateway/mosquittotest"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 	"github.com/pitwall-io/pitwall/series"
-	"github.com/pitwall-io/pitwall/series/influxtest"
 	"github.com/pitwall-io/pitwall/store"
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
 // child is the configuration of a server run as a child process by
@@ -156,7 +155,7 @@ func flood(t *testing.T, cfg fleet.FloodConfig) fleet.Result {
 // and sequence followed.
 func TestStoresEverySampleOnce(t *testing.T) {
 	t.Parallel()
-	b := mosquittotest.Start(t, mosquittotest.Options{})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
 	r := start(t, testConfig(b.URL()), nil)
 	res := flood(t, fleet.FloodConfig{Broker: b.URL(), Vehicles: 20, Messages: 10, Signals: 10, Instants: 5, Prefix: "once"})
 	if res.Samples != 20*10*50 {
@@ -236,7 +235,7 @@ func telemetry(device string, boot, seq uint64, t time.Time, speed float64) *wir
 // behave lose nothing.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	b := mosquittotest.Start(t, mosquittotest.Options{})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
 	r := start(t, testConfig(b.URL()), nil)
 	p := newPublisher(t, b.URL(), "hostile")
 	now := time.Now()
@@ -291,7 +290,7 @@ func TestBadInput(t *testing.T) {
 // comes before its birth waits for it, and is refused if it never comes.
 func TestSequenceAndBirths(t *testing.T) {
 	t.Parallel()
-	b := mosquittotest.Start(t, mosquittotest.Options{})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
 	r := start(t, testConfig(b.URL()), nil)
 	p := newPublisher(t, b.URL(), "car-s")
 	now := time.Now().Truncate(time.Second)
@@ -326,7 +325,7 @@ func TestServerKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the server as a child process")
 	}
-	b := mosquittotest.Start(t, mosquittotest.Options{Persistent: true})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{Persistent: true})
 	dir := t.TempDir()
 	c := child{Config: testConfig(b.URL()), StorePath: filepath.Join(dir, "pitwall.db"), SeriesPath: filepath.Join(dir, "series.db")}
 	raw, _ := json.Marshal(c)
@@ -386,8 +385,8 @@ func TestInfluxKilled(t *testing.T) {
 	if testing.Short() {
 		t.Skip("needs its own InfluxDB")
 	}
-	b := mosquittotest.Start(t, mosquittotest.Options{})
-	db := influxtest.Start(t)
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
+	db := testserver.StartInflux(t)
 	sr, err := series.OpenInflux(context.Background(), series.InfluxOptions{URL: db.URL(), Bucket: "pitwall"})
 	if err != nil {
 		t.Fatal(err)
@@ -426,10 +425,10 @@ func TestSharedGroup(t *testing.T) {
 	if testing.Short() {
 		t.Skip("uses InfluxDB")
 	}
-	b := mosquittotest.Start(t, mosquittotest.Options{})
+	b := testserver.StartMosquitto(t, testserver.MosquittoOptions{})
 	bucket := fmt.Sprintf("pitwall_group_%d", time.Now().UnixNano())
 	var rigs []*rig
-	url := influxtest.URL(t)
+	url := testserver.InfluxURL(t)
 	for range 2 {
 		sr, err := series.OpenInflux(context.Background(), series.InfluxOptions{URL: url, Bucket: bucket})
 		if err != nil {
