@@ -70,13 +70,14 @@ type Ingest struct {
 	queue chan *job
 	done  chan struct{} // closed when Run stops: handlers stop waiting
 
-	mu       sync.Mutex
-	devices  map[string]*device
-	parked   map[birthKey][]*job
-	clients  []mqtt.Client
-	ready    []bool // per consumer; none when messages are delivered in process
-	running  bool
-	rejectAt map[string]time.Time // last log line per reject reason
+	mu          sync.Mutex
+	devices     map[string]*device
+	parked      map[birthKey][]*job
+	parkedTotal int
+	clients     []mqtt.Client
+	ready       []bool // per consumer; none when messages are delivered in process
+	running     bool
+	rejectAt    map[string]time.Time // last log line per reject reason
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -427,6 +428,7 @@ func (in *Ingest) status(j *job, st *wirepb.Status, payload []byte) *job {
 	d.status.VIN, d.status.AgentVersion, d.status.Adapter, d.status.Protocol = st.GetVin(), st.GetAgentVersion(), st.GetAdapter(), st.GetProtocol()
 	waiting := in.parked[birthKey{j.device, j.boot}]
 	delete(in.parked, birthKey{j.device, j.boot})
+	in.parkedTotal -= len(waiting)
 	in.mu.Unlock()
 	if len(waiting) > 0 {
 		in.metrics.parked.Sub(float64(len(waiting)))
@@ -495,6 +497,12 @@ func (in *Ingest) aliases(device string, boot uint64) *wire.Aliases {
 	return a
 }
 
+// How much telemetry may wait for its birth: per boot, and in all.
+const (
+	maxParkedPerBoot = 16
+	maxParked        = 256
+)
+
 // telemetry turns samples into points, one per instant; samples out of
 // the time bounds are left out and counted. Without the boot's aliases
 // the message waits for its birth.
@@ -506,7 +514,14 @@ func (in *Ingest) telemetry(j *job, t *wirepb.Telemetry) *job {
 		}
 		in.mu.Lock()
 		k := birthKey{j.device, j.boot}
+		if len(in.parked[k]) >= maxParkedPerBoot || in.parkedTotal >= maxParked {
+			in.mu.Unlock()
+			// Unacknowledged messages hold the broker's in-flight window:
+			// a device that never announces itself must not stall the rest.
+			return in.rejected(j, "no_birth", fmt.Errorf("no birth message for boot %016x, and too much telemetry already waits for one", j.boot))
+		}
 		in.parked[k] = append(in.parked[k], j)
+		in.parkedTotal++
 		in.mu.Unlock()
 		in.metrics.parked.Inc()
 		return nil
@@ -632,6 +647,7 @@ func (in *Ingest) sweepParked(ctx context.Context) {
 				in.parked[k] = keep
 			}
 		}
+		in.parkedTotal -= len(expired)
 		in.mu.Unlock()
 		for _, j := range expired {
 			in.metrics.parked.Dec()

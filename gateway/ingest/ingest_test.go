@@ -303,8 +303,14 @@ func TestSequenceAndBirths(t *testing.T) {
 	p.send("car-s", wire.KindTelemetry, telemetry("car-s", 9, 6, now.Add(4*time.Second), 6))
 	p.send("car-s", wire.KindTelemetry, telemetry("car-s", 9, 4, now.Add(2*time.Second), 4)) // late
 	p.send("car-s", wire.KindTelemetry, telemetry("car-s", 8, 2, now, 0))                    // a boot that never announces itself
+	// A device that floods telemetry for a boot it never announces: beyond
+	// what may wait, it is refused at once rather than holding the broker.
+	for n := range uint64(maxParkedPerBoot + 4) {
+		p.send("car-s", wire.KindTelemetry, telemetry("car-s", 7, 2+n, now, 0))
+	}
 	eventually(t, 10*time.Second, "the stream", func() bool { return r.in.Stats().Stored >= 6 })
-	eventually(t, 10*time.Second, "the orphan refused", func() bool { return r.in.Stats().RejectedBy["no_birth"] == 1 })
+	eventually(t, 5*time.Second, "the flood beyond the limit refused at once", func() bool { return r.in.Stats().RejectedBy["no_birth"] == 4 })
+	eventually(t, 10*time.Second, "the orphans refused", func() bool { return r.in.Stats().RejectedBy["no_birth"] == 4+1+maxParkedPerBoot })
 	m := r.in.metrics
 	if d, g, l := testutil.ToFloat64(m.duplicates), testutil.ToFloat64(m.gaps), testutil.ToFloat64(m.late); d != 1 || g != 2 || l != 1 {
 		t.Errorf("duplicates %v, skipped %v, late %v; want 1, 2 (4 and 5), 1", d, g, l)
