@@ -410,3 +410,23 @@ func FieldScale(p PID, key string) (scale, offset float64) {
 	}
 	return f.scale, f.add
 }
+
+// BatteryVoltageSignal names the battery voltage the adapter measures at
+// the OBD socket (ELM327 ATRV): not a PID, but read with every scan.
+const BatteryVoltageSignal = "Vehicle.LowVoltageBattery.CurrentVoltage"
+
+// Signals lists every signal name Pitwall reads from a car: the PID
+// table's fields in PID order, then the battery voltage.
+func Signals() []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, p := range pidTable {
+		for _, f := range p.Fields {
+			if f.Signal != "" && !seen[f.Signal] {
+				seen[f.Signal] = true
+				out = append(out, f.Signal)
+			}
+		}
+	}
+	return append(out, BatteryVoltageSignal)
+}

@@ -32,6 +32,7 @@ func commands() []command {
 		{"bench", "measure throughput: OBD reads, the agent, the ingest", "obd|agent|ingest [flags]", runBench},
 		{"agent", "run the in-car agent: poll the car, spool, publish over MQTT", "--config agent.yaml | --adapter URL --broker URL --device-id ID --spool DIR", runAgent},
 		{"server", "run the cloud side: ingest into InfluxDB or the embedded store, /metrics, /readyz", "--config server.yaml | --broker URL | --embedded-broker ADDR [flags]", runServer},
+		{"rules", "check rule files, print the built-in rule pack", "check FILE... | builtin", runRules},
 		{"devices", "register devices, revoke them, export Mosquitto passwords and ACLs", "add|list|revoke|rotate|export|hash [flags]", runDevices},
 		{"tail", "print the wire messages passing a broker (--json: one object a line)", "--broker URL [--device ID] [--json]", runTail},
 		{"sim", "simulate an ELM327 and a car, or a fleet; list scenarios and profiles", "elm327|fleet|scenarios|profiles [flags]", runSim},

@@ -39,7 +39,7 @@ func (s Signal) Value(q int64) float64 {
 
 // Agent-side signals that do not come from a PID.
 const (
-	BatteryVoltage = "Vehicle.LowVoltageBattery.CurrentVoltage"
+	BatteryVoltage = obd.BatteryVoltageSignal
 )
 
 // Resolution returns how a named signal travels: the scale and offset of
