@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"path/filepath"
 	"testing"
 	"time"
@@ -32,8 +33,9 @@ func TestMigrationsOnceOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, err := s.Version(ctx); err != nil || v != 1 {
-		t.Fatalf("version %d, %v", v, err)
+	files, _ := fs.Glob(migrations, "migrations/*.sql")
+	if v, err := s.Version(ctx); err != nil || v != len(files) || v < 2 {
+		t.Fatalf("version %d, %v; %d migrations", v, err, len(files))
 	}
 	if _, err := s.AddOwner(ctx, Owner{Email: "ANA@example.com "}); !errors.Is(err, ErrExists) {
 		t.Fatalf("the same email again: %v", err)
@@ -164,5 +166,83 @@ func TestJournal(t *testing.T) {
 	got1, err := s.Status(ctx, "car-1")
 	if err != nil || got1.Online || got1.LastSeq != 12 || got1.VIN != "1G1JC5444R7252367" || got1.AgentVersion != "1.0" || !got1.Seen.Equal(newer.Seen) {
 		t.Fatalf("status %+v, %v", got1, err)
+	}
+}
+
+func TestAlertsAndNotifications(t *testing.T) {
+	ctx := context.Background()
+	s, _ := open(t)
+	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	a := Alert{Fingerprint: "f1", Device: "car-1", Rule: "overheat", Severity: "critical", Labels: map[string]string{"alertname": "overheat"},
+		State: "firing", StartsAt: t0, Summary: "hot", Values: map[string]float64{"Vehicle.X": 112}, SendResolved: true, Updated: t0}
+	if err := s.SaveAlerts(ctx, []Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	a.State, a.EndsAt, a.Updated = "resolved", t0.Add(time.Minute), t0.Add(time.Minute)
+	if err := s.SaveAlerts(ctx, []Alert{a}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Alerts(ctx, "car-1", false, 10)
+	if err != nil || len(got) != 1 || got[0].State != "resolved" || got[0].Values["Vehicle.X"] != 112 || !got[0].EndsAt.Equal(t0.Add(time.Minute)) || got[0].Codes == nil {
+		t.Fatalf("alerts %+v, %v", got, err)
+	}
+	if firing, _ := s.Alerts(ctx, "", true, 10); len(firing) != 0 {
+		t.Fatalf("firing %+v", firing)
+	}
+	n := Notification{Notifier: "email", Fingerprint: "f1", StartsAt: t0, State: "firing", Sent: t0.Add(time.Second), ID: "n1"}
+	if err := s.LogNotifications(ctx, []Notification{n, n}); err != nil {
+		t.Fatal(err)
+	}
+	if at, ok, err := s.LastNotified(ctx, "email", "f1", t0, "firing"); err != nil || !ok || !at.Equal(n.Sent) {
+		t.Fatalf("last notified %v %v %v", at, ok, err)
+	}
+	if _, ok, _ := s.LastNotified(ctx, "webhook", "f1", t0, "firing"); ok {
+		t.Fatal("another notifier counts as sent")
+	}
+
+	sl, err := s.AddSilence(ctx, Silence{Device: "car-1", Matchers: map[string]string{"alertname": "low-fuel"}, StartsAt: t0, EndsAt: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Silences(ctx, "car-1", t0.Add(time.Minute)); len(got) != 1 || got[0].Matchers["alertname"] != "low-fuel" {
+		t.Fatalf("silences %+v", got)
+	}
+	if got, _ := s.Silences(ctx, "car-1", t0.Add(2*time.Hour)); len(got) != 0 {
+		t.Fatalf("an expired silence: %+v", got)
+	}
+	if _, err := s.AddSilence(ctx, Silence{Device: "car-1", StartsAt: t0, EndsAt: t0}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("an empty silence: %v", err)
+	}
+	_ = sl
+
+	o, _ := s.AddOwner(ctx, Owner{Email: "ana@example.com", Name: "Ana"})
+	v, _ := s.AddVehicle(ctx, Vehicle{OwnerID: o.ID})
+	s.AddDevice(ctx, "car-2", v.ID)
+	if err := s.SetQuietHours(ctx, o.ID, QuietHours{Start: "22:00", End: "07:00", TimeZone: "Europe/Paris"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetQuietHours(ctx, o.ID, QuietHours{Start: "25:00"}); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a bad time: %v", err)
+	}
+	r, err := s.RecipientOfDevice(ctx, "car-2")
+	if err != nil || r.Owner.Email != "ana@example.com" || r.Quiet.TimeZone != "Europe/Paris" || r.Quiet.Start != "22:00" {
+		t.Fatalf("recipient %+v, %v", r, err)
+	}
+	if _, err := s.RecipientOfDevice(ctx, "car-1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("a device on no vehicle: %v", err)
+	}
+	if _, err := s.AddService(ctx, Service{VehicleID: v.ID, Date: t0.AddDate(0, -6, 0), OdometerKm: 40000}); err != nil {
+		t.Fatal(err)
+	}
+	s.AddService(ctx, Service{VehicleID: v.ID, Date: t0.AddDate(-1, 0, 0), OdometerKm: 30000})
+	if sv, err := s.LastService(ctx, "car-2"); err != nil || sv.OdometerKm != 40000 {
+		t.Fatalf("last service %+v, %v", sv, err)
+	}
+	items, err := s.AddFeedItems(ctx, []FeedItem{{OwnerID: o.ID, Device: "car-2", Fingerprint: "f", State: "firing", Severity: "critical", Summary: "hot", Time: t0}})
+	if err != nil || items[0].ID == "" {
+		t.Fatal(err)
+	}
+	if feed, _ := s.Feed(ctx, o.ID, t0, 10); len(feed) != 1 || feed[0].Summary != "hot" {
+		t.Fatalf("feed %+v", feed)
 	}
 }

@@ -1,0 +1,536 @@
+// Package alerting turns the rules' alerts into notifications an owner
+// trusts, the way Prometheus Alertmanager does for servers, adapted to
+// cars: each alert has a fingerprint from its labels; alerts are grouped
+// per vehicle and told together; an alert is told once (and again only
+// after the repeat interval while it still fires); an overheat inhibits
+// the cooling warnings it explains; owners silence or snooze alerts and
+// set quiet hours, which hold back all but critical alerts. Alerts and
+// what was sent are kept in the store, so a restart neither loses a
+// firing alert nor tells it twice.
+package alerting
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/pitwall-io/pitwall/rules"
+	"github.com/pitwall-io/pitwall/store"
+)
+
+// Store keeps alerts, the notification log, silences and who owns what;
+// *store.Store is one.
+type Store interface {
+	SaveAlerts(ctx context.Context, alerts []store.Alert) error
+	AlertsUpdatedSince(ctx context.Context, t time.Time) ([]store.Alert, error)
+	LogNotifications(ctx context.Context, ns []store.Notification) error
+	LastNotified(ctx context.Context, notifier, fingerprint string, starts time.Time, state string) (time.Time, bool, error)
+	Silences(ctx context.Context, device string, t time.Time) ([]store.Silence, error)
+	RecipientOfDevice(ctx context.Context, device string) (store.Recipient, error)
+}
+
+// Notifier tells someone about a group of alerts.
+type Notifier interface {
+	Name() string
+	Notify(ctx context.Context, n *Notification) error
+}
+
+// Notification is what a notifier sends: one vehicle's alerts that are
+// new, repeated or over.
+type Notification struct {
+	// ID is the same for the same content, so a receiver can tell a
+	// resend (after a crash between sending and logging) from news.
+	ID        string
+	Device    string
+	Vehicle   string
+	Recipient store.Recipient // zero when the device is on no owner's vehicle
+	Firing    []store.Alert
+	Resolved  []store.Alert
+	Time      time.Time
+}
+
+// Config tunes the timing.
+type Config struct {
+	// GroupWait delays the first notification of a vehicle's alerts so
+	// that alerts starting together go out together (0 by default:
+	// at once). Critical alerts never wait.
+	GroupWait time.Duration
+	// GroupInterval is how long a vehicle's later changes wait after a
+	// notification (30 s by default).
+	GroupInterval time.Duration
+	// RepeatInterval is how long before a still-firing alert is told
+	// again (4 h by default).
+	RepeatInterval time.Duration
+	Inhibits       []rules.Inhibit
+}
+
+// Manager runs the alert pipeline.
+type Manager struct {
+	cfg       Config
+	store     Store
+	notifiers []Notifier
+	log       *slog.Logger
+	now       func() time.Time
+
+	mu     sync.Mutex
+	alerts map[string]*store.Alert // by fingerprint: firing, and resolved ones not yet done with
+	groups map[string]*group       // by device
+	sent   map[sentKey]time.Time   // what was told, as the store's log says
+	wake   chan struct{}
+}
+
+type group struct {
+	due       time.Time // when to look at the group; zero: nothing to do
+	lastFlush time.Time
+	failures  int
+}
+
+type sentKey struct {
+	notifier, fingerprint string
+	starts                int64
+	state                 string
+}
+
+// Option changes a Manager.
+type Option func(*Manager)
+
+// WithLogger sends the manager's logs to l.
+func WithLogger(l *slog.Logger) Option { return func(m *Manager) { m.log = l } }
+
+// WithClock sets the manager's clock.
+func WithClock(now func() time.Time) Option { return func(m *Manager) { m.now = now } }
+
+// New makes a manager that tells notifiers.
+func New(cfg Config, st Store, notifiers []Notifier, opts ...Option) *Manager {
+	if cfg.GroupInterval == 0 {
+		cfg.GroupInterval = 30 * time.Second
+	}
+	if cfg.RepeatInterval == 0 {
+		cfg.RepeatInterval = 4 * time.Hour
+	}
+	m := &Manager{cfg: cfg, store: st, notifiers: notifiers, log: slog.New(slog.DiscardHandler), now: time.Now,
+		alerts: map[string]*store.Alert{}, groups: map[string]*group{}, sent: map[sentKey]time.Time{}, wake: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(m)
+	}
+	return m
+}
+
+// Fingerprint identifies an alert by its labels.
+func Fingerprint(labels map[string]string) string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	h := sha256.New()
+	for _, k := range keys {
+		h.Write([]byte(k))
+		h.Write([]byte{0xff})
+		h.Write([]byte(labels[k]))
+		h.Write([]byte{0xff})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+// Receive takes the rules' alerts, stores them durably, and schedules
+// their vehicles' notifications. An error means they were not stored.
+func (m *Manager) Receive(ctx context.Context, in []rules.Alert) error {
+	if len(in) == 0 {
+		return nil
+	}
+	now := m.now()
+	recs := make([]store.Alert, 0, len(in))
+	for _, a := range in {
+		recs = append(recs, store.Alert{Fingerprint: Fingerprint(a.Labels), Device: a.Device, Vehicle: a.Vehicle, Rule: a.Rule,
+			Severity: string(a.Severity), Labels: a.Labels, State: string(a.State), StartsAt: a.StartsAt, EndsAt: a.EndsAt,
+			Summary: a.Summary, Values: a.Values, Codes: a.Codes, OneShot: a.OneShot, SendResolved: a.SendResolved, Updated: now})
+	}
+	if err := m.store.SaveAlerts(ctx, recs); err != nil {
+		return fmt.Errorf("alerting: %w", err)
+	}
+	m.mu.Lock()
+	for i := range recs {
+		r := recs[i]
+		m.alerts[r.Fingerprint] = &r
+		m.scheduleLocked(r.Device, now, r.Severity == string(rules.Critical) && r.State == string(rules.Firing))
+	}
+	m.mu.Unlock()
+	m.poke()
+	return nil
+}
+
+// scheduleLocked sets when a device's group is looked at next.
+func (m *Manager) scheduleLocked(device string, now time.Time, urgent bool) {
+	g := m.groups[device]
+	if g == nil {
+		g = &group{}
+		m.groups[device] = g
+	}
+	at := now.Add(m.cfg.GroupWait)
+	if !g.lastFlush.IsZero() {
+		at = later(at, g.lastFlush.Add(m.cfg.GroupInterval))
+	}
+	if urgent {
+		at = now
+	}
+	if g.due.IsZero() || at.Before(g.due) {
+		g.due = at
+	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func (m *Manager) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run sends notifications until ctx ends. It first takes up the alerts
+// the store holds (a restart), telling what was not told yet.
+func (m *Manager) Run(ctx context.Context) error {
+	now := m.now()
+	recs, err := m.store.AlertsUpdatedSince(ctx, now.Add(-24*time.Hour))
+	if err != nil {
+		return fmt.Errorf("alerting: loading alerts: %w", err)
+	}
+	m.mu.Lock()
+	for i := range recs {
+		r := recs[i]
+		if _, ok := m.alerts[r.Fingerprint]; !ok {
+			m.alerts[r.Fingerprint] = &r
+			m.scheduleLocked(r.Device, now, true)
+		}
+	}
+	m.mu.Unlock()
+	if len(recs) > 0 {
+		m.log.Info("alerting: took up stored alerts", "alerts", len(recs))
+	}
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		case <-m.wake:
+		}
+		next := m.flushDue(ctx)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		wait := time.Minute
+		if !next.IsZero() {
+			wait = max(0, next.Sub(m.now()))
+		}
+		timer.Reset(wait)
+	}
+}
+
+// flushDue looks at every group that is due and returns when the next is.
+func (m *Manager) flushDue(ctx context.Context) time.Time {
+	now := m.now()
+	var due []string
+	m.mu.Lock()
+	for d, g := range m.groups {
+		if !g.due.IsZero() && !g.due.After(now) {
+			due = append(due, d)
+			g.due = time.Time{}
+		}
+	}
+	m.mu.Unlock()
+	sort.Strings(due)
+	for _, d := range due {
+		m.flush(ctx, d, now)
+	}
+	var next time.Time
+	m.mu.Lock()
+	for _, g := range m.groups {
+		if !g.due.IsZero() && (next.IsZero() || g.due.Before(next)) {
+			next = g.due
+		}
+	}
+	m.mu.Unlock()
+	return next
+}
+
+// Flush looks at one vehicle's alerts now, for tests and tools.
+func (m *Manager) Flush(ctx context.Context, device string) { m.flush(ctx, device, m.now()) }
+
+// flush decides what each notifier must be told about a device's alerts
+// and tells it.
+func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
+	m.mu.Lock()
+	var alerts []store.Alert
+	for _, a := range m.alerts {
+		if a.Device == device {
+			alerts = append(alerts, *a)
+		}
+	}
+	g := m.groups[device]
+	m.mu.Unlock()
+	sort.Slice(alerts, func(i, j int) bool {
+		if !alerts[i].StartsAt.Equal(alerts[j].StartsAt) {
+			return alerts[i].StartsAt.Before(alerts[j].StartsAt)
+		}
+		return alerts[i].Fingerprint < alerts[j].Fingerprint
+	})
+	silences, err := m.store.Silences(ctx, device, now)
+	if err != nil {
+		m.log.Warn("alerting: reading silences", "device", device, "err", err)
+	}
+	rcpt, err := m.store.RecipientOfDevice(ctx, device)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		m.log.Warn("alerting: finding the owner", "device", device, "err", err)
+	}
+	quiet, quietEnd := inQuietHours(rcpt.Quiet, now)
+	var retry, nextRepeat, deferTo time.Time
+	failed := false
+	for _, n := range m.notifiers {
+		note := &Notification{Device: device, Recipient: rcpt, Time: now}
+		for _, a := range alerts {
+			if note.Vehicle == "" {
+				note.Vehicle = a.Vehicle
+			}
+			if silenced(a, silences) || m.inhibited(a, alerts) {
+				continue
+			}
+			firing := a.State == string(rules.Firing) || a.OneShot
+			told, toldAt := m.told(ctx, n.Name(), a, string(rules.Firing))
+			if firing && !(a.OneShot && a.State == string(rules.Resolved) && told) {
+				due := !told || !a.OneShot && a.State == string(rules.Firing) && now.Sub(toldAt) >= m.cfg.RepeatInterval
+				if !due {
+					if a.State == string(rules.Firing) && !a.OneShot {
+						nextRepeat = earliest(nextRepeat, toldAt.Add(m.cfg.RepeatInterval))
+					}
+					continue
+				}
+				if quiet && a.Severity != string(rules.Critical) {
+					deferTo = quietEnd
+					continue
+				}
+				note.Firing = append(note.Firing, a)
+				continue
+			}
+			if a.State == string(rules.Resolved) && a.SendResolved && told {
+				if done, _ := m.told(ctx, n.Name(), a, string(rules.Resolved)); !done {
+					if quiet && a.Severity != string(rules.Critical) {
+						deferTo = quietEnd
+						continue
+					}
+					note.Resolved = append(note.Resolved, a)
+				}
+			}
+		}
+		if len(note.Firing)+len(note.Resolved) == 0 {
+			continue
+		}
+		note.ID = notificationID(n.Name(), note)
+		sctx, cancel := context.WithTimeout(ctx, time.Minute)
+		err := n.Notify(sctx, note)
+		cancel()
+		if err != nil {
+			failed = true
+			m.log.Warn("alerting: a notification failed; it will be tried again", "notifier", n.Name(), "device", device, "err", err)
+			continue
+		}
+		if repeat := m.logSent(ctx, n.Name(), note, now); !repeat.IsZero() {
+			nextRepeat = earliest(nextRepeat, repeat)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if g == nil {
+		return
+	}
+	g.lastFlush = now
+	if failed {
+		g.failures++
+		retry = now.Add(min(time.Duration(1<<min(g.failures, 8))*5*time.Second, 10*time.Minute))
+	} else {
+		g.failures = 0
+	}
+	for _, t := range []time.Time{retry, nextRepeat, deferTo} {
+		if !t.IsZero() && (g.due.IsZero() || t.Before(g.due)) {
+			g.due = t
+		}
+	}
+	// Forget what is over and told.
+	for fp, a := range m.alerts {
+		if a.Device == device && a.State == string(rules.Resolved) && now.Sub(a.Updated) > time.Hour {
+			delete(m.alerts, fp)
+		}
+	}
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
+}
+
+// told reports whether (and when) a notifier last told an alert's start
+// in a state: from memory, else from the store's log.
+func (m *Manager) told(ctx context.Context, notifier string, a store.Alert, state string) (bool, time.Time) {
+	k := sentKey{notifier, a.Fingerprint, a.StartsAt.UnixMilli(), state}
+	m.mu.Lock()
+	t, ok := m.sent[k]
+	m.mu.Unlock()
+	if ok {
+		return true, t
+	}
+	t, ok, err := m.store.LastNotified(ctx, notifier, a.Fingerprint, a.StartsAt, state)
+	if err != nil {
+		m.log.Warn("alerting: reading the notification log", "err", err)
+	}
+	if ok {
+		m.mu.Lock()
+		m.sent[k] = t
+		m.mu.Unlock()
+	}
+	return ok, t
+}
+
+// logSent records a sent notification and returns when its firing alerts
+// repeat.
+func (m *Manager) logSent(ctx context.Context, notifier string, n *Notification, now time.Time) time.Time {
+	var rows []store.Notification
+	var repeat time.Time
+	m.mu.Lock()
+	for _, list := range [][]store.Alert{n.Firing, n.Resolved} {
+		for _, a := range list {
+			state := string(rules.Resolved)
+			if len(n.Firing) > 0 && containsFP(n.Firing, a.Fingerprint) {
+				state = string(rules.Firing)
+				if a.State == string(rules.Firing) && !a.OneShot {
+					repeat = earliest(repeat, now.Add(m.cfg.RepeatInterval))
+				}
+			}
+			m.sent[sentKey{notifier, a.Fingerprint, a.StartsAt.UnixMilli(), state}] = now
+			rows = append(rows, store.Notification{Notifier: notifier, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, State: state, Sent: now, ID: n.ID})
+		}
+	}
+	m.mu.Unlock()
+	if err := m.store.LogNotifications(ctx, rows); err != nil {
+		m.log.Error("alerting: logging a sent notification", "notifier", notifier, "err", err)
+	}
+	return repeat
+}
+
+func containsFP(list []store.Alert, fp string) bool {
+	for _, a := range list {
+		if a.Fingerprint == fp {
+			return true
+		}
+	}
+	return false
+}
+
+// notificationID hashes what a notification says.
+func notificationID(notifier string, n *Notification) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s|%s", notifier, n.Device)
+	for _, a := range n.Firing {
+		fmt.Fprintf(h, "|f:%s:%d", a.Fingerprint, a.StartsAt.UnixMilli())
+	}
+	for _, a := range n.Resolved {
+		fmt.Fprintf(h, "|r:%s:%d", a.Fingerprint, a.StartsAt.UnixMilli())
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// silenced reports whether a silence in force matches the alert.
+func silenced(a store.Alert, silences []store.Silence) bool {
+	for _, s := range silences {
+		if matches(a.Labels, s.Matchers) {
+			return true
+		}
+	}
+	return false
+}
+
+func matches(labels, matchers map[string]string) bool {
+	for k, v := range matchers {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// inhibited reports whether a firing alert mutes a: the source matchers
+// match it, the target matchers match a, they agree on the Equal labels,
+// and a is not itself a source.
+func (m *Manager) inhibited(a store.Alert, all []store.Alert) bool {
+	for _, in := range m.cfg.Inhibits {
+		if !matches(a.Labels, in.Target) || matches(a.Labels, in.Source) {
+			continue
+		}
+		for _, s := range all {
+			if s.State != string(rules.Firing) || s.Fingerprint == a.Fingerprint || !matches(s.Labels, in.Source) {
+				continue
+			}
+			same := true
+			for _, l := range in.Equal {
+				same = same && s.Labels[l] == a.Labels[l]
+			}
+			if same {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inQuietHours reports whether t falls in an owner's quiet hours, and
+// when they end.
+func inQuietHours(q store.QuietHours, t time.Time) (bool, time.Time) {
+	if q.Start == "" || q.End == "" {
+		return false, time.Time{}
+	}
+	loc, err := time.LoadLocation(q.TimeZone)
+	if err != nil {
+		loc = time.UTC
+	}
+	start, err1 := time.Parse("15:04", q.Start)
+	end, err2 := time.Parse("15:04", q.End)
+	if err1 != nil || err2 != nil {
+		return false, time.Time{}
+	}
+	lt := t.In(loc)
+	day := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, loc)
+	at := func(d time.Time, hm time.Time) time.Time {
+		return time.Date(d.Year(), d.Month(), d.Day(), hm.Hour(), hm.Minute(), 0, 0, loc)
+	}
+	s, e := at(day, start), at(day, end)
+	if !s.Before(e) { // across midnight: 22:00 to 07:00
+		if lt.Before(e) {
+			return true, e
+		}
+		if !lt.Before(s) {
+			return true, at(day.AddDate(0, 0, 1), end)
+		}
+		return false, time.Time{}
+	}
+	if !lt.Before(s) && lt.Before(e) {
+		return true, e
+	}
+	return false, time.Time{}
+}
