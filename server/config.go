@@ -2,7 +2,9 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +21,8 @@ type Config struct {
 	Ingest         ingest.Config        `yaml:"ingest"`
 	EmbeddedBroker EmbeddedBrokerConfig `yaml:"embedded_broker"`
 	HTTP           HTTPConfig           `yaml:"http"`
+	Rules          RulesConfig          `yaml:"rules"`
+	Alerting       AlertingConfig       `yaml:"alerting"`
 }
 
 // StoreConfig places the relational store.
@@ -123,6 +127,36 @@ func (c *Config) Validate() error {
 		if !strings.HasPrefix(hash, "$7$") {
 			errs = append(errs, configfile.Bad("embedded_broker.server_users."+user, "not a $7$ secret hash (make one with `pitwall devices hash`)"))
 		}
+	}
+	for i, f := range c.Rules.Files {
+		if _, err := os.Stat(f); err != nil {
+			errs = append(errs, configfile.Bad(fmt.Sprintf("rules.files[%d]", i), "%v", err))
+		}
+	}
+	a := c.Alerting
+	if a.Webhook.URL != "" {
+		if u, err := url.Parse(a.Webhook.URL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			errs = append(errs, configfile.Bad("alerting.webhook.url", "%q: want https://HOST/PATH", a.Webhook.URL))
+		}
+		if a.Webhook.Secret == "" && a.Webhook.SecretFile == "" {
+			errs = append(errs, configfile.Bad("alerting.webhook.secret", "a webhook needs a secret to sign with"))
+		}
+	}
+	if a.Email.Addr != "" {
+		if _, _, err := net.SplitHostPort(a.Email.Addr); err != nil {
+			errs = append(errs, configfile.Bad("alerting.email.addr", "%q: want HOST:PORT", a.Email.Addr))
+		}
+		if !strings.Contains(a.Email.From, "@") {
+			errs = append(errs, configfile.Bad("alerting.email.from", "%q: want an address", a.Email.From))
+		}
+	}
+	for key, d := range map[string]time.Duration{"alerting.group_wait": a.GroupWait, "alerting.group_interval": a.GroupInterval, "alerting.repeat_interval": a.RepeatInterval} {
+		if d < 0 || d > 7*24*time.Hour {
+			errs = append(errs, configfile.Bad(key, "%v: want 0 to 168h", d))
+		}
+	}
+	if a.MQTT.Enabled && c.EmbeddedBroker.Addr == "" {
+		errs = append(errs, configfile.Bad("alerting.mqtt.enabled", "app notifications go through the embedded broker; set embedded_broker.addr"))
 	}
 	if err := configfile.Within("ingest", c.Ingest.Validate()); err != nil {
 		errs = append(errs, err)

@@ -18,8 +18,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/pitwall-io/pitwall/alerting"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/ingest"
+	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
 	"github.com/pitwall-io/pitwall/store"
 )
@@ -32,6 +34,9 @@ type Server struct {
 	Series   series.Store
 	Ingest   *ingest.Ingest
 	Broker   *broker.Broker // nil without an embedded broker
+	Rules    *rules.Engine
+	Alerts   *alerting.Manager
+	Feed     *alerting.Feed
 	Registry *prometheus.Registry
 	// Mux serves /metrics, /healthz and /readyz; other packages add their
 	// routes before Run.
@@ -99,7 +104,10 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	}
 	s.closers = append(s.closers, s.Series.Close)
 
-	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry)); err != nil {
+	set := s.loadRules()
+	s.Rules = rules.NewEngine(set, rules.WithMaintenance(s.maintenance))
+	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry),
+		ingest.WithListener(s.evaluate)); err != nil {
 		return nil, err
 	}
 	if cfg.EmbeddedBroker.Addr != "" {
@@ -111,6 +119,14 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		s.Broker = b
 		s.closers = append(s.closers, b.Close)
 	}
+
+	notifiers, err := s.notifiers()
+	if err != nil {
+		return nil, err
+	}
+	s.Alerts = alerting.New(alerting.Config{GroupWait: cfg.Alerting.GroupWait, GroupInterval: cfg.Alerting.GroupInterval,
+		RepeatInterval: cfg.Alerting.RepeatInterval, Inhibits: set.Inhibits}, s.Store, notifiers, alerting.WithLogger(s.log))
+	s.log.Info("rules loaded", "rules", len(set.Rules), "inhibit_rules", len(set.Inhibits), "notifiers", len(notifiers))
 
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
 	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -133,9 +149,16 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := s.Alerts.Run(ctx); err != nil {
+			errc <- err
+			cancel()
+		}
+	}()
 	go func() {
 		defer wg.Done()
 		if err := srv.Serve(s.listener); err != nil && !errors.Is(err, http.ErrServerClosed) {

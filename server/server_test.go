@@ -6,18 +6,21 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pitwall-io/pitwall/alerting"
 	"github.com/pitwall-io/pitwall/firmware-sim/car"
 	"github.com/pitwall-io/pitwall/firmware-sim/dongle"
 	"github.com/pitwall-io/pitwall/firmware-sim/ecu"
 	"github.com/pitwall-io/pitwall/gateway/edge"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/server"
+	"github.com/pitwall-io/pitwall/store"
 )
 
 func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
@@ -65,8 +68,16 @@ func get(t *testing.T, url string) (int, string) {
 // message, the device's status; the server answers /readyz and /metrics.
 func TestAgentThroughEmbeddedBroker(t *testing.T) {
 	dir := t.TempDir()
+	hooks := make(chan alerting.Message, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m alerting.Message
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		hooks <- m
+	}))
+	defer hook.Close()
 	cfg := server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
-		EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"}}
+		EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"},
+		Alerting: server.AlertingConfig{Webhook: server.WebhookConfig{URL: hook.URL, Secret: "s"}}}
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, cfg)
 	if err != nil {
@@ -83,7 +94,9 @@ func TestAgentThroughEmbeddedBroker(t *testing.T) {
 	base := "http://" + s.HTTPAddr()
 	eventually(t, 10*time.Second, "ready", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
 
-	_, secret, err := s.Store.AddDevice(ctx, "car-7", "")
+	owner, _ := s.Store.AddOwner(ctx, store.Owner{Email: "ana@example.com", Name: "Ana"})
+	van, _ := s.Store.AddVehicle(ctx, store.Vehicle{OwnerID: owner.ID, Name: "the van"})
+	_, secret, err := s.Store.AddDevice(ctx, "car-7", van.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +116,27 @@ func TestAgentThroughEmbeddedBroker(t *testing.T) {
 		msgs, _ := s.Store.Messages(ctx, "car-7", string(wire.KindDTC), time.Time{}, 10)
 		return err == nil && v[coolant].Value > 100 && len(msgs) > 0
 	})
+	// The trouble code the overheating car reports sets off the rules:
+	// the lamp and the new code reach the webhook, with the code, and the
+	// owner's feed.
+	told := map[string]bool{}
+	deadline := time.After(20 * time.Second)
+	for !told["mil-on"] || !told["new-code"] {
+		select {
+		case m := <-hooks:
+			for _, a := range m.Firing {
+				told[a.Rule] = true
+				if a.Rule == "mil-on" && (m.Device != "car-7" || m.Owner != owner.ID || len(a.Codes) == 0 || a.Codes[0] != "P0217") {
+					t.Errorf("mil-on notification %+v", m)
+				}
+			}
+		case <-deadline:
+			t.Fatalf("the webhook heard only %v", told)
+		}
+	}
+	if feed, err := s.Store.Feed(ctx, owner.ID, time.Time{}, 10); err != nil || len(feed) < 2 {
+		t.Errorf("the owner's feed: %+v, %v", feed, err)
+	}
 	stopAgent()
 	if err := <-adone; err != nil {
 		t.Fatal(err)
