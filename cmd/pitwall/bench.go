@@ -24,6 +24,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stdout, "usage: pitwall bench obd|agent --adapter URL [--duration D] [--pids LIST] [--json]")
 		fmt.Fprintln(stdout, "       pitwall bench ingest --broker URL --influx-url URL [--vehicles N] [--duration D] [--json]")
+		fmt.Fprintln(stdout, "       pitwall bench alerts [--broker URL] [--vehicles N] [--duration D] [--json]")
 		return flag.ErrHelp
 	}
 	switch args[0] {
@@ -33,8 +34,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchAgent(ctx, args[1:], stdout, stderr)
 	case "ingest":
 		return benchIngest(ctx, args[1:], stdout, stderr)
+	case "alerts":
+		return benchAlerts(ctx, args[1:], stdout, stderr)
 	}
-	return usageError{fmt.Sprintf("unknown benchmark %q; known: obd, agent, ingest", args[0])}
+	return usageError{fmt.Sprintf("unknown benchmark %q; known: obd, agent, ingest, alerts", args[0])}
 }
 
 // benchResult is one mode's measurement.

@@ -29,7 +29,7 @@ type command struct {
 func commands() []command {
 	return []command{
 		{"scan", "read everything a car reports over OBD-II", "--adapter URL [--json] [--timeout D]", runScan},
-		{"bench", "measure throughput: OBD reads, the agent, the ingest", "obd|agent|ingest [flags]", runBench},
+		{"bench", "measure throughput and latency: OBD reads, the agent, the ingest, alerts", "obd|agent|ingest|alerts [flags]", runBench},
 		{"agent", "run the in-car agent: poll the car, spool, publish over MQTT", "--config agent.yaml | --adapter URL --broker URL --device-id ID --spool DIR", runAgent},
 		{"server", "run the cloud side: ingest into InfluxDB or the embedded store, /metrics, /readyz", "--config server.yaml | --broker URL | --embedded-broker ADDR [flags]", runServer},
 		{"rules", "check rule files, print the built-in rule pack", "check FILE... | builtin", runRules},

@@ -39,6 +39,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"server", "--broker", "tcp://127.0.0.1:1", "--embedded-broker", "127.0.0.1:0", "--db", "/nonexistent-dir/x.db"}, 1, "", "leave ingest.broker.url empty"},
 		{[]string{"server", "--config", "/nonexistent.yaml"}, 1, "", "no such file"},
 		{[]string{"bench", "ingest"}, 2, "", "--broker and --influx-url are required"},
+		{[]string{"bench", "alerts", "--duration", "5s"}, 2, "", "at least 30s"},
 		{[]string{"rules"}, 2, "", "name what to do"},
 		{[]string{"rules", "check"}, 2, "", "needs at least one file"},
 		{[]string{"rules", "check", "/nonexistent.yaml"}, 1, "no such file", "with problems: 1 found"},
