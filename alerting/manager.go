@@ -32,6 +32,7 @@ type Store interface {
 	LogNotifications(ctx context.Context, ns []store.Notification) error
 	LastNotified(ctx context.Context, notifier, fingerprint string, starts time.Time, state string) (time.Time, bool, error)
 	Silences(ctx context.Context, device string, t time.Time) ([]store.Silence, error)
+	AddSilence(ctx context.Context, s store.Silence) (store.Silence, error)
 	RecipientOfDevice(ctx context.Context, device string) (store.Recipient, error)
 }
 
@@ -533,4 +534,25 @@ func inQuietHours(q store.QuietHours, t time.Time) (bool, time.Time) {
 		return true, e
 	}
 	return false, time.Time{}
+}
+
+// Snooze holds back one alert of a device for d: a silence whose matchers
+// are the alert's labels.
+func (m *Manager) Snooze(ctx context.Context, fingerprint string, d time.Duration, by string) (store.Silence, error) {
+	m.mu.Lock()
+	a, ok := m.alerts[fingerprint]
+	var labels map[string]string
+	var device string
+	if ok {
+		labels, device = a.Labels, a.Device
+	}
+	m.mu.Unlock()
+	if !ok {
+		return store.Silence{}, fmt.Errorf("alerting: no alert %s to snooze", fingerprint)
+	}
+	if d <= 0 || d > 30*24*time.Hour {
+		return store.Silence{}, fmt.Errorf("alerting: snooze for %v: want up to 30 days", d)
+	}
+	now := m.now()
+	return m.store.AddSilence(ctx, store.Silence{Device: device, Matchers: labels, StartsAt: now, EndsAt: now.Add(d), CreatedBy: by, Comment: "snoozed"})
 }

@@ -184,6 +184,24 @@ func TestSilence(t *testing.T) {
 	want(t, r.rec.told(), "mil-on:firing", "low-fuel:firing")
 }
 
+// A snoozed alert is held back until the snooze ends; the others are not.
+func TestSnooze(t *testing.T) {
+	r := newRig(t, Config{RepeatInterval: time.Hour})
+	r.receive(t, alert("low-fuel", rules.Info, rules.Firing, t0), alert("mil-on", rules.Warning, rules.Firing, t0))
+	want(t, r.rec.told(), "low-fuel:firing+mil-on:firing")
+	low := Fingerprint(alert("low-fuel", rules.Info, rules.Firing, t0).Labels)
+	if _, err := r.m.Snooze(context.Background(), low, 3*time.Hour, "ana"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.m.Snooze(context.Background(), "nope", time.Hour, "ana"); err == nil {
+		t.Fatal("snoozed an unknown alert")
+	}
+	r.advance(time.Hour) // both would repeat; only mil-on does
+	want(t, r.rec.told(), "low-fuel:firing+mil-on:firing", "mil-on:firing")
+	r.advance(2*time.Hour + time.Minute)
+	want(t, r.rec.told(), "low-fuel:firing+mil-on:firing", "mil-on:firing", "low-fuel:firing+mil-on:firing")
+}
+
 // In quiet hours only critical alerts go out; the rest wait for the end.
 func TestQuietHours(t *testing.T) {
 	r := newRig(t, Config{RepeatInterval: 24 * time.Hour})

@@ -44,8 +44,10 @@ type Maintenance struct {
 // State of an alert.
 type State string
 
-// An alert fires, then resolves.
+// An alert is pending while its condition holds for less than its
+// rule's for:, then fires, then resolves.
 const (
+	Pending  State = "pending"
 	Firing   State = "firing"
 	Resolved State = "resolved"
 )
@@ -418,6 +420,29 @@ func (e *Engine) refreshMaintenance(v *vehicle, t time.Time) {
 		}
 	}
 	v.env["km_since_service"], v.env["days_since_service"] = km, days
+}
+
+// Active lists a device's alerts that are pending (the condition holds,
+// its for: has not passed) or firing, as of the last data.
+func (e *Engine) Active(device string) []Alert {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	v := e.vehicles[device]
+	if v == nil {
+		return nil
+	}
+	var out []Alert
+	for _, r := range e.set.Rules {
+		st := v.states[r]
+		switch {
+		case st == nil:
+		case st.firing && !r.when.event:
+			out = append(out, st.fired)
+		case !st.firing && !st.since.IsZero():
+			out = append(out, e.alert(v, r, Pending, st.since, time.Time{}))
+		}
+	}
+	return out
 }
 
 // resolved is a fired alert's end: its explanation is the firing's.

@@ -197,3 +197,26 @@ func TestForAndClearProperties(t *testing.T) {
 		t.Fatalf("the random streams fired %d and resolved %d times: too few to test anything", fired, resolvedN)
 	}
 }
+
+// While the condition holds for less than its for:, the alert is
+// pending; then firing; then gone.
+func TestActivePendingFiring(t *testing.T) {
+	e := NewEngine(Builtin())
+	const c = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.Samples("car", "", []Sample{{Signal: c, Time: t0, Value: 115}})
+	if a := e.Active("car"); len(a) != 1 || a[0].State != Pending || a[0].Rule != "overheat" {
+		t.Fatalf("after the first hot sample: %+v", a)
+	}
+	e.Samples("car", "", []Sample{{Signal: c, Time: t0.Add(25 * time.Second), Value: 115}})
+	if a := e.Active("car"); len(a) != 1 || a[0].State != Firing {
+		t.Fatalf("after 25 s: %+v", a)
+	}
+	e.Samples("car", "", []Sample{{Signal: c, Time: t0.Add(time.Minute), Value: 90}, {Signal: c, Time: t0.Add(2 * time.Minute), Value: 90}})
+	if a := e.Active("car"); len(a) != 0 {
+		t.Fatalf("after cooling: %+v", a)
+	}
+	if a := e.Active("unknown"); a != nil {
+		t.Fatalf("an unknown car: %+v", a)
+	}
+}
