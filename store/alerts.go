@@ -110,7 +110,10 @@ func (s *Store) Alerts(ctx context.Context, device string, firingOnly bool, limi
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	q += ` ORDER BY starts_ms DESC, fingerprint LIMIT ?`
-	args = append(args, limit)
+	return s.queryAlerts(ctx, q, append(args, limit)...)
+}
+
+func (s *Store) queryAlerts(ctx context.Context, q string, args ...any) ([]Alert, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alerts: %w", err)
@@ -130,20 +133,7 @@ func (s *Store) Alerts(ctx context.Context, device string, firingOnly bool, limi
 // AlertsUpdatedSince lists the alerts changed at or after t: what a
 // restarted alert manager must look at again.
 func (s *Store) AlertsUpdatedSince(ctx context.Context, t time.Time) ([]Alert, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT `+alertCols+` FROM alerts WHERE state = 'firing' OR updated_ms >= ? ORDER BY updated_ms`, ms(t))
-	if err != nil {
-		return nil, fmt.Errorf("store: alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []Alert
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return s.queryAlerts(ctx, `SELECT `+alertCols+` FROM alerts WHERE state = 'firing' OR updated_ms >= ? ORDER BY updated_ms`, ms(t))
 }
 
 // Notification is one alert told by one notifier.
