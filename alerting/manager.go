@@ -302,7 +302,7 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 	}
 	quiet, quietEnd := inQuietHours(rcpt.Quiet, now)
 	var retry, nextRepeat, deferTo time.Time
-	failed := false
+	failed, sent := false, false
 	for _, n := range m.notifiers {
 		note := &Notification{Device: device, Recipient: rcpt, Time: now}
 		for _, a := range alerts {
@@ -351,6 +351,7 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 			m.log.Warn("alerting: a notification failed; it will be tried again", "notifier", n.Name(), "device", device, "err", err)
 			continue
 		}
+		sent = true
 		if repeat := m.logSent(ctx, n.Name(), note, now); !repeat.IsZero() {
 			nextRepeat = earliest(nextRepeat, repeat)
 		}
@@ -360,7 +361,9 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 	if g == nil {
 		return
 	}
-	g.lastFlush = now
+	if sent {
+		g.lastFlush = now // group_interval counts from the last notification
+	}
 	if failed {
 		g.failures++
 		retry = now.Add(min(time.Duration(1<<min(g.failures, 8))*5*time.Second, 10*time.Minute))

@@ -422,6 +422,26 @@ func (e *Engine) refreshMaintenance(v *vehicle, t time.Time) {
 	v.env["km_since_service"], v.env["days_since_service"] = km, days
 }
 
+// Restore takes up alerts that were firing before a restart, so that a
+// condition still holding continues them instead of firing anew, and
+// their end is reported with their start.
+func (e *Engine) Restore(alerts []Alert) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	byName := map[string]*Rule{}
+	for _, r := range e.set.Rules {
+		byName[r.Name] = r
+	}
+	for _, a := range alerts {
+		r := byName[a.Rule]
+		if r == nil || a.State != Firing || r.when.event {
+			continue
+		}
+		v := e.vehicle(a.Device, a.Vehicle)
+		v.states[r] = &ruleState{firing: true, startsAt: a.StartsAt, since: a.StartsAt, fired: a}
+	}
+}
+
 // Active lists a device's alerts that are pending (the condition holds,
 // its for: has not passed) or firing, as of the last data.
 func (e *Engine) Active(device string) []Alert {

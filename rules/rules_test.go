@@ -220,3 +220,32 @@ func TestActivePendingFiring(t *testing.T) {
 		t.Fatalf("an unknown car: %+v", a)
 	}
 }
+
+// After a restart, an alert restored as firing is continued, not fired
+// again, and resolves with its original start.
+func TestRestore(t *testing.T) {
+	const c = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	first := NewEngine(Builtin())
+	var fired Alert
+	for i := range 30 {
+		for _, a := range first.Samples("car", "van", []Sample{{Signal: c, Time: t0.Add(time.Duration(i) * time.Second), Value: 115}}) {
+			fired = a
+		}
+	}
+	if fired.State != Firing {
+		t.Fatal("no overheat")
+	}
+	second := NewEngine(Builtin())
+	second.Restore([]Alert{fired})
+	if a := second.Samples("car", "van", []Sample{{Signal: c, Time: t0.Add(time.Minute), Value: 116}}); len(a) != 0 {
+		t.Fatalf("fired again after the restart: %+v", a)
+	}
+	var got []Alert
+	for i := range 40 {
+		got = append(got, second.Samples("car", "van", []Sample{{Signal: c, Time: t0.Add(2*time.Minute + time.Duration(i)*time.Second), Value: 90}})...)
+	}
+	if len(got) != 1 || got[0].State != Resolved || !got[0].StartsAt.Equal(fired.StartsAt) {
+		t.Fatalf("after cooling: %+v", got)
+	}
+}

@@ -190,3 +190,23 @@ func ruleEvent(m *wirepb.Event) (rules.Event, bool) {
 	}
 	return ev, true
 }
+
+// restoreAlerts gives the rule engine the alerts that were firing when
+// the server stopped, so a restart tells nothing twice.
+func (s *Server) restoreAlerts(ctx context.Context) error {
+	firing, err := s.Store.Alerts(ctx, "", true, 1_000_000)
+	if err != nil {
+		return err
+	}
+	restored := make([]rules.Alert, 0, len(firing))
+	for _, a := range firing {
+		restored = append(restored, rules.Alert{Rule: a.Rule, Severity: rules.Severity(a.Severity), Labels: a.Labels, Device: a.Device,
+			Vehicle: a.Vehicle, State: rules.State(a.State), StartsAt: a.StartsAt, Summary: a.Summary, Values: a.Values, Codes: a.Codes,
+			OneShot: a.OneShot, SendResolved: a.SendResolved})
+	}
+	s.Rules.Restore(restored)
+	if len(restored) > 0 {
+		s.log.Info("rules: took up firing alerts", "alerts", len(restored))
+	}
+	return nil
+}

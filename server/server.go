@@ -106,6 +106,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 
 	set := s.loadRules()
 	s.Rules = rules.NewEngine(set, rules.WithMaintenance(s.maintenance))
+	if err := s.restoreAlerts(ctx); err != nil {
+		return nil, err
+	}
 	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry),
 		ingest.WithListener(s.evaluate)); err != nil {
 		return nil, err

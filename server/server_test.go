@@ -19,6 +19,7 @@ import (
 	"github.com/pitwall-io/pitwall/firmware-sim/ecu"
 	"github.com/pitwall-io/pitwall/gateway/edge"
 	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 	"github.com/pitwall-io/pitwall/server"
 	"github.com/pitwall-io/pitwall/store"
 )
@@ -218,5 +219,81 @@ http:
 	os.WriteFile(p, []byte("ingest:\n  broker:\n    url: tcp://127.0.0.1:1883\n  batchsize: 5\n"), 0o600)
 	if _, err := server.Load(p); err == nil || !strings.Contains(err.Error(), p+": line 4: field batchsize not found") {
 		t.Fatalf("unknown key: %v", err)
+	}
+}
+
+// A restart tells nothing twice: an overheat told before the restart and
+// still hot after it is not told again; its end is told, with its start.
+func TestRestartTellsNothingTwice(t *testing.T) {
+	dir := t.TempDir()
+	hooks := make(chan alerting.Message, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m alerting.Message
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		hooks <- m
+	}))
+	defer hook.Close()
+	cfg := server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
+		EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"},
+		Alerting: server.AlertingConfig{Webhook: server.WebhookConfig{URL: hook.URL, Secret: "s"}}}
+	const coolant = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
+	aliases, _ := wire.NewAliases([]string{coolant})
+	sig, _ := aliases.ByName(coolant)
+	t0 := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
+	seq := uint64(0)
+	// drive runs a server, delivers a boot's birth and one coolant value a
+	// second from `from` for n seconds, and stops it.
+	drive := func(boot uint64, from time.Duration, n int, value float64) {
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := server.New(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Run(ctx) }()
+		send := func(k wire.Kind, m wire.Message) {
+			b, _ := wire.Encode(m)
+			if err := s.Ingest.Deliver(ctx, wire.Topic("car-r", k), b); err != nil {
+				t.Fatal(err)
+			}
+		}
+		seq++
+		send(wire.KindStatus, &wirepb.Status{Header: wire.NewHeader("car-r", boot, seq), Online: true, Signals: aliases.Defs()})
+		for i := range n {
+			var b wire.Batch
+			b.Add(sig, t0.Add(from+time.Duration(i)*time.Second), value)
+			seq++
+			send(wire.KindTelemetry, b.Telemetry(wire.NewHeader("car-r", boot, seq)))
+		}
+		time.Sleep(300 * time.Millisecond) // the manager's turn
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	next := func() alerting.Message {
+		select {
+		case m := <-hooks:
+			return m
+		case <-time.After(5 * time.Second):
+			t.Fatal("no notification")
+		}
+		return alerting.Message{}
+	}
+	drive(1, 0, 30, 115)
+	first := next()
+	if len(first.Firing) != 1 || first.Firing[0].Rule != "overheat" {
+		t.Fatalf("before the restart: %+v", first)
+	}
+	drive(2, time.Minute, 20, 116) // restarted, still hot
+	select {
+	case m := <-hooks:
+		t.Fatalf("told again after the restart: %+v", m)
+	default:
+	}
+	drive(3, 2*time.Minute, 40, 90) // cooled down
+	end := next()
+	if len(end.Resolved) != 1 || !end.Resolved[0].StartsAt.Equal(first.Firing[0].StartsAt) {
+		t.Fatalf("the end: %+v", end)
 	}
 }
