@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"text/template"
 	"time"
@@ -291,24 +290,4 @@ func (d templateData) Field(name string) any {
 func checkTemplate(t *template.Template) error {
 	var b strings.Builder
 	return t.Execute(&b, templateData{Rule: "r", Device: "d", Vehicle: "v", Codes: []string{"P0100"}, New: []string{"P0100"}, env: compileEnv})
-}
-
-// Signals lists the signals a rule set reads, sorted.
-func (s *Set) Signals() []string {
-	seen := map[string]bool{}
-	for _, r := range s.Rules {
-		for _, c := range []*condition{r.when, r.clear} {
-			if c != nil {
-				for _, sig := range c.signals {
-					seen[sig] = true
-				}
-			}
-		}
-	}
-	out := make([]string, 0, len(seen))
-	for s := range seen {
-		out = append(out, s)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -228,18 +228,6 @@ func (s *Store) Silences(ctx context.Context, device string, t time.Time) ([]Sil
 	return out, rows.Err()
 }
 
-// EndSilence ends a silence now.
-func (s *Store) EndSilence(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE silences SET ends_ms = ? WHERE id = ? AND ends_ms > ?`, ms(s.now()), id, ms(s.now()))
-	if err != nil {
-		return fmt.Errorf("store: silence %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: silence %s in force", ErrNotFound, id)
-	}
-	return nil
-}
-
 // FeedItem is one thing an owner was told, in the app.
 type FeedItem struct {
 	ID          string

@@ -117,18 +117,6 @@ func (s *Store) Vehicles(ctx context.Context, ownerID string) ([]Vehicle, error)
 	return out, rows.Err()
 }
 
-// FitDevice fits a device to a vehicle (or removes it, for an empty id).
-func (s *Store) FitDevice(ctx context.Context, device, vehicleID string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE devices SET vehicle_id = ? WHERE id = ?`, nullable(vehicleID), device)
-	if err != nil {
-		return constraint(err, "device "+device)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: device %s", ErrNotFound, device)
-	}
-	return nil
-}
-
 func prefixed(p, cols string) string {
 	parts := strings.Split(cols, ", ")
 	for i := range parts {

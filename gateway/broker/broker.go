@@ -87,9 +87,6 @@ func (b *Broker) Publish(topic string, payload []byte, retain bool) error {
 	return b.srv.Publish(topic, payload, retain, 1)
 }
 
-// Clients is how many clients are connected.
-func (b *Broker) Clients() int { return b.srv.Clients.Len() }
-
 // Close disconnects everyone and stops listening; it is safe to call twice.
 func (b *Broker) Close() error {
 	var err error
