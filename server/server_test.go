@@ -35,6 +35,22 @@ func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
 	}
 }
 
+// embeddedConfig is a server with the embedded broker and stores in dir,
+// posting its notifications to a webhook whose messages arrive on the
+// channel.
+func embeddedConfig(t *testing.T, dir string) (server.Config, chan alerting.Message) {
+	hooks := make(chan alerting.Message, 16)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m alerting.Message
+		_ = json.NewDecoder(r.Body).Decode(&m)
+		hooks <- m
+	}))
+	t.Cleanup(hook.Close)
+	return server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
+		EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"},
+		Alerting: server.AlertingConfig{Webhook: server.WebhookConfig{URL: hook.URL, Secret: "s"}}}, hooks
+}
+
 // startCar runs a simulated overheating car behind an ELM327 emulator.
 func startCar(t *testing.T) string {
 	sc, err := car.Load("overheat")
@@ -69,16 +85,7 @@ func get(t *testing.T, url string) (int, string) {
 // message, the device's status; the server answers /readyz and /metrics.
 func TestAgentThroughEmbeddedBroker(t *testing.T) {
 	dir := t.TempDir()
-	hooks := make(chan alerting.Message, 16)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m alerting.Message
-		_ = json.NewDecoder(r.Body).Decode(&m)
-		hooks <- m
-	}))
-	defer hook.Close()
-	cfg := server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
-		EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"},
-		Alerting: server.AlertingConfig{Webhook: server.WebhookConfig{URL: hook.URL, Secret: "s"}}}
+	cfg, hooks := embeddedConfig(t, dir)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := server.New(ctx, cfg)
 	if err != nil {
@@ -226,16 +233,7 @@ http:
 // still hot after it is not told again; its end is told, with its start.
 func TestRestartTellsNothingTwice(t *testing.T) {
 	dir := t.TempDir()
-	hooks := make(chan alerting.Message, 16)
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var m alerting.Message
-		_ = json.NewDecoder(r.Body).Decode(&m)
-		hooks <- m
-	}))
-	defer hook.Close()
-	cfg := server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
-		EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"},
-		Alerting: server.AlertingConfig{Webhook: server.WebhookConfig{URL: hook.URL, Secret: "s"}}}
+	cfg, hooks := embeddedConfig(t, dir)
 	const coolant = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
 	aliases, _ := wire.NewAliases([]string{coolant})
 	sig, _ := aliases.ByName(coolant)
