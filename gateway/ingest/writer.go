@@ -192,6 +192,7 @@ func (in *Ingest) track(ctx context.Context, batch []*job) {
 			continue
 		}
 		d := in.deviceLocked(j.device)
+		before, wasOnline := d.seq.missing, d.status.Online
 		r := d.seq.observe(j.boot, j.seq)
 		switch {
 		case r.duplicate:
@@ -219,18 +220,13 @@ func (in *Ingest) track(ctx context.Context, batch []*job) {
 			save = append(save, *st)
 			d.savedAt, d.dirty = now, false
 		}
-	}
-	var missing int64
-	online := 0
-	for _, d := range in.devices {
-		missing += d.seq.missing
-		if d.status.Online {
-			online++
+		// The gauges move by this device's change, not by a count over all.
+		in.metrics.missing.Add(float64(d.seq.missing - before))
+		if st.Online != wasOnline {
+			in.metrics.online.Add(map[bool]float64{true: 1, false: -1}[st.Online])
 		}
 	}
 	in.mu.Unlock()
-	in.metrics.missing.Set(float64(missing))
-	in.metrics.online.Set(float64(online))
 	if len(save) > 0 {
 		if err := in.journal.SaveStatuses(ctx, save); err != nil && ctx.Err() == nil {
 			in.log.Warn("ingest: saving device statuses", "devices", len(save), "err", err)
