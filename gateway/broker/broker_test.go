@@ -129,6 +129,18 @@ func TestTopicRights(t *testing.T) {
 	if tok := srv.Publish(wire.Topic("car-00001", wire.KindCommand), 1, false, []byte("scan")); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
+	// The broker's PUBACK to the server does not mean the device has the
+	// command yet: wait for it before the device is cut off.
+	waitFor := time.Now().Add(5 * time.Second)
+	for {
+		mu.Lock()
+		n := len(cmds)
+		mu.Unlock()
+		if n > 0 || time.Now().After(waitFor) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	// Under another's id: the broker drops the device's connection.
 	a.Publish(wire.Topic("car-00002", wire.KindTelemetry), 1, false, []byte("forged")).WaitTimeout(2 * time.Second)
 	deadline := time.Now().Add(5 * time.Second)
