@@ -260,7 +260,7 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 		if !st.Ignition {
 			continue // a parked car's ECUs sleep
 		}
-		if codes := fmt.Sprint(st.Stored, st.Pending, st.MIL); codes != v.codes {
+		if codes := fmt.Sprint(st.Stored, st.Pending, st.MIL, st.Monitors); codes != v.codes {
 			v.codes = codes
 			if err := v.publish(wire.KindDTC, v.dtcReport(st), false); err != nil {
 				fail(err)
@@ -303,6 +303,9 @@ func (v *vehicle) dtcReport(st car.State) *wirepb.DTCReport {
 	}
 	r := &wirepb.DTCReport{Header: v.header(), TimeMs: time.Now().UnixMilli(), Mil: st.MIL,
 		Stored: codes(st.Stored), Pending: codes(st.Pending), Permanent: codes(st.Permanent)}
+	for _, m := range st.Monitors {
+		r.Monitors = append(r.Monitors, &wirepb.Monitor{Name: m.Name, Supported: m.Supported, Complete: m.Supported && m.Complete})
+	}
 	if st.Freeze != nil && slices.Contains(st.Stored, st.Freeze.DTC) {
 		r.FreezeFrames = []*wirepb.FreezeFrame{{Ecu: "7E8", Dtc: st.Freeze.DTC.String(), Values: []*wirepb.Value{
 			{Signal: "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature", Value: st.Freeze.State.Coolant, Unit: "celsius"},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -503,6 +504,7 @@ func (s *session) readCodes(ctx context.Context) {
 		for _, x := range st {
 			r.Mil = r.Mil || x.MIL
 		}
+		r.Monitors = mergeMonitors(st)
 	}
 	for _, k := range []struct {
 		svc obd.Service
@@ -517,7 +519,7 @@ func (s *session) readCodes(ctx context.Context) {
 			*k.dst = append(*k.dst, &wirepb.Code{Code: c.Code.String(), Ecu: string(c.ECU)})
 		}
 	}
-	sig := fmt.Sprint(r.Mil, r.Stored, r.Pending, r.Permanent)
+	sig := fmt.Sprint(r.Mil, r.Stored, r.Pending, r.Permanent, r.Monitors)
 	if sig == s.codes {
 		return
 	}
@@ -544,4 +546,35 @@ func codeList(cs []*wirepb.Code) string {
 		out = append(out, c.Code)
 	}
 	return strings.Join(out, ",")
+}
+
+// mergeMonitors folds the ECUs' readiness into one list: a monitor is
+// supported when any ECU runs it and complete when every ECU that runs it
+// has completed it.
+func mergeMonitors(st map[obd.ECU]*obd.MonitorStatus) []*wirepb.Monitor {
+	var out []*wirepb.Monitor
+	at := map[string]*wirepb.Monitor{}
+	ecus := make([]obd.ECU, 0, len(st))
+	for e := range st {
+		ecus = append(ecus, e)
+	}
+	slices.Sort(ecus)
+	for _, e := range ecus {
+		for _, m := range st[e].Monitors {
+			w := at[m.Name]
+			if w == nil {
+				w = &wirepb.Monitor{Name: m.Name, Complete: true}
+				at[m.Name] = w
+				out = append(out, w)
+			}
+			if m.Supported {
+				w.Supported = true
+				w.Complete = w.Complete && m.Complete
+			}
+		}
+	}
+	for _, w := range out {
+		w.Complete = w.Supported && w.Complete
+	}
+	return out
 }

@@ -538,14 +538,17 @@ func (x *FreezeFrame) GetValues() []*Value {
 // DTCReport is the car's trouble codes, sent when they change (and every
 // few minutes as a reminder), on pitwall/v1/{device}/dtc.
 type DTCReport struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Header        *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
-	TimeMs        int64                  `protobuf:"varint,2,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
-	Mil           bool                   `protobuf:"varint,3,opt,name=mil,proto3" json:"mil,omitempty"`
-	Stored        []*Code                `protobuf:"bytes,4,rep,name=stored,proto3" json:"stored,omitempty"`
-	Pending       []*Code                `protobuf:"bytes,5,rep,name=pending,proto3" json:"pending,omitempty"`
-	Permanent     []*Code                `protobuf:"bytes,6,rep,name=permanent,proto3" json:"permanent,omitempty"`
-	FreezeFrames  []*FreezeFrame         `protobuf:"bytes,7,rep,name=freeze_frames,json=freezeFrames,proto3" json:"freeze_frames,omitempty"`
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Header       *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"`
+	TimeMs       int64                  `protobuf:"varint,2,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	Mil          bool                   `protobuf:"varint,3,opt,name=mil,proto3" json:"mil,omitempty"`
+	Stored       []*Code                `protobuf:"bytes,4,rep,name=stored,proto3" json:"stored,omitempty"`
+	Pending      []*Code                `protobuf:"bytes,5,rep,name=pending,proto3" json:"pending,omitempty"`
+	Permanent    []*Code                `protobuf:"bytes,6,rep,name=permanent,proto3" json:"permanent,omitempty"`
+	FreezeFrames []*FreezeFrame         `protobuf:"bytes,7,rep,name=freeze_frames,json=freezeFrames,proto3" json:"freeze_frames,omitempty"`
+	// monitors is the readiness of the emissions monitors since the codes
+	// were last cleared (PID 01), merged over the car's ECUs.
+	Monitors      []*Monitor `protobuf:"bytes,8,rep,name=monitors,proto3" json:"monitors,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -629,6 +632,75 @@ func (x *DTCReport) GetFreezeFrames() []*FreezeFrame {
 	return nil
 }
 
+func (x *DTCReport) GetMonitors() []*Monitor {
+	if x != nil {
+		return x.Monitors
+	}
+	return nil
+}
+
+// Monitor is one readiness monitor: whether the car has it and whether it
+// has completed its test.
+type Monitor struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Supported     bool                   `protobuf:"varint,2,opt,name=supported,proto3" json:"supported,omitempty"`
+	Complete      bool                   `protobuf:"varint,3,opt,name=complete,proto3" json:"complete,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Monitor) Reset() {
+	*x = Monitor{}
+	mi := &file_wirepb_wire_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Monitor) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Monitor) ProtoMessage() {}
+
+func (x *Monitor) ProtoReflect() protoreflect.Message {
+	mi := &file_wirepb_wire_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Monitor.ProtoReflect.Descriptor instead.
+func (*Monitor) Descriptor() ([]byte, []int) {
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Monitor) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Monitor) GetSupported() bool {
+	if x != nil {
+		return x.Supported
+	}
+	return false
+}
+
+func (x *Monitor) GetComplete() bool {
+	if x != nil {
+		return x.Complete
+	}
+	return false
+}
+
 // Event is something that happened to the car, on
 // pitwall/v1/{device}/event.
 type Event struct {
@@ -649,7 +721,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wirepb_wire_proto_msgTypes[8]
+	mi := &file_wirepb_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -661,7 +733,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[8]
+	mi := &file_wirepb_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -674,7 +746,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{8}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Event) GetHeader() *Header {
@@ -787,7 +859,7 @@ type Ignition struct {
 
 func (x *Ignition) Reset() {
 	*x = Ignition{}
-	mi := &file_wirepb_wire_proto_msgTypes[9]
+	mi := &file_wirepb_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -799,7 +871,7 @@ func (x *Ignition) String() string {
 func (*Ignition) ProtoMessage() {}
 
 func (x *Ignition) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[9]
+	mi := &file_wirepb_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -812,7 +884,7 @@ func (x *Ignition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ignition.ProtoReflect.Descriptor instead.
 func (*Ignition) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{9}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Ignition) GetOn() bool {
@@ -839,7 +911,7 @@ type TripStart struct {
 
 func (x *TripStart) Reset() {
 	*x = TripStart{}
-	mi := &file_wirepb_wire_proto_msgTypes[10]
+	mi := &file_wirepb_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -851,7 +923,7 @@ func (x *TripStart) String() string {
 func (*TripStart) ProtoMessage() {}
 
 func (x *TripStart) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[10]
+	mi := &file_wirepb_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -864,7 +936,7 @@ func (x *TripStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TripStart.ProtoReflect.Descriptor instead.
 func (*TripStart) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{10}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *TripStart) GetTripId() uint64 {
@@ -894,7 +966,7 @@ type TripEnd struct {
 
 func (x *TripEnd) Reset() {
 	*x = TripEnd{}
-	mi := &file_wirepb_wire_proto_msgTypes[11]
+	mi := &file_wirepb_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +978,7 @@ func (x *TripEnd) String() string {
 func (*TripEnd) ProtoMessage() {}
 
 func (x *TripEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[11]
+	mi := &file_wirepb_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +991,7 @@ func (x *TripEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TripEnd.ProtoReflect.Descriptor instead.
 func (*TripEnd) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{11}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TripEnd) GetTripId() uint64 {
@@ -969,7 +1041,7 @@ type Battery struct {
 
 func (x *Battery) Reset() {
 	*x = Battery{}
-	mi := &file_wirepb_wire_proto_msgTypes[12]
+	mi := &file_wirepb_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -981,7 +1053,7 @@ func (x *Battery) String() string {
 func (*Battery) ProtoMessage() {}
 
 func (x *Battery) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[12]
+	mi := &file_wirepb_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -994,7 +1066,7 @@ func (x *Battery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Battery.ProtoReflect.Descriptor instead.
 func (*Battery) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{12}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Battery) GetCondition() string {
@@ -1021,7 +1093,7 @@ type Adapter struct {
 
 func (x *Adapter) Reset() {
 	*x = Adapter{}
-	mi := &file_wirepb_wire_proto_msgTypes[13]
+	mi := &file_wirepb_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1033,7 +1105,7 @@ func (x *Adapter) String() string {
 func (*Adapter) ProtoMessage() {}
 
 func (x *Adapter) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[13]
+	mi := &file_wirepb_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1046,7 +1118,7 @@ func (x *Adapter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Adapter.ProtoReflect.Descriptor instead.
 func (*Adapter) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{13}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Adapter) GetConnected() bool {
@@ -1081,7 +1153,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_wirepb_wire_proto_msgTypes[14]
+	mi := &file_wirepb_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1165,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[14]
+	mi := &file_wirepb_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1178,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{14}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Command) GetHeader() *Header {
@@ -1202,7 +1274,7 @@ type ScanNow struct {
 
 func (x *ScanNow) Reset() {
 	*x = ScanNow{}
-	mi := &file_wirepb_wire_proto_msgTypes[15]
+	mi := &file_wirepb_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1286,7 @@ func (x *ScanNow) String() string {
 func (*ScanNow) ProtoMessage() {}
 
 func (x *ScanNow) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[15]
+	mi := &file_wirepb_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1299,7 @@ func (x *ScanNow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanNow.ProtoReflect.Descriptor instead.
 func (*ScanNow) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{15}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{16}
 }
 
 type ReadFreezeFrame struct {
@@ -1239,7 +1311,7 @@ type ReadFreezeFrame struct {
 
 func (x *ReadFreezeFrame) Reset() {
 	*x = ReadFreezeFrame{}
-	mi := &file_wirepb_wire_proto_msgTypes[16]
+	mi := &file_wirepb_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1251,7 +1323,7 @@ func (x *ReadFreezeFrame) String() string {
 func (*ReadFreezeFrame) ProtoMessage() {}
 
 func (x *ReadFreezeFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[16]
+	mi := &file_wirepb_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1264,7 +1336,7 @@ func (x *ReadFreezeFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadFreezeFrame.ProtoReflect.Descriptor instead.
 func (*ReadFreezeFrame) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{16}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReadFreezeFrame) GetFrame() uint32 {
@@ -1284,7 +1356,7 @@ type PollTier struct {
 
 func (x *PollTier) Reset() {
 	*x = PollTier{}
-	mi := &file_wirepb_wire_proto_msgTypes[17]
+	mi := &file_wirepb_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1296,7 +1368,7 @@ func (x *PollTier) String() string {
 func (*PollTier) ProtoMessage() {}
 
 func (x *PollTier) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[17]
+	mi := &file_wirepb_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1309,7 +1381,7 @@ func (x *PollTier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTier.ProtoReflect.Descriptor instead.
 func (*PollTier) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{17}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PollTier) GetHz() float64 {
@@ -1336,7 +1408,7 @@ type SetPollPlan struct {
 
 func (x *SetPollPlan) Reset() {
 	*x = SetPollPlan{}
-	mi := &file_wirepb_wire_proto_msgTypes[18]
+	mi := &file_wirepb_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1348,7 +1420,7 @@ func (x *SetPollPlan) String() string {
 func (*SetPollPlan) ProtoMessage() {}
 
 func (x *SetPollPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[18]
+	mi := &file_wirepb_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1361,7 +1433,7 @@ func (x *SetPollPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPollPlan.ProtoReflect.Descriptor instead.
 func (*SetPollPlan) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{18}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SetPollPlan) GetTiers() []*PollTier {
@@ -1389,7 +1461,7 @@ type ClearDTCs struct {
 
 func (x *ClearDTCs) Reset() {
 	*x = ClearDTCs{}
-	mi := &file_wirepb_wire_proto_msgTypes[19]
+	mi := &file_wirepb_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1473,7 @@ func (x *ClearDTCs) String() string {
 func (*ClearDTCs) ProtoMessage() {}
 
 func (x *ClearDTCs) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[19]
+	mi := &file_wirepb_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1486,7 @@ func (x *ClearDTCs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearDTCs.ProtoReflect.Descriptor instead.
 func (*ClearDTCs) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{19}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ClearDTCs) GetConfirmationToken() string {
@@ -1439,7 +1511,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_wirepb_wire_proto_msgTypes[20]
+	mi := &file_wirepb_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1451,7 +1523,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[20]
+	mi := &file_wirepb_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1464,7 +1536,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{20}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *CommandResult) GetHeader() *Header {
@@ -1543,7 +1615,7 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\vFreezeFrame\x12\x10\n" +
 	"\x03ecu\x18\x01 \x01(\tR\x03ecu\x12\x10\n" +
 	"\x03dtc\x18\x02 \x01(\tR\x03dtc\x12.\n" +
-	"\x06values\x18\x03 \x03(\v2\x16.pitwall.wire.v1.ValueR\x06values\"\xbf\x02\n" +
+	"\x06values\x18\x03 \x03(\v2\x16.pitwall.wire.v1.ValueR\x06values\"\xf5\x02\n" +
 	"\tDTCReport\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.pitwall.wire.v1.HeaderR\x06header\x12\x17\n" +
 	"\atime_ms\x18\x02 \x01(\x03R\x06timeMs\x12\x10\n" +
@@ -1551,7 +1623,12 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\x06stored\x18\x04 \x03(\v2\x15.pitwall.wire.v1.CodeR\x06stored\x12/\n" +
 	"\apending\x18\x05 \x03(\v2\x15.pitwall.wire.v1.CodeR\apending\x123\n" +
 	"\tpermanent\x18\x06 \x03(\v2\x15.pitwall.wire.v1.CodeR\tpermanent\x12A\n" +
-	"\rfreeze_frames\x18\a \x03(\v2\x1c.pitwall.wire.v1.FreezeFrameR\ffreezeFrames\"\xf2\x02\n" +
+	"\rfreeze_frames\x18\a \x03(\v2\x1c.pitwall.wire.v1.FreezeFrameR\ffreezeFrames\x124\n" +
+	"\bmonitors\x18\b \x03(\v2\x18.pitwall.wire.v1.MonitorR\bmonitors\"W\n" +
+	"\aMonitor\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tsupported\x18\x02 \x01(\bR\tsupported\x12\x1a\n" +
+	"\bcomplete\x18\x03 \x01(\bR\bcomplete\"\xf2\x02\n" +
 	"\x05Event\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.pitwall.wire.v1.HeaderR\x06header\x12\x17\n" +
 	"\atime_ms\x18\x02 \x01(\x03R\x06timeMs\x127\n" +
@@ -1622,7 +1699,7 @@ func file_wirepb_wire_proto_rawDescGZIP() []byte {
 	return file_wirepb_wire_proto_rawDescData
 }
 
-var file_wirepb_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_wirepb_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_wirepb_wire_proto_goTypes = []any{
 	(*Header)(nil),          // 0: pitwall.wire.v1.Header
 	(*Telemetry)(nil),       // 1: pitwall.wire.v1.Telemetry
@@ -1632,19 +1709,20 @@ var file_wirepb_wire_proto_goTypes = []any{
 	(*Value)(nil),           // 5: pitwall.wire.v1.Value
 	(*FreezeFrame)(nil),     // 6: pitwall.wire.v1.FreezeFrame
 	(*DTCReport)(nil),       // 7: pitwall.wire.v1.DTCReport
-	(*Event)(nil),           // 8: pitwall.wire.v1.Event
-	(*Ignition)(nil),        // 9: pitwall.wire.v1.Ignition
-	(*TripStart)(nil),       // 10: pitwall.wire.v1.TripStart
-	(*TripEnd)(nil),         // 11: pitwall.wire.v1.TripEnd
-	(*Battery)(nil),         // 12: pitwall.wire.v1.Battery
-	(*Adapter)(nil),         // 13: pitwall.wire.v1.Adapter
-	(*Command)(nil),         // 14: pitwall.wire.v1.Command
-	(*ScanNow)(nil),         // 15: pitwall.wire.v1.ScanNow
-	(*ReadFreezeFrame)(nil), // 16: pitwall.wire.v1.ReadFreezeFrame
-	(*PollTier)(nil),        // 17: pitwall.wire.v1.PollTier
-	(*SetPollPlan)(nil),     // 18: pitwall.wire.v1.SetPollPlan
-	(*ClearDTCs)(nil),       // 19: pitwall.wire.v1.ClearDTCs
-	(*CommandResult)(nil),   // 20: pitwall.wire.v1.CommandResult
+	(*Monitor)(nil),         // 8: pitwall.wire.v1.Monitor
+	(*Event)(nil),           // 9: pitwall.wire.v1.Event
+	(*Ignition)(nil),        // 10: pitwall.wire.v1.Ignition
+	(*TripStart)(nil),       // 11: pitwall.wire.v1.TripStart
+	(*TripEnd)(nil),         // 12: pitwall.wire.v1.TripEnd
+	(*Battery)(nil),         // 13: pitwall.wire.v1.Battery
+	(*Adapter)(nil),         // 14: pitwall.wire.v1.Adapter
+	(*Command)(nil),         // 15: pitwall.wire.v1.Command
+	(*ScanNow)(nil),         // 16: pitwall.wire.v1.ScanNow
+	(*ReadFreezeFrame)(nil), // 17: pitwall.wire.v1.ReadFreezeFrame
+	(*PollTier)(nil),        // 18: pitwall.wire.v1.PollTier
+	(*SetPollPlan)(nil),     // 19: pitwall.wire.v1.SetPollPlan
+	(*ClearDTCs)(nil),       // 20: pitwall.wire.v1.ClearDTCs
+	(*CommandResult)(nil),   // 21: pitwall.wire.v1.CommandResult
 }
 var file_wirepb_wire_proto_depIdxs = []int32{
 	0,  // 0: pitwall.wire.v1.Telemetry.header:type_name -> pitwall.wire.v1.Header
@@ -1656,24 +1734,25 @@ var file_wirepb_wire_proto_depIdxs = []int32{
 	4,  // 6: pitwall.wire.v1.DTCReport.pending:type_name -> pitwall.wire.v1.Code
 	4,  // 7: pitwall.wire.v1.DTCReport.permanent:type_name -> pitwall.wire.v1.Code
 	6,  // 8: pitwall.wire.v1.DTCReport.freeze_frames:type_name -> pitwall.wire.v1.FreezeFrame
-	0,  // 9: pitwall.wire.v1.Event.header:type_name -> pitwall.wire.v1.Header
-	9,  // 10: pitwall.wire.v1.Event.ignition:type_name -> pitwall.wire.v1.Ignition
-	10, // 11: pitwall.wire.v1.Event.trip_start:type_name -> pitwall.wire.v1.TripStart
-	11, // 12: pitwall.wire.v1.Event.trip_end:type_name -> pitwall.wire.v1.TripEnd
-	12, // 13: pitwall.wire.v1.Event.battery:type_name -> pitwall.wire.v1.Battery
-	13, // 14: pitwall.wire.v1.Event.adapter:type_name -> pitwall.wire.v1.Adapter
-	0,  // 15: pitwall.wire.v1.Command.header:type_name -> pitwall.wire.v1.Header
-	15, // 16: pitwall.wire.v1.Command.scan_now:type_name -> pitwall.wire.v1.ScanNow
-	16, // 17: pitwall.wire.v1.Command.read_freeze_frame:type_name -> pitwall.wire.v1.ReadFreezeFrame
-	18, // 18: pitwall.wire.v1.Command.set_poll_plan:type_name -> pitwall.wire.v1.SetPollPlan
-	19, // 19: pitwall.wire.v1.Command.clear_dtcs:type_name -> pitwall.wire.v1.ClearDTCs
-	17, // 20: pitwall.wire.v1.SetPollPlan.tiers:type_name -> pitwall.wire.v1.PollTier
-	0,  // 21: pitwall.wire.v1.CommandResult.header:type_name -> pitwall.wire.v1.Header
-	22, // [22:22] is the sub-list for method output_type
-	22, // [22:22] is the sub-list for method input_type
-	22, // [22:22] is the sub-list for extension type_name
-	22, // [22:22] is the sub-list for extension extendee
-	0,  // [0:22] is the sub-list for field type_name
+	8,  // 9: pitwall.wire.v1.DTCReport.monitors:type_name -> pitwall.wire.v1.Monitor
+	0,  // 10: pitwall.wire.v1.Event.header:type_name -> pitwall.wire.v1.Header
+	10, // 11: pitwall.wire.v1.Event.ignition:type_name -> pitwall.wire.v1.Ignition
+	11, // 12: pitwall.wire.v1.Event.trip_start:type_name -> pitwall.wire.v1.TripStart
+	12, // 13: pitwall.wire.v1.Event.trip_end:type_name -> pitwall.wire.v1.TripEnd
+	13, // 14: pitwall.wire.v1.Event.battery:type_name -> pitwall.wire.v1.Battery
+	14, // 15: pitwall.wire.v1.Event.adapter:type_name -> pitwall.wire.v1.Adapter
+	0,  // 16: pitwall.wire.v1.Command.header:type_name -> pitwall.wire.v1.Header
+	16, // 17: pitwall.wire.v1.Command.scan_now:type_name -> pitwall.wire.v1.ScanNow
+	17, // 18: pitwall.wire.v1.Command.read_freeze_frame:type_name -> pitwall.wire.v1.ReadFreezeFrame
+	19, // 19: pitwall.wire.v1.Command.set_poll_plan:type_name -> pitwall.wire.v1.SetPollPlan
+	20, // 20: pitwall.wire.v1.Command.clear_dtcs:type_name -> pitwall.wire.v1.ClearDTCs
+	18, // 21: pitwall.wire.v1.SetPollPlan.tiers:type_name -> pitwall.wire.v1.PollTier
+	0,  // 22: pitwall.wire.v1.CommandResult.header:type_name -> pitwall.wire.v1.Header
+	23, // [23:23] is the sub-list for method output_type
+	23, // [23:23] is the sub-list for method input_type
+	23, // [23:23] is the sub-list for extension type_name
+	23, // [23:23] is the sub-list for extension extendee
+	0,  // [0:23] is the sub-list for field type_name
 }
 
 func init() { file_wirepb_wire_proto_init() }
@@ -1681,14 +1760,14 @@ func file_wirepb_wire_proto_init() {
 	if File_wirepb_wire_proto != nil {
 		return
 	}
-	file_wirepb_wire_proto_msgTypes[8].OneofWrappers = []any{
+	file_wirepb_wire_proto_msgTypes[9].OneofWrappers = []any{
 		(*Event_Ignition)(nil),
 		(*Event_TripStart)(nil),
 		(*Event_TripEnd)(nil),
 		(*Event_Battery)(nil),
 		(*Event_Adapter)(nil),
 	}
-	file_wirepb_wire_proto_msgTypes[14].OneofWrappers = []any{
+	file_wirepb_wire_proto_msgTypes[15].OneofWrappers = []any{
 		(*Command_ScanNow)(nil),
 		(*Command_ReadFreezeFrame)(nil),
 		(*Command_SetPollPlan)(nil),
@@ -1700,7 +1779,7 @@ func file_wirepb_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wirepb_wire_proto_rawDesc), len(file_wirepb_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   21,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
