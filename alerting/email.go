@@ -36,7 +36,13 @@ func (e *Email) Notify(ctx context.Context, n *Notification) error {
 	if to == "" {
 		return nil
 	}
-	msg := e.compose(n, to)
+	return e.Send(ctx, to, n.ID, subject(n), text(n), n.Time)
+}
+
+// Send mails one plain-text message; id makes its Message-ID, so a resend
+// is recognisable. Other senders (shop leads) use it with their own text.
+func (e *Email) Send(ctx context.Context, to, id, subject, body string, at time.Time) error {
+	msg := e.compose(to, id, subject, body, at)
 	d := net.Dialer{Timeout: 10 * time.Second}
 	conn, err := d.DialContext(ctx, "tcp", e.Addr)
 	if err != nil {
@@ -92,19 +98,19 @@ func (e *Email) Notify(ctx context.Context, n *Notification) error {
 
 // compose writes the message: plain text, UTF-8, with a Message-ID made
 // from the notification's id so a resend is recognisable.
-func (e *Email) compose(n *Notification, to string) string {
+func (e *Email) compose(to, id, subject, body string, at time.Time) string {
 	var b strings.Builder
 	h := func(k, v string) { fmt.Fprintf(&b, "%s: %s\r\n", k, v) }
 	h("From", e.From)
 	h("To", to)
-	h("Subject", mime.QEncoding.Encode("utf-8", "[Pitwall] "+subject(n)))
-	h("Date", n.Time.UTC().Format(time.RFC1123Z))
-	h("Message-ID", "<"+n.ID+"@pitwall>")
+	h("Subject", mime.QEncoding.Encode("utf-8", "[Pitwall] "+subject))
+	h("Date", at.UTC().Format(time.RFC1123Z))
+	h("Message-ID", "<"+id+"@pitwall>")
 	h("MIME-Version", "1.0")
 	h("Content-Type", "text/plain; charset=utf-8")
 	h("Content-Transfer-Encoding", "8bit")
 	b.WriteString("\r\n")
-	b.WriteString(strings.ReplaceAll(text(n), "\n", "\r\n"))
+	b.WriteString(strings.ReplaceAll(body, "\n", "\r\n"))
 	return b.String()
 }
 

@@ -52,12 +52,25 @@ func (f *Feed) Notify(ctx context.Context, n *Notification) error {
 	for _, a := range n.Resolved {
 		add(a, "resolved")
 	}
+	return f.Add(ctx, items)
+}
+
+// Add stores items in their owners' feeds and pushes them to the owners'
+// open streams. Other tellers (bookings, reminders) use it.
+func (f *Feed) Add(ctx context.Context, items []store.FeedItem) error {
 	items, err := f.Store.AddFeedItems(ctx, items)
 	if err != nil {
 		return fmt.Errorf("feed: %w", err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	for _, it := range items {
+		f.pushOwner(it.OwnerID, []store.FeedItem{it})
+	}
+	return nil
+}
+
+func (f *Feed) pushOwner(owner string, items []store.FeedItem) {
 	for ch := range f.subs[owner] {
 		if !push(ch, items) {
 			// A reader this far behind reconnects and catches up from
@@ -66,7 +79,6 @@ func (f *Feed) Notify(ctx context.Context, n *Notification) error {
 			close(ch)
 		}
 	}
-	return nil
 }
 
 // push hands items to a reader without waiting; false when it is full.

@@ -50,6 +50,13 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification) error {
 	if err != nil {
 		return err
 	}
+	return w.Post(ctx, body, n.ID)
+}
+
+// Post sends a JSON body signed as Notify does, id in
+// X-Pitwall-Notification-Id, retrying what may pass. Other senders (shop
+// leads) use it with their own bodies.
+func (w *Webhook) Post(ctx context.Context, body []byte, id string) error {
 	client := w.Client
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
@@ -72,7 +79,7 @@ func (w *Webhook) Notify(ctx context.Context, n *Notification) error {
 			}
 			backoff *= 2
 		}
-		retry, err := w.post(ctx, client, body, n.ID)
+		retry, err := w.post(ctx, client, body, id)
 		if err == nil {
 			return nil
 		}
