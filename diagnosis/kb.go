@@ -187,6 +187,10 @@ func Load(fsys fs.FS) (*KB, error) {
 
 var systems = []string{"fuel-air", "emissions", "ignition", "engine", "cooling", "electrical", "transmission", "chassis", "hybrid", "network", "body"}
 
+// AreaName says a system of the knowledge base in words, as an
+// explanation's subsystem does.
+func AreaName(system string) string { return areaNames[system] }
+
 // areaNames says the knowledge base's systems in words.
 var areaNames = map[string]string{
 	"fuel-air": "fuel and air metering", "emissions": "emission controls", "ignition": "ignition and misfire",

@@ -1,0 +1,740 @@
+package booking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pitwall-io/pitwall/diagnosis"
+	"github.com/pitwall-io/pitwall/store"
+)
+
+// Service runs leads and bookings over the store.
+type Service struct {
+	Store   *store.Store
+	KB      *diagnosis.KB
+	Pricing diagnosis.Pricing
+	Notify  Notifier // nil: nobody is told
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Fanout is how many shops a lead goes to at once (3); Ranked how
+	// many more wait their turn should one not answer (7).
+	Fanout, Ranked int
+	// VerifyCycles is how many drive cycles without the code, with its
+	// monitors complete, count as fixed (3).
+	VerifyCycles int
+
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	monitors map[string][]diagnosis.Monitor // last readiness per vehicle
+}
+
+// New makes a service with the defaults.
+func New(st *store.Store, kb *diagnosis.KB, p diagnosis.Pricing, n Notifier) *Service {
+	return &Service{Store: st, KB: kb, Pricing: p, Notify: n, Log: slog.New(slog.DiscardHandler), Now: time.Now,
+		Fanout: 3, Ranked: 7, VerifyCycles: 3, monitors: map[string][]diagnosis.Monitor{}}
+}
+
+// Wait waits for the notifications under way.
+func (s *Service) Wait() { s.wg.Wait() }
+
+// ErrNotYours is an id the caller may not act on. The message does not
+// say whether the thing exists.
+var ErrNotYours = errors.New("booking: not found")
+
+func (s *Service) now() time.Time { return s.Now().UTC().Truncate(time.Millisecond) }
+
+// tell sends notes in the background, each bounded to 30 s; failures are
+// logged, never returned: a lead is recorded whether or not a webhook
+// answers, and the shop's inbox holds it anyway.
+func (s *Service) tell(f func(ctx context.Context) error) {
+	if s.Notify == nil {
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := f(ctx); err != nil {
+			s.Log.Warn("booking: a notification failed", "err", err)
+		}
+	}()
+}
+
+func (s *Service) tellShop(shopID string, n Note) {
+	s.tell(func(ctx context.Context) error {
+		st, err := s.Store.Shop(ctx, shopID)
+		if err != nil {
+			return err
+		}
+		sh, err := ReadShop(st)
+		if err != nil {
+			return err
+		}
+		return s.Notify.ToShop(ctx, sh, n)
+	})
+}
+
+func (s *Service) tellOwner(ownerID string, n Note) {
+	s.tell(func(ctx context.Context) error {
+		o, err := s.Store.Owner(ctx, ownerID)
+		if err != nil {
+			return err
+		}
+		return s.Notify.ToOwner(ctx, o, n)
+	})
+}
+
+func noteID(parts ...string) string { return strings.Join(parts, "-") }
+
+// AddShop checks and stores a shop.
+func (s *Service) AddShop(ctx context.Context, sh store.Shop, p Profile) (Shop, error) {
+	sh, err := NewShop(sh, p)
+	if err != nil {
+		return Shop{}, err
+	}
+	stored, err := s.Store.AddShop(ctx, sh)
+	if err != nil {
+		return Shop{}, err
+	}
+	return ReadShop(stored)
+}
+
+// candidates reads every shop with its rating and its load over the next
+// two weeks. A shop whose profile no longer reads is logged and skipped.
+func (s *Service) candidates(ctx context.Context) ([]Candidate, error) {
+	shops, err := s.Store.Shops(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ratings, err := s.Store.Ratings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []Candidate
+	for _, st := range shops {
+		sh, err := ReadShop(st)
+		if err != nil {
+			s.Log.Error("booking: a shop's profile does not read; it is not suggested", "shop", st.ID, "err", err)
+			continue
+		}
+		load, err := s.Store.DayLoad(ctx, sh.ID, sh.Day(now), sh.Day(now.Add(15*24*time.Hour)))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, Candidate{Shop: sh, Rating: ratings[sh.ID], Load: load})
+	}
+	return out, nil
+}
+
+// ownedVehicle reads a vehicle the owner owns.
+func (s *Service) ownedVehicle(ctx context.Context, ownerID, vehicleID string) (store.Vehicle, error) {
+	v, err := s.Store.Vehicle(ctx, vehicleID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && v.OwnerID != ownerID {
+		return store.Vehicle{}, fmt.Errorf("%w: vehicle %s", ErrNotYours, vehicleID)
+	}
+	return v, err
+}
+
+// NeedFor turns a pre-diagnosis into what matching needs: the systems
+// and the most likely repair of each code, each repair once.
+func (s *Service) NeedFor(ctx context.Context, v store.Vehicle, r diagnosis.Report) (Need, error) {
+	n := Need{Make: v.Make}
+	var err error
+	if n.Class, err = s.Store.VehicleClass(ctx, v.ID); err != nil {
+		return Need{}, err
+	}
+	lat, lon, ok, err := s.Store.OwnerHome(ctx, v.OwnerID)
+	if err != nil {
+		return Need{}, err
+	}
+	n.Lat, n.Lon, n.HasLocation = lat, lon, ok
+	for _, f := range r.Codes {
+		top := f.Causes[0].Repair
+		if !slices.ContainsFunc(n.Repairs, func(x diagnosis.Repair) bool { return x.ID == top.ID }) {
+			n.Repairs = append(n.Repairs, top)
+			n.Fair = n.Fair.Add(top.Total)
+		}
+		sys := top.System
+		if sys == "" {
+			sys = systemOfArea(f.Subsystem)
+		}
+		if sys != "" && !slices.Contains(n.Systems, sys) {
+			n.Systems = append(n.Systems, sys)
+		}
+	}
+	return n, nil
+}
+
+// systemOfArea maps the explanation's area back to the system it names.
+func systemOfArea(area string) string {
+	for _, sys := range Systems {
+		if diagnosis.AreaName(sys) == area {
+			return sys
+		}
+	}
+	return ""
+}
+
+// Suggest ranks the shops for a need.
+func (s *Service) Suggest(ctx context.Context, n Need) ([]Suggestion, error) {
+	cands, err := s.candidates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return Match(n, cands, s.now()), nil
+}
+
+// Consent is what the owner agrees to share with shops for one lead.
+// The vehicle (make, model, year, class) and the codes are always
+// shared: without them there is no lead. A GPS trace is never shared.
+type Consent struct {
+	Report   bool `json:"report"`
+	VIN      bool `json:"vin"`
+	Location bool `json:"location"` // approximate: about a kilometre
+}
+
+// CreateLead records what the owner consented to share, sends it to the
+// best few shops and keeps the next ones waiting their turn.
+func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r diagnosis.Report, c Consent) (store.Lead, []Suggestion, error) {
+	v, err := s.ownedVehicle(ctx, ownerID, vehicleID)
+	if err != nil {
+		return store.Lead{}, nil, err
+	}
+	if len(r.Codes) == 0 {
+		return store.Lead{}, nil, invalid("report", "it holds no trouble codes; book a maintenance package instead")
+	}
+	need, err := s.NeedFor(ctx, v, r)
+	if err != nil {
+		return store.Lead{}, nil, err
+	}
+	sugg, err := s.Suggest(ctx, need)
+	if err != nil {
+		return store.Lead{}, nil, err
+	}
+	if len(sugg) == 0 {
+		return store.Lead{}, nil, fmt.Errorf("%w: no shop within reach repairs %s on a %s with a free day in the next two weeks", ErrNoShop, strings.Join(need.Systems, ", "), v.Make)
+	}
+	sugg = sugg[:min(len(sugg), s.Fanout+s.Ranked)]
+	now := s.now()
+	l := store.Lead{OwnerID: ownerID, VehicleID: vehicleID, ShareReport: c.Report, ShareVIN: c.VIN, ShareLocation: c.Location,
+		Make: v.Make, Model: v.Model, Year: v.Year, Class: need.Class, Summary: r.Summary, FairLow: need.Fair.Low, FairHigh: need.Fair.High, Currency: need.Fair.Currency}
+	for _, f := range r.Codes {
+		l.Codes = append(l.Codes, f.Code)
+	}
+	for _, rp := range need.Repairs {
+		l.Repairs = append(l.Repairs, rp.ID)
+	}
+	if c.VIN {
+		l.VIN = v.VIN
+	}
+	if c.Location && need.HasLocation {
+		l.ApproxLat, l.ApproxLon = need.Lat, need.Lon
+	}
+	if c.Report {
+		if l.Report, err = json.Marshal(r); err != nil {
+			return store.Lead{}, nil, err
+		}
+	}
+	var offers []store.Offer
+	for i, sg := range sugg {
+		o := store.Offer{ShopID: sg.ShopID, Rank: i + 1, State: store.OfferWaiting, Reasons: sg.Reasons}
+		if i < s.Fanout {
+			o.State, o.Sent, o.Due = store.OfferSent, now, now.Add(time.Duration(sg.Respond)*time.Minute)
+		}
+		offers = append(offers, o)
+	}
+	l, err = s.Store.AddLead(ctx, l, offers)
+	if err != nil {
+		return store.Lead{}, nil, err
+	}
+	for _, o := range offers[:min(len(offers), s.Fanout)] {
+		s.sendLead(l, o.ShopID, o.Due)
+	}
+	return l, sugg, nil
+}
+
+// ErrNoShop is a lead no shop can take.
+var ErrNoShop = errors.New("booking: no shop can take this job")
+
+func (s *Service) sendLead(l store.Lead, shopID string, due time.Time) {
+	s.tellShop(shopID, Note{ID: noteID("lead", l.ID, shopID), Kind: "lead", LeadID: l.ID, Time: s.now(),
+		Subject: fmt.Sprintf("New lead: %d %s %s, %s", l.Year, l.Make, l.Model, strings.Join(l.Codes, " ")),
+		Text:    fmt.Sprintf("%s\nPlease answer with a quote and a slot, or decline, by %s.", l.Summary, due.Format(time.RFC1123)),
+		Lead:    viewFor(l, store.Offer{ShopID: shopID, State: store.OfferSent, Due: due})})
+}
+
+// ShopView is a lead as a shop sees it: only what the owner shared.
+type ShopView struct {
+	LeadID    string          `json:"lead_id"`
+	Make      string          `json:"make"`
+	Model     string          `json:"model"`
+	Year      int             `json:"year"`
+	Class     string          `json:"class"`
+	Codes     []string        `json:"codes"`
+	Repairs   []string        `json:"repairs"`
+	Summary   string          `json:"summary"`
+	Fair      diagnosis.Money `json:"fair_price"`
+	VIN       string          `json:"vin,omitempty"`
+	ApproxLat float64         `json:"approx_lat,omitempty"`
+	ApproxLon float64         `json:"approx_lon,omitempty"`
+	Report    json.RawMessage `json:"report,omitempty"`
+	State     string          `json:"state"`
+	Due       time.Time       `json:"answer_by"`
+	Quote     float64         `json:"quote,omitempty"`
+	Slot      time.Time       `json:"slot,omitempty"`
+	Reasons   []string        `json:"why_you,omitempty"`
+	Created   time.Time       `json:"created"`
+}
+
+func viewFor(l store.Lead, o store.Offer) *ShopView {
+	return &ShopView{LeadID: l.ID, Make: l.Make, Model: l.Model, Year: l.Year, Class: l.Class, Codes: l.Codes, Repairs: l.Repairs, Summary: l.Summary,
+		Fair: diagnosis.Money{Low: l.FairLow, High: l.FairHigh, Currency: l.Currency}, VIN: l.VIN, ApproxLat: l.ApproxLat, ApproxLon: l.ApproxLon,
+		Report: l.Report, State: o.State, Due: o.Due, Quote: o.Quote, Slot: o.Slot, Reasons: o.Reasons, Created: l.Created}
+}
+
+// ShopLead is a lead as the shop may see it.
+func (s *Service) ShopLead(ctx context.Context, shopID, leadID string) (*ShopView, error) {
+	l, o, err := s.Store.ShopLead(ctx, shopID, leadID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: lead %s", ErrNotYours, leadID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return viewFor(l, o), nil
+}
+
+// Inbox lists the leads a shop holds.
+func (s *Service) Inbox(ctx context.Context, shopID string) ([]*ShopView, error) {
+	ls, os, err := s.Store.Inbox(ctx, shopID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*ShopView, len(ls))
+	for i := range ls {
+		out[i] = viewFor(ls[i], os[i])
+	}
+	return out, nil
+}
+
+// Withdraw withdraws an owner's lead; the shops that held it are told
+// and lose sight of it.
+func (s *Service) Withdraw(ctx context.Context, ownerID, leadID string) error {
+	l, err := s.Store.Lead(ctx, leadID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && l.OwnerID != ownerID {
+		return fmt.Errorf("%w: lead %s", ErrNotYours, leadID)
+	}
+	if err != nil {
+		return err
+	}
+	offers, err := s.Store.Offers(ctx, leadID)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.WithdrawLead(ctx, ownerID, leadID); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%w: the lead is %s and can no longer be withdrawn", ErrIllegal, l.Status)
+		}
+		return err
+	}
+	for _, o := range offers {
+		if o.State == store.OfferSent || o.State == store.OfferAccepted {
+			s.tellShop(o.ShopID, Note{ID: noteID("withdrawn", leadID, o.ShopID), Kind: "lead-withdrawn", LeadID: leadID, Time: s.now(),
+				Subject: "Lead withdrawn", Text: "The owner withdrew the lead; what was shared with you has been erased."})
+		}
+	}
+	return nil
+}
+
+// Quote bounds: a quote outside them is a typo or worse.
+const (
+	quoteFloor = 0.25 // times the fair low end
+	quoteCeil  = 4.0  // times the fair high end
+	quoteMax   = 50000
+)
+
+// Answer records a shop's answer to a lead: accept with a quote and a
+// slot, or decline. A lead not answered in time has moved on.
+func (s *Service) Answer(ctx context.Context, shopID, leadID string, accept bool, quote float64, slot time.Time, note string) error {
+	l, o, err := s.Store.ShopLead(ctx, shopID, leadID)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: lead %s", ErrNotYours, leadID)
+	}
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	switch {
+	case o.State != store.OfferSent:
+		return fmt.Errorf("%w: the lead is %s here; it can be answered only once", ErrIllegal, o.State)
+	case now.After(o.Due):
+		return fmt.Errorf("%w: the answer was due by %s and the lead has moved on", ErrIllegal, o.Due.Format(time.RFC3339))
+	case len(note) > 2000:
+		return invalid("note", "%d characters, at most 2000", len(note))
+	}
+	ans := store.Offer{LeadID: leadID, ShopID: shopID, State: store.OfferDeclined, Note: strings.TrimSpace(note)}
+	if accept {
+		if err := checkQuote(quote, l); err != nil {
+			return err
+		}
+		st, err := s.Store.Shop(ctx, shopID)
+		if err != nil {
+			return err
+		}
+		sh, err := ReadShop(st)
+		if err != nil {
+			return err
+		}
+		if err := s.checkSlot(ctx, sh, slot); err != nil {
+			return err
+		}
+		ans.State, ans.Quote, ans.Slot = store.OfferAccepted, math.Round(quote*100)/100, slot.UTC()
+	}
+	if err := s.Store.AnswerOffer(ctx, ans); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("%w: %v", ErrIllegal, err)
+		}
+		return err
+	}
+	if accept {
+		st, _ := s.Store.Shop(ctx, shopID)
+		full, err := s.Store.Lead(ctx, leadID) // the shop's view hides the owner
+		if err != nil {
+			return err
+		}
+		s.tellOwner(full.OwnerID, Note{ID: noteID("quote", leadID, shopID), Kind: "quote", LeadID: leadID, VehicleID: l.VehicleID, Time: now,
+			Subject: fmt.Sprintf("Quote from %s: %s %.0f", st.Name, l.Currency, ans.Quote),
+			Text:    fmt.Sprintf("%s can take your %s %s on %s for %s %.0f (fair range %s %.0f–%.0f).", st.Name, l.Make, l.Model, slot.Format(time.RFC1123), l.Currency, ans.Quote, l.Currency, l.FairLow, l.FairHigh)})
+	} else {
+		s.moveOn(ctx, leadID)
+	}
+	return nil
+}
+
+// checkQuote refuses a quote no honest shop would give for the lead's
+// job: not positive, above any job, or far outside the fair range.
+func checkQuote(q float64, l store.Lead) error {
+	switch {
+	case math.IsNaN(q) || q <= 0:
+		return invalid("quote", "%v: a quote must be a positive amount", q)
+	case q > quoteMax:
+		return invalid("quote", "%.2f is above %d, the most any job is quoted at", q, quoteMax)
+	case l.FairHigh > 0 && (q < quoteFloor*l.FairLow || q > quoteCeil*l.FairHigh):
+		return invalid("quote", "%.2f %s is far outside the fair range %.0f–%.0f for this job (accepted: %.0f–%.0f)", q, l.Currency, l.FairLow, l.FairHigh, quoteFloor*l.FairLow, quoteCeil*l.FairHigh)
+	}
+	return nil
+}
+
+// checkSlot checks a slot against the shop's hours and its load that day.
+func (s *Service) checkSlot(ctx context.Context, sh Shop, slot time.Time) error {
+	if err := sh.CheckSlot(slot, s.now()); err != nil {
+		return err
+	}
+	day := sh.Day(slot)
+	load, err := s.Store.DayLoad(ctx, sh.ID, day, day)
+	if err != nil {
+		return err
+	}
+	if load[day] >= sh.Profile.Capacity {
+		return invalid("slot", "%s is fully booked on %s (%d jobs a day)", sh.Name, day, sh.Profile.Capacity)
+	}
+	return nil
+}
+
+// moveOn sends an open lead to the next waiting shop when fewer than
+// Fanout shops are still considering it.
+func (s *Service) moveOn(ctx context.Context, leadID string) {
+	l, err := s.Store.Lead(ctx, leadID)
+	if err != nil || l.Status != store.LeadOpen {
+		return
+	}
+	offers, err := s.Store.Offers(ctx, leadID)
+	if err != nil {
+		s.Log.Error("booking: reading offers", "lead", leadID, "err", err)
+		return
+	}
+	live := 0
+	for _, o := range offers {
+		if o.State == store.OfferSent {
+			live++
+		}
+	}
+	for _, o := range offers {
+		if live >= s.Fanout {
+			return
+		}
+		if o.State != store.OfferWaiting {
+			continue
+		}
+		st, err := s.Store.Shop(ctx, o.ShopID)
+		if err != nil {
+			continue
+		}
+		sh, err := ReadShop(st)
+		if err != nil {
+			continue
+		}
+		now := s.now()
+		due := now.Add(time.Duration(sh.Profile.ResponseMinutes) * time.Minute)
+		if err := s.Store.SetOfferState(ctx, leadID, o.ShopID, store.OfferWaiting, store.OfferSent, now, due); err != nil {
+			continue
+		}
+		live++
+		s.sendLead(l, o.ShopID, due)
+	}
+}
+
+// Sweep expires the offers whose answer is overdue and moves their leads
+// on to the next shops. Run it every minute or so.
+func (s *Service) Sweep(ctx context.Context) (int, error) {
+	due, err := s.Store.DueOffers(ctx, s.now())
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range due {
+		if err := s.Store.SetOfferState(ctx, o.LeadID, o.ShopID, store.OfferSent, store.OfferExpired, time.Time{}, time.Time{}); err != nil {
+			continue // answered meanwhile
+		}
+		n++
+		s.moveOn(ctx, o.LeadID)
+	}
+	return n, nil
+}
+
+// Quotes lists a lead's offers for its owner.
+func (s *Service) Quotes(ctx context.Context, ownerID, leadID string) (store.Lead, []store.Offer, error) {
+	l, err := s.Store.Lead(ctx, leadID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && l.OwnerID != ownerID {
+		return store.Lead{}, nil, fmt.Errorf("%w: lead %s", ErrNotYours, leadID)
+	}
+	if err != nil {
+		return store.Lead{}, nil, err
+	}
+	offers, err := s.Store.Offers(ctx, leadID)
+	return l, offers, err
+}
+
+// Book books the quote a shop gave on the owner's lead, at its slot.
+func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string) (store.Booking, error) {
+	l, offers, err := s.Quotes(ctx, ownerID, leadID)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	i := slices.IndexFunc(offers, func(o store.Offer) bool { return o.ShopID == shopID })
+	if i < 0 || offers[i].State != store.OfferAccepted {
+		return store.Booking{}, invalid("shop", "%s has no quote on this lead to book", shopID)
+	}
+	o := offers[i]
+	st, err := s.Store.Shop(ctx, shopID)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	sh, err := ReadShop(st)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	if !o.Slot.After(s.now()) {
+		return store.Booking{}, invalid("slot", "the quoted slot %s has passed; ask the shop for another", o.Slot.Format(time.RFC3339))
+	}
+	b, err := s.Store.AddBooking(ctx, store.Booking{LeadID: leadID, ShopID: shopID, OwnerID: ownerID, VehicleID: l.VehicleID, Kind: "repair",
+		Status: Requested, Slot: o.Slot, Day: sh.Day(o.Slot), Price: o.Quote, Currency: l.Currency, Codes: l.Codes,
+		Work: "Repair for " + strings.Join(l.Codes, ", ") + ": " + strings.Join(l.Repairs, ", ")}, sh.Profile.Capacity)
+	if err != nil {
+		return store.Booking{}, s.bookingErr(err, sh)
+	}
+	s.tellShop(shopID, Note{ID: noteID("booking", b.ID, Requested), Kind: "booking-requested", BookingID: b.ID, LeadID: leadID, Time: s.now(),
+		Subject: fmt.Sprintf("Booking request: %d %s %s on %s", l.Year, l.Make, l.Model, o.Slot.In(sh.loc).Format("Mon 2 Jan 15:04")),
+		Text:    fmt.Sprintf("The owner booked your quote of %s %.0f. Please accept the booking.", l.Currency, o.Quote)})
+	return b, nil
+}
+
+func (s *Service) bookingErr(err error, sh Shop) error {
+	switch {
+	case errors.Is(err, store.ErrFull):
+		return invalid("slot", "%s is fully booked that day (%d jobs a day): %v", sh.Name, sh.Profile.Capacity, err)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w: %v", ErrIllegal, err)
+	}
+	return err
+}
+
+// BookPackage books a shop's maintenance package for the owner's car at
+// a slot, at the shop's package price.
+func (s *Service) BookPackage(ctx context.Context, ownerID, vehicleID, shopID, item string, slot time.Time) (store.Booking, error) {
+	v, err := s.ownedVehicle(ctx, ownerID, vehicleID)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	st, err := s.Store.Shop(ctx, shopID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Booking{}, invalid("shop", "no shop %s", shopID)
+	}
+	if err != nil {
+		return store.Booking{}, err
+	}
+	sh, err := ReadShop(st)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	class, err := s.Store.VehicleClass(ctx, vehicleID)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	pr, ok := price(sh.Profile.Packages, item, class)
+	if !ok {
+		return store.Booking{}, invalid("item", "%s offers no %q package for a %s car", sh.Name, item, class)
+	}
+	if err := s.checkSlot(ctx, sh, slot); err != nil {
+		return store.Booking{}, err
+	}
+	name := item
+	if it, ok := ItemByID(item); ok {
+		name = it.Name
+	}
+	b, err := s.Store.AddBooking(ctx, store.Booking{ShopID: shopID, OwnerID: ownerID, VehicleID: vehicleID, Kind: "maintenance", Status: Requested,
+		Slot: slot.UTC(), Day: sh.Day(slot), Price: pr, Currency: sh.Profile.Currency, Work: name}, sh.Profile.Capacity)
+	if err != nil {
+		return store.Booking{}, s.bookingErr(err, sh)
+	}
+	s.tellShop(shopID, Note{ID: noteID("booking", b.ID, Requested), Kind: "booking-requested", BookingID: b.ID, Time: s.now(),
+		Subject: fmt.Sprintf("Booking request: %s for a %d %s %s on %s", name, v.Year, v.Make, v.Model, slot.In(sh.loc).Format("Mon 2 Jan 15:04")),
+		Text:    fmt.Sprintf("Package price %s %.0f. Please accept the booking.", sh.Profile.Currency, pr)})
+	return b, nil
+}
+
+// Input carries what an action needs.
+type Input struct {
+	Slot     time.Time // schedule: the drop-off time (the booked slot when zero)
+	Price    float64   // complete: the final price (the booked price when zero)
+	Work     string    // complete: what was done
+	Odometer float64   // complete: km at completion
+	Stars    int       // review: 1–5
+	Review   string    // review
+	Reason   string    // cancel
+}
+
+// Act moves a booking: the caller is the owner (actorID an owner id) or
+// the shop (a shop id); a booking that is not theirs is not found.
+func (s *Service) Act(ctx context.Context, who Role, actorID, bookingID string, a Action, in Input) (store.Booking, error) {
+	b, err := s.Store.Booking(ctx, bookingID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (who == OwnerRole && b.OwnerID != actorID || who == ShopRole && b.ShopID != actorID) {
+		return store.Booking{}, fmt.Errorf("%w: booking %s", ErrNotYours, bookingID)
+	}
+	if err != nil {
+		return store.Booking{}, err
+	}
+	to, err := Next(b.Status, a, who)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	st, err := s.Store.Shop(ctx, b.ShopID)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	sh, err := ReadShop(st)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	c := store.BookingChange{From: b.Status, To: to, Actor: string(who)}
+	switch a {
+	case Schedule:
+		slot := in.Slot
+		if slot.IsZero() {
+			slot = b.Slot
+		}
+		if err := sh.CheckSlot(slot, s.now()); err != nil {
+			return store.Booking{}, err
+		}
+		c.Slot, c.Day, c.Capacity = slot.UTC(), sh.Day(slot), sh.Profile.Capacity
+		c.Note = "drop-off " + slot.In(sh.loc).Format("Mon 2 Jan 15:04")
+	case Complete:
+		switch {
+		case strings.TrimSpace(in.Work) == "":
+			return store.Booking{}, invalid("work", "say what was done")
+		case len(in.Work) > 4000:
+			return store.Booking{}, invalid("work", "%d characters, at most 4000", len(in.Work))
+		case in.Price < 0 || in.Price > quoteMax || math.IsNaN(in.Price):
+			return store.Booking{}, invalid("price", "%v: want 0–%d (0 keeps the booked price)", in.Price, quoteMax)
+		case in.Odometer < 0 || in.Odometer > 3_000_000:
+			return store.Booking{}, invalid("odometer", "%v km", in.Odometer)
+		}
+		c.Work, c.Price, c.Completed, c.Odometer = strings.TrimSpace(in.Work), in.Price, s.now(), in.Odometer
+		if len(b.Codes) > 0 {
+			c.Verify = VerifyWatching
+		}
+	case Review:
+		switch {
+		case in.Stars < 1 || in.Stars > 5:
+			return store.Booking{}, invalid("stars", "%d: want 1 to 5", in.Stars)
+		case len(in.Review) > 4000:
+			return store.Booking{}, invalid("review", "%d characters, at most 4000", len(in.Review))
+		}
+		c.Review = &store.Review{ShopID: b.ShopID, OwnerID: b.OwnerID, Stars: in.Stars, Body: strings.TrimSpace(in.Review)}
+	case Cancel:
+		r := strings.TrimSpace(in.Reason)
+		if r == "" || len(r) > 1000 {
+			return store.Booking{}, invalid("reason", "say why, in at most 1000 characters")
+		}
+		c.Cancel, c.Note = r, r
+	}
+	nb, err := s.Store.ChangeBooking(ctx, bookingID, c)
+	if err != nil {
+		return store.Booking{}, s.bookingErr(err, sh)
+	}
+	if a == Complete && nb.Kind == "maintenance" {
+		if _, err := s.Store.AddService(ctx, store.Service{VehicleID: nb.VehicleID, Date: nb.Completed, OdometerKm: in.Odometer, Kind: itemOfWork(nb.Work), Notes: nb.Work}); err != nil {
+			s.Log.Error("booking: recording the service", "booking", nb.ID, "err", err)
+		}
+	}
+	s.announce(nb, sh, who, a)
+	return nb, nil
+}
+
+// itemOfWork maps a maintenance booking's work back to its item id.
+func itemOfWork(work string) string {
+	for _, it := range Items() {
+		if strings.HasPrefix(work, it.Name) {
+			return it.ID
+		}
+	}
+	return ""
+}
+
+// announce tells the other side what happened.
+func (s *Service) announce(b store.Booking, sh Shop, who Role, a Action) {
+	n := Note{ID: noteID("booking", b.ID, b.Status, fmt.Sprint(b.Updated.UnixMilli())), Kind: "booking-" + b.Status, BookingID: b.ID, LeadID: b.LeadID, VehicleID: b.VehicleID, Time: s.now()}
+	slot := b.Slot.In(sh.loc).Format("Mon 2 Jan 15:04")
+	switch a {
+	case Accept:
+		n.Subject, n.Text = sh.Name+" accepted your booking", fmt.Sprintf("Your booking for %s is accepted; the shop will confirm the drop-off time.", slot)
+	case Schedule:
+		n.Subject, n.Text = "Drop-off confirmed", fmt.Sprintf("%s expects your car on %s.", sh.Name, slot)
+	case Start:
+		n.Subject, n.Text = "Work has started", sh.Name+" has your car and started the work."
+	case Complete:
+		n.Subject, n.Text = "Your car is ready", fmt.Sprintf("%s finished: %s. Price %s %.0f.", sh.Name, b.Work, b.Currency, b.Price)
+		if b.Verify == VerifyWatching {
+			n.Text += " Pitwall will watch the next drives to confirm the fix."
+		}
+	case Review:
+		n.Subject, n.Text = "New review", "The owner reviewed the job."
+	case Cancel:
+		n.Subject, n.Text = "Booking cancelled", fmt.Sprintf("The booking for %s was cancelled by the %s: %s", slot, who, b.Cancel)
+	}
+	if who == ShopRole {
+		s.tellOwner(b.OwnerID, n)
+	} else {
+		s.tellShop(b.ShopID, n)
+	}
+}

@@ -1,0 +1,133 @@
+package booking
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pitwall-io/pitwall/diagnosis"
+	"github.com/pitwall-io/pitwall/store"
+)
+
+// Verify states of a completed repair.
+const (
+	VerifyWatching = "watching" // Pitwall watches the next drive cycles
+	VerifyFixed    = "fixed"    // the codes stayed away and their monitors completed
+	VerifyReturned = "returned" // a code came back
+)
+
+// monitorsFor names the readiness monitors that test the fault of each
+// pattern: completed with the code gone, they show the fix holds.
+var monitorsFor = map[string][]string{
+	"catalyst": {"catalyst"}, "evap-small-leak": {"evaporative_system"}, "evap-large-leak": {"evaporative_system"}, "evap-flow": {"evaporative_system"},
+	"misfire": {"misfire"}, "lean": {"fuel_system"}, "rich": {"fuel_system"}, "slow-response": {"oxygen_sensor"}, "heater": {"oxygen_sensor_heater"},
+	"egr-low": {"egr_vvt"}, "egr-high": {"egr_vvt"}, "secondary-air": {"secondary_air"}, "particulate-filter": {"pm_filter"},
+	"scr": {"nox_scr_aftertreatment"}, "vvt": {"egr_vvt"}, "timing": {"egr_vvt"},
+}
+
+// ObserveCodes takes a car's trouble-code report: a code a watched repair
+// was to fix that is back (stored or pending) ends the watch as returned.
+// The monitors are kept for the next drive cycle.
+func (s *Service) ObserveCodes(ctx context.Context, vehicleID string, active []string, monitors []diagnosis.Monitor, at time.Time) error {
+	if len(monitors) > 0 {
+		s.mu.Lock()
+		s.monitors[vehicleID] = monitors
+		s.mu.Unlock()
+	}
+	watched, err := s.Store.Bookings(ctx, store.BookingFilter{VehicleID: vehicleID, Verify: VerifyWatching})
+	if err != nil {
+		return err
+	}
+	for _, b := range watched {
+		if !at.After(b.Completed) {
+			continue // a report from before the repair
+		}
+		var back []string
+		for _, c := range b.Codes {
+			if slices.Contains(active, c) {
+				back = append(back, c)
+			}
+		}
+		if len(back) == 0 {
+			continue
+		}
+		note := fmt.Sprintf("%s came back on %s, %d drive cycle(s) after the repair", strings.Join(back, ", "), at.UTC().Format("2 Jan 2006 15:04 MST"), b.VerifyCycles)
+		if err := s.Store.SetVerify(ctx, b.ID, VerifyReturned, note, b.VerifyCycles); err != nil {
+			continue
+		}
+		s.verdict(b, VerifyReturned, note)
+	}
+	return nil
+}
+
+// ObserveDriveCycle counts a completed drive (a trip's end) for the
+// repairs being watched; after VerifyCycles without the codes, and with
+// the monitors that test them complete, the repair is fixed.
+func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at time.Time) error {
+	watched, err := s.Store.Bookings(ctx, store.BookingFilter{VehicleID: vehicleID, Verify: VerifyWatching})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	mons := s.monitors[vehicleID]
+	s.mu.Unlock()
+	for _, b := range watched {
+		if !at.After(b.Completed) {
+			continue
+		}
+		cycles := b.VerifyCycles + 1
+		waiting := s.incompleteMonitors(b.Codes, mons)
+		if cycles < s.VerifyCycles || len(waiting) > 0 {
+			note := fmt.Sprintf("%d of %d drive cycles without the code", min(cycles, s.VerifyCycles), s.VerifyCycles)
+			if len(waiting) > 0 {
+				note += "; waiting for the " + strings.Join(waiting, ", ") + " monitor(s) to complete"
+			}
+			if err := s.Store.SetVerify(ctx, b.ID, VerifyWatching, note, cycles); err != nil {
+				return err
+			}
+			continue
+		}
+		note := fmt.Sprintf("%s stayed away for %d drive cycles", strings.Join(b.Codes, ", "), cycles)
+		if len(mons) > 0 {
+			note += " and the monitors that test it completed"
+		}
+		if err := s.Store.SetVerify(ctx, b.ID, VerifyFixed, note, cycles); err != nil {
+			continue
+		}
+		s.verdict(b, VerifyFixed, note)
+	}
+	return nil
+}
+
+// incompleteMonitors lists the supported monitors that test the codes
+// and have not completed.
+func (s *Service) incompleteMonitors(codes []string, mons []diagnosis.Monitor) []string {
+	var out []string
+	for _, c := range codes {
+		x, err := s.KB.Explain(c, s.Pricing)
+		if err != nil {
+			continue
+		}
+		for _, name := range monitorsFor[x.Profile] {
+			for _, m := range mons {
+				if m.Name == name && m.Supported && !m.Complete && !slices.Contains(out, name) {
+					out = append(out, name)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (s *Service) verdict(b store.Booking, result, note string) {
+	n := Note{ID: noteID("verify", b.ID, result), Kind: "verify-" + result, BookingID: b.ID, VehicleID: b.VehicleID, Time: s.now()}
+	if result == VerifyFixed {
+		n.Subject, n.Text = "The repair holds", "Pitwall watched the car after the repair: "+note+"."
+	} else {
+		n.Subject, n.Text = "The fault is back", "Pitwall watched the car after the repair: "+note+". Contact the shop; a returning fault is often covered by its warranty."
+	}
+	s.tellOwner(b.OwnerID, n)
+	s.tellShop(b.ShopID, n)
+}

@@ -1,0 +1,347 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Booking is a job a shop does on a car.
+type Booking struct {
+	ID        string
+	LeadID    string // empty for a booking made without a lead (maintenance)
+	ShopID    string
+	OwnerID   string
+	VehicleID string
+	Kind      string // repair or maintenance
+	Status    string
+	Slot      time.Time
+	Day       string // the slot's date in the shop's time zone
+	Price     float64
+	Currency  string
+	Codes     []string // the codes the job is to fix
+	Work      string   // what was asked for, then what was done
+	Cancel    string   // why it was cancelled
+
+	Created, Updated  time.Time
+	Completed         time.Time
+	CompletedOdometer float64
+
+	Verify       string // watching, fixed, returned; empty before completion
+	VerifyNote   string
+	VerifyCycles int
+	VerifyAt     time.Time
+}
+
+// ErrFull is a booking on a day the shop has no capacity left.
+var ErrFull = errors.New("store: the shop is fully booked that day")
+
+// AddBooking records a booking when the shop has fewer than capacity live
+// bookings on its day, in one statement so two owners cannot both take
+// the last place. With a lead, the lead becomes booked and the chosen
+// offer too, in the same transaction.
+func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Booking, error) {
+	b.ID = newID()
+	b.Created = s.now().UTC().Truncate(time.Millisecond)
+	b.Updated = b.Created
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Booking{}, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	res, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work, created_ms, updated_ms)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+		WHERE (SELECT COUNT(*) FROM bookings WHERE shop_id = ? AND day = ? AND status <> 'cancelled') < ?`,
+		b.ID, b.LeadID, b.ShopID, b.OwnerID, b.VehicleID, b.Kind, b.Status, ms(b.Slot), b.Day, b.Price, b.Currency, strings.Join(b.Codes, ","), b.Work,
+		ms(b.Created), ms(b.Updated), b.ShopID, b.Day, capacity)
+	if err != nil {
+		return Booking{}, constraint(err, "booking at shop "+b.ShopID)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return Booking{}, fmt.Errorf("%w: %s", ErrFull, b.Day)
+	}
+	if b.LeadID != "" {
+		res, err := tx.ExecContext(ctx, `UPDATE leads SET status = 'booked', updated_ms = ? WHERE id = ? AND owner_id = ? AND status = 'open'`, ms(b.Created), b.LeadID, b.OwnerID)
+		if err != nil {
+			return Booking{}, fmt.Errorf("store: lead: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return Booking{}, fmt.Errorf("%w: lead %s is not open", ErrConflict, b.LeadID)
+		}
+		res, err = tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'booked' WHERE lead_id = ? AND shop_id = ? AND state = 'accepted'`, b.LeadID, b.ShopID)
+		if err != nil {
+			return Booking{}, fmt.Errorf("store: offer: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return Booking{}, fmt.Errorf("%w: shop %s has no accepted quote on lead %s", ErrConflict, b.ShopID, b.LeadID)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'withdrawn' WHERE lead_id = ? AND state IN ('waiting', 'sent')`, b.LeadID); err != nil {
+			return Booking{}, fmt.Errorf("store: offers: %w", err)
+		}
+	}
+	if err := addEvent(ctx, tx, b.ID, b.Created, "", b.Status, "owner", ""); err != nil {
+		return Booking{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Booking{}, fmt.Errorf("store: %w", err)
+	}
+	return b, nil
+}
+
+func addEvent(ctx context.Context, tx *sql.Tx, id string, at time.Time, from, to, actor, note string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, time_ms, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, ?, ?)`,
+		id, ms(at), from, to, actor, note)
+	if err != nil {
+		return fmt.Errorf("store: booking event: %w", err)
+	}
+	return nil
+}
+
+// BookingChange is a status change and what comes with it.
+type BookingChange struct {
+	From, To string
+	Actor    string // owner, shop or system
+	Note     string
+	// Slot and Day move the booking (with Capacity checked on Day).
+	Slot     time.Time
+	Day      string
+	Capacity int
+	// Price, Work, Cancel, Completed and Odometer are set when not zero.
+	Price     float64
+	Work      string
+	Cancel    string
+	Completed time.Time
+	Odometer  float64
+	// Verify starts watching the fix.
+	Verify string
+	// Review is recorded with the change.
+	Review *Review
+}
+
+// ChangeBooking applies a change when the booking is still in c.From:
+// compare-and-set, so two changes cannot both start from one state.
+func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (Booking, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return Booking{}, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	set := []string{"status = ?", "updated_ms = ?"}
+	args := []any{c.To, ms(now)}
+	add := func(col string, v any) { set, args = append(set, col+" = ?"), append(args, v) }
+	if !c.Slot.IsZero() {
+		add("slot_ms", ms(c.Slot))
+		add("day", c.Day)
+	}
+	if c.Price != 0 {
+		add("price", c.Price)
+	}
+	if c.Work != "" {
+		add("work", c.Work)
+	}
+	if c.Cancel != "" {
+		add("cancel_reason", c.Cancel)
+	}
+	if !c.Completed.IsZero() {
+		add("completed_ms", ms(c.Completed))
+		add("completed_odometer", c.Odometer)
+	}
+	if c.Verify != "" {
+		add("verify", c.Verify)
+		add("verify_ms", ms(now))
+	}
+	q := `UPDATE bookings SET ` + strings.Join(set, ", ") + ` WHERE id = ? AND status = ?`
+	args = append(args, id, c.From)
+	if !c.Slot.IsZero() {
+		q += ` AND (SELECT COUNT(*) FROM bookings b2 WHERE b2.shop_id = bookings.shop_id AND b2.day = ? AND b2.status <> 'cancelled' AND b2.id <> bookings.id) < ?`
+		args = append(args, c.Day, c.Capacity)
+	}
+	res, err := tx.ExecContext(ctx, q, args...)
+	if err != nil {
+		return Booking{}, fmt.Errorf("store: booking %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		b, err := s.Booking(ctx, id)
+		switch {
+		case err != nil:
+			return Booking{}, err
+		case b.Status != c.From:
+			return Booking{}, fmt.Errorf("%w: booking %s is %s, not %s", ErrConflict, id, b.Status, c.From)
+		default:
+			return Booking{}, fmt.Errorf("%w: %s", ErrFull, c.Day)
+		}
+	}
+	if c.Review != nil {
+		r := c.Review
+		if _, err := tx.ExecContext(ctx, `INSERT INTO reviews (booking_id, shop_id, owner_id, stars, body, created_ms) VALUES (?, ?, ?, ?, ?, ?)`,
+			id, r.ShopID, r.OwnerID, r.Stars, r.Body, ms(now)); err != nil {
+			return Booking{}, constraint(err, "review of booking "+id)
+		}
+	}
+	if err := addEvent(ctx, tx, id, now, c.From, c.To, c.Actor, c.Note); err != nil {
+		return Booking{}, err
+	}
+	if err := tx.Commit(); err != nil {
+		return Booking{}, fmt.Errorf("store: %w", err)
+	}
+	return s.Booking(ctx, id)
+}
+
+const bookingCols = `id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work, cancel_reason,
+	created_ms, updated_ms, completed_ms, completed_odometer, verify, verify_note, verify_cycles, verify_ms`
+
+func scanBooking(r interface{ Scan(...any) error }) (Booking, error) {
+	var b Booking
+	var codes string
+	var slot, created, updated int64
+	var completed, verifyAt sql.NullInt64
+	err := r.Scan(&b.ID, &b.LeadID, &b.ShopID, &b.OwnerID, &b.VehicleID, &b.Kind, &b.Status, &slot, &b.Day, &b.Price, &b.Currency, &codes, &b.Work, &b.Cancel,
+		&created, &updated, &completed, &b.CompletedOdometer, &b.Verify, &b.VerifyNote, &b.VerifyCycles, &verifyAt)
+	b.Codes = splitList(codes)
+	b.Slot, b.Created, b.Updated, b.Completed, b.VerifyAt = fromMS(slot), fromMS(created), fromMS(updated), fromMS(completed.Int64), fromMS(verifyAt.Int64)
+	return b, err
+}
+
+// Booking reads one booking.
+func (s *Store) Booking(ctx context.Context, id string) (Booking, error) {
+	b, err := scanBooking(s.db.QueryRowContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Booking{}, fmt.Errorf("%w: booking %s", ErrNotFound, id)
+	}
+	return b, err
+}
+
+// BookingFilter picks bookings; empty fields match all.
+type BookingFilter struct {
+	OwnerID, ShopID, VehicleID string
+	Verify                     string
+}
+
+// Bookings lists bookings, newest slot first.
+func (s *Store) Bookings(ctx context.Context, f BookingFilter) ([]Booking, error) {
+	var where []string
+	var args []any
+	for col, v := range map[string]string{"owner_id": f.OwnerID, "shop_id": f.ShopID, "vehicle_id": f.VehicleID, "verify": f.Verify} {
+		if v != "" {
+			where, args = append(where, col+" = ?"), append(args, v)
+		}
+	}
+	q := `SELECT ` + bookingCols + ` FROM bookings`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, " AND ")
+	}
+	rows, err := s.db.QueryContext(ctx, q+` ORDER BY slot_ms DESC, id`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: bookings: %w", err)
+	}
+	defer rows.Close()
+	var out []Booking
+	for rows.Next() {
+		b, err := scanBooking(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+// BookingEvent is one status change of a booking.
+type BookingEvent struct {
+	Time        time.Time
+	From, To    string
+	Actor, Note string
+}
+
+// BookingEvents lists a booking's changes, oldest first.
+func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT time_ms, from_status, to_status, actor, note FROM booking_events WHERE booking_id = ? ORDER BY time_ms, rowid`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: booking events: %w", err)
+	}
+	defer rows.Close()
+	var out []BookingEvent
+	for rows.Next() {
+		var e BookingEvent
+		var t int64
+		if err := rows.Scan(&t, &e.From, &e.To, &e.Actor, &e.Note); err != nil {
+			return nil, err
+		}
+		e.Time = fromMS(t)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// SetVerify records the verify-the-fix state of a completed booking.
+func (s *Store) SetVerify(ctx context.Context, id, verify, note string, cycles int) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ? WHERE id = ? AND verify = 'watching'`,
+		verify, note, cycles, ms(s.now()), id)
+	if err != nil {
+		return fmt.Errorf("store: booking %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: booking %s is not being watched", ErrConflict, id)
+	}
+	return nil
+}
+
+// MaintenanceOverride is an owner's own interval for one item on one car.
+type MaintenanceOverride struct {
+	VehicleID   string
+	Item        string
+	EveryKm     float64
+	EveryMonths int
+}
+
+// SetMaintenanceOverride sets or replaces an override.
+func (s *Store) SetMaintenanceOverride(ctx context.Context, o MaintenanceOverride) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO maintenance_overrides (vehicle_id, item, every_km, every_months) VALUES (?, ?, ?, ?)
+		ON CONFLICT (vehicle_id, item) DO UPDATE SET every_km = excluded.every_km, every_months = excluded.every_months`, o.VehicleID, o.Item, o.EveryKm, o.EveryMonths)
+	if err != nil {
+		return constraint(err, "maintenance override for vehicle "+o.VehicleID)
+	}
+	return nil
+}
+
+// MaintenanceOverrides lists a car's overrides.
+func (s *Store) MaintenanceOverrides(ctx context.Context, vehicleID string) ([]MaintenanceOverride, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT vehicle_id, item, every_km, every_months FROM maintenance_overrides WHERE vehicle_id = ? ORDER BY item`, vehicleID)
+	if err != nil {
+		return nil, fmt.Errorf("store: maintenance overrides: %w", err)
+	}
+	defer rows.Close()
+	var out []MaintenanceOverride
+	for rows.Next() {
+		var o MaintenanceOverride
+		if err := rows.Scan(&o.VehicleID, &o.Item, &o.EveryKm, &o.EveryMonths); err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// Services lists a vehicle's services, newest first.
+func (s *Store) Services(ctx context.Context, vehicleID string) ([]Service, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id, vehicle_id, date_ms, odometer_km, kind, notes FROM vehicle_services WHERE vehicle_id = ? ORDER BY date_ms DESC, id`, vehicleID)
+	if err != nil {
+		return nil, fmt.Errorf("store: services: %w", err)
+	}
+	defer rows.Close()
+	var out []Service
+	for rows.Next() {
+		var sv Service
+		var date int64
+		if err := rows.Scan(&sv.ID, &sv.VehicleID, &date, &sv.OdometerKm, &sv.Kind, &sv.Notes); err != nil {
+			return nil, err
+		}
+		sv.Date = fromMS(date)
+		out = append(out, sv)
+	}
+	return out, rows.Err()
+}

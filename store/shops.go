@@ -1,0 +1,220 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Shop is a repair shop. What it offers lives in Profile, a JSON
+// document the booking package owns.
+type Shop struct {
+	ID            string
+	Name          string
+	Email         string
+	WebhookURL    string
+	WebhookSecret string
+	Address       string
+	Lat, Lon      float64
+	TimeZone      string
+	Profile       []byte
+	Created       time.Time
+}
+
+// AddShop records a shop; the id is made here unless given.
+func (s *Store) AddShop(ctx context.Context, sh Shop) (Shop, error) {
+	if strings.TrimSpace(sh.Name) == "" {
+		return Shop{}, fmt.Errorf("%w: a shop needs a name", ErrInvalid)
+	}
+	if sh.ID == "" {
+		sh.ID = newID()
+	}
+	if sh.TimeZone == "" {
+		sh.TimeZone = "UTC"
+	}
+	sh.Created = s.now().UTC().Truncate(time.Millisecond)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO shops (id, name, email, webhook_url, webhook_secret, address, lat, lon, timezone, profile, created_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sh.ID, sh.Name, sh.Email, sh.WebhookURL, sh.WebhookSecret, sh.Address, sh.Lat, sh.Lon, sh.TimeZone, string(sh.Profile), ms(sh.Created))
+	if err != nil {
+		return Shop{}, constraint(err, "shop "+sh.ID)
+	}
+	return sh, nil
+}
+
+// UpdateShopProfile replaces what a shop offers.
+func (s *Store) UpdateShopProfile(ctx context.Context, id string, profile []byte) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE shops SET profile = ? WHERE id = ?`, string(profile), id)
+	if err != nil {
+		return fmt.Errorf("store: shop %s: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: shop %s", ErrNotFound, id)
+	}
+	return nil
+}
+
+const shopCols = `id, name, email, webhook_url, webhook_secret, address, lat, lon, timezone, profile, created_ms`
+
+func scanShop(r interface{ Scan(...any) error }) (Shop, error) {
+	var sh Shop
+	var profile string
+	var created int64
+	err := r.Scan(&sh.ID, &sh.Name, &sh.Email, &sh.WebhookURL, &sh.WebhookSecret, &sh.Address, &sh.Lat, &sh.Lon, &sh.TimeZone, &profile, &created)
+	sh.Profile, sh.Created = []byte(profile), fromMS(created)
+	return sh, err
+}
+
+// Shop reads one shop.
+func (s *Store) Shop(ctx context.Context, id string) (Shop, error) {
+	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopCols+` FROM shops WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return Shop{}, fmt.Errorf("%w: shop %s", ErrNotFound, id)
+	}
+	return sh, err
+}
+
+// Shops lists every shop.
+func (s *Store) Shops(ctx context.Context) ([]Shop, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+shopCols+` FROM shops ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: shops: %w", err)
+	}
+	defer rows.Close()
+	var out []Shop
+	for rows.Next() {
+		sh, err := scanShop(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sh)
+	}
+	return out, rows.Err()
+}
+
+// Rating is what owners said of a shop.
+type Rating struct {
+	Reviews int
+	Mean    float64 // stars, 1–5; 0 without reviews
+}
+
+// Ratings gives every reviewed shop's rating.
+func (s *Store) Ratings(ctx context.Context) (map[string]Rating, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT shop_id, COUNT(*), AVG(stars) FROM reviews GROUP BY shop_id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: ratings: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]Rating{}
+	for rows.Next() {
+		var id string
+		var r Rating
+		if err := rows.Scan(&id, &r.Reviews, &r.Mean); err != nil {
+			return nil, err
+		}
+		out[id] = r
+	}
+	return out, rows.Err()
+}
+
+// Review is an owner's verdict on a completed booking.
+type Review struct {
+	BookingID string
+	ShopID    string
+	OwnerID   string
+	Stars     int
+	Body      string
+	Created   time.Time
+}
+
+// Reviews lists a shop's reviews, newest first.
+func (s *Store) Reviews(ctx context.Context, shopID string, limit int) ([]Review, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT booking_id, shop_id, owner_id, stars, body, created_ms FROM reviews WHERE shop_id = ? ORDER BY created_ms DESC LIMIT ?`, shopID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: reviews: %w", err)
+	}
+	defer rows.Close()
+	var out []Review
+	for rows.Next() {
+		var r Review
+		var created int64
+		if err := rows.Scan(&r.BookingID, &r.ShopID, &r.OwnerID, &r.Stars, &r.Body, &created); err != nil {
+			return nil, err
+		}
+		r.Created = fromMS(created)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// DayLoad counts a shop's live bookings (not cancelled) per day, for the
+// days from first to last ("2006-01-02", inclusive).
+func (s *Store) DayLoad(ctx context.Context, shopID, first, last string) (map[string]int, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT day, COUNT(*) FROM bookings WHERE shop_id = ? AND day >= ? AND day <= ? AND status <> 'cancelled' GROUP BY day`, shopID, first, last)
+	if err != nil {
+		return nil, fmt.Errorf("store: bookings per day: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int{}
+	for rows.Next() {
+		var d string
+		var n int
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, err
+		}
+		out[d] = n
+	}
+	return out, rows.Err()
+}
+
+// SetOwnerHome sets where an owner's car usually is.
+func (s *Store) SetOwnerHome(ctx context.Context, ownerID string, lat, lon float64) error {
+	if lat < -90 || lat > 90 || lon < -180 || lon > 180 {
+		return fmt.Errorf("%w: location %v,%v", ErrInvalid, lat, lon)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE owners SET lat = ?, lon = ? WHERE id = ?`, lat, lon, ownerID)
+	if err != nil {
+		return fmt.Errorf("store: owner %s: %w", ownerID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: owner %s", ErrNotFound, ownerID)
+	}
+	return nil
+}
+
+// OwnerHome is where an owner's car usually is; ok is false when unset.
+func (s *Store) OwnerHome(ctx context.Context, ownerID string) (lat, lon float64, ok bool, err error) {
+	var la, lo sql.NullFloat64
+	err = s.db.QueryRowContext(ctx, `SELECT lat, lon FROM owners WHERE id = ?`, ownerID).Scan(&la, &lo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, false, fmt.Errorf("%w: owner %s", ErrNotFound, ownerID)
+	}
+	return la.Float64, lo.Float64, la.Valid && lo.Valid, err
+}
+
+// SetVehicleClass sets a vehicle's price class: small, medium or large.
+func (s *Store) SetVehicleClass(ctx context.Context, vehicleID, class string) error {
+	if class != "small" && class != "medium" && class != "large" {
+		return fmt.Errorf("%w: class %q: want small, medium or large", ErrInvalid, class)
+	}
+	res, err := s.db.ExecContext(ctx, `UPDATE vehicles SET class = ? WHERE id = ?`, class, vehicleID)
+	if err != nil {
+		return fmt.Errorf("store: vehicle %s: %w", vehicleID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: vehicle %s", ErrNotFound, vehicleID)
+	}
+	return nil
+}
+
+// VehicleClass is a vehicle's price class.
+func (s *Store) VehicleClass(ctx context.Context, vehicleID string) (string, error) {
+	var c string
+	err := s.db.QueryRowContext(ctx, `SELECT class FROM vehicles WHERE id = ?`, vehicleID).Scan(&c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("%w: vehicle %s", ErrNotFound, vehicleID)
+	}
+	return c, err
+}
