@@ -85,12 +85,12 @@ func (s *Server) notifiers() ([]alerting.Notifier, error) {
 		}
 		out = append(out, &alerting.Webhook{URL: a.Webhook.URL, Secret: secret})
 	}
-	if a.Email.Addr != "" {
-		pw, err := secretOf(a.Email.Password, a.Email.PasswordFile)
-		if err != nil {
-			return nil, fmt.Errorf("server: alerting.email.password_file: %w", err)
-		}
-		out = append(out, &alerting.Email{Addr: a.Email.Addr, Username: a.Email.Username, Password: pw, From: a.Email.From, AllowPlain: a.Email.AllowPlain})
+	email, err := s.email()
+	if err != nil {
+		return nil, err
+	}
+	if email != nil {
+		out = append(out, email)
 	}
 	if a.MQTT.Enabled && s.Broker != nil {
 		out = append(out, &alerting.MQTT{Publish: func(_ context.Context, topic string, payload []byte) error {
@@ -98,6 +98,19 @@ func (s *Server) notifiers() ([]alerting.Notifier, error) {
 		}})
 	}
 	return out, nil
+}
+
+// email is the configured SMTP sender, nil without one.
+func (s *Server) email() (*alerting.Email, error) {
+	a := s.cfg.Alerting
+	if a.Email.Addr == "" {
+		return nil, nil
+	}
+	pw, err := secretOf(a.Email.Password, a.Email.PasswordFile)
+	if err != nil {
+		return nil, fmt.Errorf("server: alerting.email.password_file: %w", err)
+	}
+	return &alerting.Email{Addr: a.Email.Addr, Username: a.Email.Username, Password: pw, From: a.Email.From, AllowPlain: a.Email.AllowPlain}, nil
 }
 
 func secretOf(inline, file string) (string, error) {
@@ -147,10 +160,12 @@ func (s *Server) evaluate(records []ingest.Record) {
 				c.Pending = append(c.Pending, x.GetCode())
 			}
 			alerts = append(alerts, s.Rules.Codes(r.Device, vehicle, c)...)
+			s.observeRepairs(r.Device, m)
 		case *wirepb.Event:
 			if ev, ok := ruleEvent(m); ok {
 				alerts = append(alerts, s.Rules.Event(r.Device, vehicle, ev)...)
 			}
+			s.observeRepairs(r.Device, m)
 		}
 	}
 	if len(alerts) == 0 {

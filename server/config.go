@@ -23,6 +23,8 @@ type Config struct {
 	HTTP           HTTPConfig           `yaml:"http"`
 	Rules          RulesConfig          `yaml:"rules"`
 	Alerting       AlertingConfig       `yaml:"alerting"`
+	Diagnosis      DiagnosisConfig      `yaml:"diagnosis"`
+	Booking        BookingConfig        `yaml:"booking"`
 }
 
 // StoreConfig places the relational store.
@@ -160,6 +162,19 @@ func (c *Config) Validate() error {
 	}
 	if err := configfile.Within("ingest", c.Ingest.Validate()); err != nil {
 		errs = append(errs, err)
+	}
+	if _, err := c.Diagnosis.pricing(); err != nil {
+		errs = append(errs, err)
+	}
+	b := c.Booking
+	if b.Fanout < 0 || b.Fanout > 20 {
+		errs = append(errs, configfile.Bad("booking.fanout", "%d: want 1–20 shops", b.Fanout))
+	}
+	if b.VerifyCycles < 0 || b.VerifyCycles > 50 {
+		errs = append(errs, configfile.Bad("booking.verify_cycles", "%d: want 1–50", b.VerifyCycles))
+	}
+	if b.SweepInterval < 0 || b.SweepInterval > time.Hour {
+		errs = append(errs, configfile.Bad("booking.sweep_interval", "%v: want up to 1h", b.SweepInterval))
 	}
 	return errors.Join(errs...)
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pitwall-io/pitwall/alerting"
+	"github.com/pitwall-io/pitwall/booking"
+	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/ingest"
 	"github.com/pitwall-io/pitwall/rules"
@@ -37,6 +39,9 @@ type Server struct {
 	Rules    *rules.Engine
 	Alerts   *alerting.Manager
 	Feed     *alerting.Feed
+	KB       *diagnosis.KB
+	Pricing  diagnosis.Pricing
+	Booking  *booking.Service
 	Registry *prometheus.Registry
 	// Mux serves /metrics, /healthz and /readyz; other packages add their
 	// routes before Run.
@@ -129,6 +134,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	}
 	s.Alerts = alerting.New(alerting.Config{GroupWait: cfg.Alerting.GroupWait, GroupInterval: cfg.Alerting.GroupInterval,
 		RepeatInterval: cfg.Alerting.RepeatInterval, Inhibits: set.Inhibits}, s.Store, notifiers, alerting.WithLogger(s.log))
+	if err := s.openBooking(); err != nil {
+		return nil, err
+	}
 	s.log.Info("rules loaded", "rules", len(set.Rules), "inhibit_rules", len(set.Inhibits), "notifiers", len(notifiers))
 
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
@@ -154,7 +162,11 @@ func (s *Server) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	errc := make(chan error, 3)
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() {
+		defer wg.Done()
+		s.sweepLeads(ctx)
+	}()
 	go func() {
 		defer wg.Done()
 		if err := s.Alerts.Run(ctx); err != nil {
@@ -183,6 +195,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer done()
 	_ = srv.Shutdown(shutdown)
 	wg.Wait()
+	s.Booking.Wait()
 	s.Close()
 	select {
 	case err := <-errc:

@@ -145,6 +145,18 @@ func TestAgentThroughEmbeddedBroker(t *testing.T) {
 	if feed, err := s.Store.Feed(ctx, owner.ID, time.Time{}, 10); err != nil || len(feed) < 2 {
 		t.Errorf("the owner's feed: %+v, %v", feed, err)
 	}
+	// The pre-diagnosis reads the stored report and the series: the code
+	// explained, its freeze frame, the monitors, the coolant's history.
+	rep, err := s.Diagnose(ctx, van.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Codes) == 0 || rep.Codes[0].Code != "P0217" || rep.Safe != "no" || rep.Codes[0].Freeze == nil || !rep.Readiness.Known {
+		t.Errorf("pre-diagnosis: %+v", rep)
+	}
+	if len(rep.History) == 0 || rep.History[0].Signal != coolant || rep.History[0].Max <= 100 || rep.OdometerKm == 0 {
+		t.Errorf("pre-diagnosis history %+v, odometer %v", rep.History, rep.OdometerKm)
+	}
 	stopAgent()
 	if err := <-adone; err != nil {
 		t.Fatal(err)
@@ -213,12 +225,16 @@ ingest:
   batch_delay: 1h
 http:
   addr: localhost
+diagnosis:
+  currency: EUR
+booking:
+  fanout: 99
 `), 0o600)
 	_, err := server.Load(p)
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{p + ":4: series.engine: \"cassandra\"", p + ":7: ingest.broker.url", p + ":9: ingest.batch_delay: 1h0m0s: want 1ms to 10s", p + ":11: http.addr"} {
+	for _, want := range []string{p + ":4: series.engine: \"cassandra\"", p + ":7: ingest.broker.url", p + ":9: ingest.batch_delay: 1h0m0s: want 1ms to 10s", p + ":11: http.addr", p + ":12: diagnosis.per_usd: prices in EUR need the exchange rate", p + ":15: booking.fanout: 99"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}

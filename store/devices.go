@@ -171,3 +171,33 @@ func nullable(s string) any {
 	}
 	return s
 }
+
+// DevicesOfVehicle lists the devices fitted to a vehicle, newest first.
+func (s *Store) DevicesOfVehicle(ctx context.Context, vehicleID string) ([]Device, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM devices WHERE vehicle_id = ? ORDER BY created_ms DESC, id`, vehicleID)
+	if err != nil {
+		return nil, fmt.Errorf("store: devices of %s: %w", vehicleID, err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Device, 0, len(ids))
+	for _, id := range ids {
+		d, err := s.Device(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}

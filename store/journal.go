@@ -160,3 +160,17 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// LatestMessage is a device's newest message of a kind.
+func (s *Store) LatestMessage(ctx context.Context, device, kind string) (Message, error) {
+	var m Message
+	var seq, t int64
+	var boot string
+	err := s.db.QueryRowContext(ctx, `SELECT device, seq, kind, boot, time_ms, body FROM device_messages WHERE device = ? AND kind = ? ORDER BY time_ms DESC, seq DESC LIMIT 1`,
+		device, kind).Scan(&m.Device, &seq, &m.Kind, &boot, &t, &m.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, fmt.Errorf("%w: no %s message from %s", ErrNotFound, kind, device)
+	}
+	m.Seq, m.Boot, m.Time = uint64(seq), bootFromText(boot), fromMS(t)
+	return m, err
+}

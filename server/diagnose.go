@@ -1,0 +1,274 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/pitwall-io/pitwall/booking"
+	"github.com/pitwall-io/pitwall/configfile"
+	"github.com/pitwall-io/pitwall/diagnosis"
+	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
+	"github.com/pitwall-io/pitwall/series"
+	"github.com/pitwall-io/pitwall/store"
+)
+
+// DiagnosisConfig prices the pre-diagnoses.
+type DiagnosisConfig struct {
+	// Currency of the prices owners see (USD by default); PerUSD converts
+	// the knowledge base's US-dollar figures into it.
+	Currency string  `yaml:"currency"`
+	PerUSD   float64 `yaml:"per_usd"`
+	// LabourRate is a local shop's hourly rate, [low, high], in Currency.
+	LabourRate []float64 `yaml:"labour_rate"`
+}
+
+// BookingConfig tunes leads and verify-the-fix.
+type BookingConfig struct {
+	// Fanout is how many shops a lead goes to at once (3).
+	Fanout int `yaml:"fanout"`
+	// VerifyCycles is how many drive cycles without the code, with its
+	// monitors complete, confirm a repair (3).
+	VerifyCycles int `yaml:"verify_cycles"`
+	// SweepInterval is how often unanswered leads move on (30 s).
+	SweepInterval time.Duration `yaml:"sweep_interval"`
+}
+
+func (c *DiagnosisConfig) pricing() (diagnosis.Pricing, error) {
+	p := diagnosis.DefaultPricing()
+	if c.Currency != "" {
+		p.Currency = c.Currency
+		p.PerBase = 0
+	}
+	if c.PerUSD != 0 {
+		p.PerBase = c.PerUSD
+	}
+	if len(c.LabourRate) > 0 {
+		if len(c.LabourRate) != 2 {
+			return p, configfile.Bad("diagnosis.labour_rate", "want [low, high]")
+		}
+		p.LabourRate = [2]float64{c.LabourRate[0], c.LabourRate[1]}
+	}
+	if p.PerBase == 0 {
+		return p, configfile.Bad("diagnosis.per_usd", "prices in %s need the exchange rate from US dollars", p.Currency)
+	}
+	if err := p.Check(); err != nil {
+		return p, configfile.Bad("diagnosis", "%v", err)
+	}
+	return p, nil
+}
+
+// openBooking builds the knowledge base and the booking service.
+func (s *Server) openBooking() error {
+	p, err := s.cfg.Diagnosis.pricing()
+	if err != nil {
+		return err
+	}
+	kb, err := diagnosis.Builtin()
+	if err != nil {
+		return err
+	}
+	s.KB, s.Pricing = kb, p
+	email, err := s.email()
+	if err != nil {
+		return err
+	}
+	s.Booking = booking.New(s.Store, kb, p, &booking.Dispatch{Feed: s.Feed, Email: email})
+	s.Booking.Log = s.log
+	if b := s.cfg.Booking; b.Fanout > 0 {
+		s.Booking.Fanout = b.Fanout
+	}
+	if b := s.cfg.Booking; b.VerifyCycles > 0 {
+		s.Booking.VerifyCycles = b.VerifyCycles
+	}
+	return nil
+}
+
+// sweepLeads moves unanswered leads on until ctx ends.
+func (s *Server) sweepLeads(ctx context.Context) {
+	every := s.cfg.Booking.SweepInterval
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Booking.Sweep(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("booking: moving unanswered leads on", "err", err)
+			} else if n > 0 {
+				s.log.Info("booking: leads moved on", "offers_expired", n)
+			}
+		}
+	}
+}
+
+// ErrNoData is a vehicle with no device, or a device that never sent a
+// trouble-code report.
+var ErrNoData = errors.New("server: no data for a pre-diagnosis")
+
+// Diagnose writes a vehicle's pre-diagnosis: the newest trouble-code
+// report of its devices, the history of the signals that matter for its
+// codes over the last drive, and the odometer.
+func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Report, error) {
+	v, err := s.Store.Vehicle(ctx, vehicleID)
+	if err != nil {
+		return diagnosis.Report{}, err
+	}
+	devs, err := s.Store.DevicesOfVehicle(ctx, vehicleID)
+	if err != nil {
+		return diagnosis.Report{}, err
+	}
+	var dev string
+	var msg store.Message
+	for _, d := range devs {
+		m, err := s.Store.LatestMessage(ctx, d.ID, string(wire.KindDTC))
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return diagnosis.Report{}, err
+		}
+		if dev == "" || m.Time.After(msg.Time) {
+			dev, msg = d.ID, m
+		}
+	}
+	in := diagnosis.Input{Vehicle: diagnosis.Vehicle{ID: v.ID, Name: v.Name, VIN: v.VIN, Make: v.Make, Model: v.Model, Year: v.Year}, At: time.Now()}
+	if dev == "" {
+		if len(devs) == 0 {
+			return diagnosis.Report{}, fmt.Errorf("%w: vehicle %s has no device", ErrNoData, vehicleID)
+		}
+		dev = devs[0].ID
+	} else {
+		m, err := wire.Decode(wire.KindDTC, msg.Body)
+		if err != nil {
+			return diagnosis.Report{}, fmt.Errorf("server: the stored trouble-code report of %s: %w", dev, err)
+		}
+		fillCodes(&in, m.(*wirepb.DTCReport))
+	}
+	codes := make([]string, 0, len(in.Codes))
+	for _, c := range in.Codes {
+		codes = append(codes, c.Code)
+	}
+	latest, err := s.Series.Latest(ctx, dev, nil)
+	if err != nil {
+		return diagnosis.Report{}, err
+	}
+	in.Latest = map[string]float64{}
+	var newest time.Time
+	for sig, val := range latest {
+		in.Latest[sig] = val.Value
+		if val.Time.After(newest) {
+			newest = val.Time
+		}
+	}
+	if !newest.IsZero() {
+		from := s.lastDriveStart(ctx, dev, newest)
+		step := max(time.Second, newest.Sub(from)/1800).Truncate(time.Second)
+		hist, err := s.Series.Range(ctx, series.Query{Device: dev, Signals: s.KB.Signals(codes), From: from, To: newest.Add(time.Millisecond), Step: step})
+		if err != nil {
+			return diagnosis.Report{}, err
+		}
+		in.History = map[string][]diagnosis.Sample{}
+		for _, h := range hist {
+			for _, x := range h.Values {
+				in.History[h.Signal] = append(in.History[h.Signal], diagnosis.Sample{Time: x.Time, Value: x.Value})
+			}
+		}
+	}
+	return s.KB.Build(in, s.Pricing)
+}
+
+// lastDriveStart is when the last trip before end began: at least half
+// an hour before end (a trip just begun says little), an hour when no
+// trip is on record, at most twelve hours.
+func (s *Server) lastDriveStart(ctx context.Context, dev string, end time.Time) time.Time {
+	from := end.Add(-time.Hour)
+	msgs, err := s.Store.Messages(ctx, dev, string(wire.KindEvent), end.Add(-12*time.Hour), 10000)
+	if err != nil {
+		return from
+	}
+	for _, m := range msgs {
+		ev, err := wire.Decode(wire.KindEvent, m.Body)
+		if err != nil {
+			continue
+		}
+		if e, ok := ev.(*wirepb.Event); ok && e.GetTripStart() != nil && !m.Time.After(end) {
+			from = time.UnixMilli(e.GetTimeMs())
+		}
+	}
+	if floor := end.Add(-30 * time.Minute); floor.Before(from) {
+		from = floor
+	}
+	return from
+}
+
+func fillCodes(in *diagnosis.Input, r *wirepb.DTCReport) {
+	in.MIL = r.GetMil()
+	in.At = time.UnixMilli(r.GetTimeMs())
+	for _, k := range []struct {
+		status string
+		codes  []*wirepb.Code
+	}{{"stored", r.GetStored()}, {"pending", r.GetPending()}, {"permanent", r.GetPermanent()}} {
+		for _, c := range k.codes {
+			in.Codes = append(in.Codes, diagnosis.CodeState{Code: c.GetCode(), ECU: c.GetEcu(), Status: k.status})
+		}
+	}
+	for _, f := range r.GetFreezeFrames() {
+		ff := diagnosis.FreezeFrame{DTC: f.GetDtc(), ECU: f.GetEcu()}
+		for _, v := range f.GetValues() {
+			ff.Values = append(ff.Values, diagnosis.FreezeValue{Signal: v.GetSignal(), Value: v.GetValue(), Unit: v.GetUnit()})
+		}
+		in.Freeze = append(in.Freeze, ff)
+	}
+	for _, m := range r.GetMonitors() {
+		in.Monitors = append(in.Monitors, diagnosis.Monitor{Name: m.GetName(), Supported: m.GetSupported(), Complete: m.GetComplete()})
+	}
+}
+
+// observeRepairs hands trouble-code reports and drive cycles to
+// verify-the-fix.
+func (s *Server) observeRepairs(device string, m any) {
+	var vehicle string
+	lookup := func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		v, err := s.Store.VehicleOfDevice(ctx, device)
+		if err != nil {
+			return false
+		}
+		vehicle = v.ID
+		return true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	switch m := m.(type) {
+	case *wirepb.DTCReport:
+		if !lookup() {
+			return
+		}
+		var in diagnosis.Input
+		fillCodes(&in, m)
+		var active []string
+		for _, c := range in.Codes {
+			if c.Status != "permanent" {
+				active = append(active, c.Code)
+			}
+		}
+		if err := s.Booking.ObserveCodes(ctx, vehicle, active, in.Monitors, in.At); err != nil {
+			s.log.Error("booking: verify-the-fix could not read the codes", "device", device, "err", err)
+		}
+	case *wirepb.Event:
+		if m.GetTripEnd() == nil || !lookup() {
+			return
+		}
+		if err := s.Booking.ObserveDriveCycle(ctx, vehicle, time.UnixMilli(m.GetTimeMs())); err != nil {
+			s.log.Error("booking: verify-the-fix could not count a drive", "device", device, "err", err)
+		}
+	}
+}
