@@ -37,7 +37,7 @@ func commands() []command {
 		{"tail", "print the wire messages passing a broker (--json: one object a line)", "--broker URL [--device ID] [--json]", runTail},
 		{"sim", "simulate an ELM327 and a car, or a fleet; list scenarios and profiles", "elm327|fleet|scenarios|profiles [flags]", runSim},
 		{"explain", "explain trouble codes (meaning, severity, causes, fair prices) and decode VINs", "CODE|VIN... [--json] [--currency C --per-usd X --labour LO-HI]", runExplain},
-		{"demo", "run everything in one process with simulated cars", "[--http ADDR]", runDemo},
+		{"demo", "run everything in one process: broker, stores, server, web pages, simulated cars and shops", "[--http ADDR] [--vehicles N] [--speed X]", runDemo},
 		{"version", "print the version", "", runVersion},
 		{"help", "show help for a command", "[COMMAND]", nil},
 	}
@@ -152,9 +152,4 @@ func parse(fs *flag.FlagSet, args []string) error {
 func runVersion(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "pitwall %s\n", version)
 	return nil
-}
-
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return errors.New("not built yet: the demo (embedded broker, simulated cars, web UI) arrives with the web issue; " +
-		"meanwhile 'pitwall scan --adapter URL' reads a real car or adapter")
 }

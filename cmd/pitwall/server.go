@@ -6,6 +6,7 @@ import (
 	"io"
 
 	"github.com/pitwall-io/pitwall/server"
+	"github.com/pitwall-io/pitwall/web"
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -47,10 +48,17 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *config == "" && cfg.Ingest.Broker.URL == "" && cfg.EmbeddedBroker.Addr == "" {
 		return usageError{"give --config, --broker or --embedded-broker"}
 	}
-	s, err := server.New(ctx, cfg, server.WithLogger(logger(stderr, *verbose)))
+	log := logger(stderr, *verbose)
+	s, err := server.New(ctx, cfg, server.WithLogger(log))
 	if err != nil {
 		return err
 	}
+	w, err := web.New(s, log)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	w.Register(s.Mux)
 	broker := cfg.Ingest.Broker.URL
 	if s.Broker != nil {
 		broker = "embedded, " + s.Broker.URL()

@@ -37,8 +37,13 @@ type Config struct {
 	Seed     uint64
 	Speed    float64 // simulated seconds per real second
 	Prefix   string  // device ids are Prefix-00001, ...
-	// Password, when set, is sent with the device id as the user name.
-	Password string
+	// Scenarios, when set, overrides Scenario: car n runs
+	// Scenarios[n % len].
+	Scenarios []string
+	// Password, when set, is sent with the device id as the user name;
+	// Passwords gives devices their own.
+	Password  string
+	Passwords map[string]string
 	// ConnectRate caps new connections per second (default 500).
 	ConnectRate int
 	Log         *slog.Logger
@@ -118,7 +123,10 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	vs := make([]*vehicle, cfg.Vehicles)
 	for i := range vs {
 		name := cfg.Scenario
-		if name == "mix" || name == "" {
+		switch {
+		case len(cfg.Scenarios) > 0:
+			name = cfg.Scenarios[i%len(cfg.Scenarios)]
+		case name == "mix" || name == "":
 			name = Mix[i%len(Mix)]
 		}
 		sc, err := car.Load(name)
@@ -194,7 +202,9 @@ func (v *vehicle) connect(cfg Config) error {
 		SetAutoReconnect(true).SetConnectRetry(false).SetConnectTimeout(10*time.Second).
 		SetKeepAlive(60*time.Second).SetWriteTimeout(10*time.Second).
 		SetBinaryWill(wire.Topic(v.id, wire.KindStatus), will, 1, true)
-	if cfg.Password != "" {
+	if pw, ok := cfg.Passwords[v.id]; ok {
+		o.SetUsername(v.id).SetPassword(pw)
+	} else if cfg.Password != "" {
 		o.SetUsername(v.id).SetPassword(cfg.Password)
 	}
 	v.mqtt = mqtt.NewClient(o)

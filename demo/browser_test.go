@@ -1,0 +1,214 @@
+package demo_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pitwall-io/pitwall/demo"
+	"github.com/pitwall-io/pitwall/store"
+)
+
+// chromium finds Debian's browser. Under CI it must be there (the test
+// script installs it); elsewhere the browser tests are skipped without it.
+func chromium(t testing.TB) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("chromium is not installed; ./scripts/test installs Debian's chromium package")
+	}
+	t.Skip("chromium is not installed (apt-get install chromium)")
+	return ""
+}
+
+// artefacts is where screenshots are kept: $PITWALL_ARTEFACTS/browser
+// when set (the test script sets it), else the test's temp dir.
+func artefacts(t testing.TB) string {
+	dir := t.TempDir()
+	if a := os.Getenv("PITWALL_ARTEFACTS"); a != "" {
+		dir = filepath.Join(a, "browser")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func browser(t testing.TB, exe string) (context.Context, context.CancelFunc) {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("headless", true), chromedp.WindowSize(1280, 1000), chromedp.Flag("disable-gpu", true))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	return ctx, func() { cancelT(); cancelC(); cancelA() }
+}
+
+func shot(dir, name string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var buf []byte
+		if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
+	})
+}
+
+func login(base, email string) chromedp.Tasks {
+	return chromedp.Tasks{
+		chromedp.Navigate(base + "/login"),
+		chromedp.WaitVisible("#email", chromedp.ByID),
+		chromedp.SendKeys("#email", email, chromedp.ByID),
+		chromedp.SendKeys("#password", demo.Password, chromedp.ByID),
+		chromedp.Click("#signin", chromedp.ByID),
+		chromedp.WaitVisible("header nav", chromedp.ByQuery),
+	}
+}
+
+// The whole first minute, in a real browser: the owner signs in, sees the
+// overheat alert, opens the diagnosis, consents and asks for quotes; the
+// shop signs in and accepts with a quote and a slot; the owner books; the
+// shop accepts the booking and confirms the drop-off.
+func TestOwnerAndShopInTheBrowser(t *testing.T) {
+	exe := chromium(t)
+	dir := artefacts(t)
+	d, err := demo.Start(context.Background(), demo.Options{HTTP: "127.0.0.1:0", Vehicles: 3, Speed: 20, BcryptCost: bcrypt.MinCost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.Stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	st := d.Server.Store
+	overheating := d.OwnerVehicles[0]
+	// Wait for the overheat to be diagnosed: its trouble code stored.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		rep, err := d.Server.Diagnose(context.Background(), overheating)
+		if err == nil && len(rep.Codes) > 0 && rep.Codes[0].Code == "P0217" {
+			alerts, _ := st.Alerts(context.Background(), "demo-00001", true, 10)
+			if len(alerts) > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no P0217 alert within two minutes: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
+	ctx, cancel := browser(t, exe)
+	defer cancel()
+	var safe, summary string
+	err = chromedp.Run(ctx,
+		login(d.URL, "owner@pitwall.demo"),
+		chromedp.WaitVisible(".alerts-list li.alert", chromedp.ByQuery),
+		chromedp.Sleep(2500*time.Millisecond), // a live update over server-sent events
+		shot(dir, "1-owner-garage"),
+		chromedp.Click(`a[href="/vehicles/`+overheating+`/diagnosis"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#summary", chromedp.ByID),
+		chromedp.Text("#safe", &safe, chromedp.ByID),
+		chromedp.Text("#summary", &summary, chromedp.ByID),
+		shot(dir, "2-owner-diagnosis"),
+		chromedp.Click("#share-vin", chromedp.ByID),
+		chromedp.Click("#request-quotes", chromedp.ByID),
+		chromedp.WaitVisible(".lead", chromedp.ByQuery),
+		shot(dir, "3-owner-quotes-requested"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if safe != "no" || !strings.Contains(summary, "P0217") {
+		t.Errorf("diagnosis: safe %q, summary %q", safe, summary)
+	}
+	leads, err := st.Leads(context.Background(), ownerID(t, st))
+	if err != nil || len(leads) != 1 || !leads[0].ShareVIN || !leads[0].ShareReport || leads[0].ShareLocation {
+		t.Fatalf("the lead and its consent: %+v %v", leads, err)
+	}
+	lead := leads[0]
+	offers, _ := st.Offers(context.Background(), lead.ID)
+	shopID := ""
+	for _, o := range offers {
+		if o.State == store.OfferSent {
+			shopID = o.ShopID
+			break
+		}
+	}
+	shopEmail := shopID + "@pitwall.demo"
+	if shopID == "oficina-alfama" {
+		shopEmail = "shop@pitwall.demo"
+	}
+
+	// The shop, in its own browser session.
+	sctx, scancel := browser(t, exe) // a browser of its own: its own cookies
+	defer scancel()
+	quote := fmt.Sprintf("%.0f", (lead.FairLow+lead.FairHigh)/2)
+	err = chromedp.Run(sctx,
+		login(d.URL, shopEmail),
+		chromedp.WaitVisible(`a[href="/shop/leads/`+lead.ID+`"]`, chromedp.ByQuery),
+		shot(dir, "4-shop-inbox"),
+		chromedp.Click(`a[href="/shop/leads/`+lead.ID+`"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("#quote-form", chromedp.ByID),
+		chromedp.SendKeys("#quote", quote, chromedp.ByID),
+		shot(dir, "5-shop-lead"),
+		chromedp.Click("#send-quote", chromedp.ByID),
+		chromedp.WaitVisible(".flash.ok", chromedp.ByQuery),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The owner books the quote.
+	err = chromedp.Run(ctx,
+		chromedp.Navigate(d.URL+"/leads"),
+		chromedp.WaitVisible("button.book", chromedp.ByQuery),
+		shot(dir, "6-owner-quote"),
+		chromedp.Click("button.book", chromedp.ByQuery),
+		chromedp.WaitVisible("tr.booking.requested", chromedp.ByQuery),
+		shot(dir, "7-owner-booked"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, _ := st.Bookings(context.Background(), store.BookingFilter{ShopID: shopID})
+	if len(bs) != 1 {
+		t.Fatalf("bookings %+v", bs)
+	}
+	// The shop accepts the booking and confirms the drop-off.
+	err = chromedp.Run(sctx,
+		chromedp.Navigate(d.URL+"/shop/bookings/"+bs[0].ID),
+		chromedp.WaitVisible("#accept-booking", chromedp.ByID),
+		chromedp.Click("#accept-booking", chromedp.ByID),
+		chromedp.WaitVisible("#schedule-booking", chromedp.ByID),
+		chromedp.Click("#schedule-booking", chromedp.ByID),
+		chromedp.WaitVisible(".flash.ok", chromedp.ByQuery),
+		shot(dir, "8-shop-booking-scheduled"),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := st.Booking(context.Background(), bs[0].ID)
+	if b.Status != "scheduled" || fmt.Sprintf("%.0f", b.Price) != quote {
+		t.Errorf("booking %+v", b)
+	}
+	t.Logf("screenshots in %s", dir)
+}
+
+func ownerID(t *testing.T, st *store.Store) string {
+	u, err := st.UserByEmail(context.Background(), "owner@pitwall.demo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.OwnerID
+}

@@ -1,0 +1,125 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// User is someone who signs in.
+type User struct {
+	ID           string
+	Email        string
+	PasswordHash string
+	Role         string // owner, shop or admin
+	OwnerID      string // for owners
+	ShopID       string // for shops' staff
+	Created      time.Time
+}
+
+// AddUser records a user; the caller hashes the password.
+func (s *Store) AddUser(ctx context.Context, u User) (User, error) {
+	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
+	switch {
+	case !strings.Contains(u.Email, "@"):
+		return User{}, fmt.Errorf("%w: email %q", ErrInvalid, u.Email)
+	case u.Role == "owner" && u.OwnerID == "", u.Role == "shop" && u.ShopID == "":
+		return User{}, fmt.Errorf("%w: a %s user needs its %s", ErrInvalid, u.Role, u.Role)
+	case u.Role != "owner" && u.Role != "shop" && u.Role != "admin":
+		return User{}, fmt.Errorf("%w: role %q", ErrInvalid, u.Role)
+	}
+	u.ID, u.Created = newID(), s.now().UTC().Truncate(time.Millisecond)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, role, owner_id, shop_id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.PasswordHash, u.Role, nullable(u.OwnerID), nullable(u.ShopID), ms(u.Created))
+	if err != nil {
+		return User{}, constraint(err, "user "+u.Email)
+	}
+	return u, nil
+}
+
+const userCols = `id, email, password_hash, role, owner_id, shop_id, created_ms`
+
+func scanUser(r interface{ Scan(...any) error }) (User, error) {
+	var u User
+	var owner, shop sql.NullString
+	var created int64
+	err := r.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &owner, &shop, &created)
+	u.OwnerID, u.ShopID, u.Created = owner.String, shop.String, fromMS(created)
+	return u, err
+}
+
+// UserByEmail finds a user by address.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, strings.ToLower(strings.TrimSpace(email))))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("%w: user %s", ErrNotFound, email)
+	}
+	return u, err
+}
+
+// Session is a signed-in browser.
+type Session struct {
+	User    User
+	CSRF    string
+	Expires time.Time
+}
+
+// AddSession records a session by the hash of its cookie's secret.
+func (s *Store) AddSession(ctx context.Context, tokenHash, userID, csrf string, expires time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, csrf, created_ms, expires_ms) VALUES (?, ?, ?, ?, ?)`,
+		tokenHash, userID, csrf, ms(s.now()), ms(expires))
+	if err != nil {
+		return constraint(err, "session")
+	}
+	return nil
+}
+
+// SessionByHash reads a live session; an expired one is ErrNotFound.
+func (s *Store) SessionByHash(ctx context.Context, tokenHash string) (Session, error) {
+	var se Session
+	var expires int64
+	row := s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+`, s.csrf, s.expires_ms FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = ? AND s.expires_ms > ?`, tokenHash, ms(s.now()))
+	var owner, shop sql.NullString
+	var created int64
+	err := row.Scan(&se.User.ID, &se.User.Email, &se.User.PasswordHash, &se.User.Role, &owner, &shop, &created, &se.CSRF, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, fmt.Errorf("%w: session", ErrNotFound)
+	}
+	se.User.OwnerID, se.User.ShopID, se.User.Created, se.Expires = owner.String, shop.String, fromMS(created), fromMS(expires)
+	return se, err
+}
+
+// DeleteSession ends a session.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ? OR expires_ms <= ?`, tokenHash, ms(s.now()))
+	return err
+}
+
+// AddToken records an API token by its hash.
+func (s *Store) AddToken(ctx context.Context, tokenHash, userID, name string) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO api_tokens (token_hash, user_id, name, created_ms) VALUES (?, ?, ?, ?)`, tokenHash, userID, name, ms(s.now()))
+	if err != nil {
+		return constraint(err, "token")
+	}
+	return nil
+}
+
+// TokenUser is the user an API token belongs to.
+func (s *Store) TokenUser(ctx context.Context, tokenHash string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+` FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, tokenHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("%w: token", ErrNotFound)
+	}
+	return u, err
+}
+
+// FiringAlertsOfOwner lists the firing alerts of an owner's vehicles'
+// devices, newest first.
+func (s *Store) FiringAlertsOfOwner(ctx context.Context, ownerID string, limit int) ([]Alert, error) {
+	return s.queryAlerts(ctx, `SELECT `+prefixed("a.", alertCols)+` FROM alerts a JOIN devices d ON d.id = a.device JOIN vehicles v ON v.id = d.vehicle_id
+		WHERE v.owner_id = ? AND a.state = 'firing' ORDER BY a.starts_ms DESC LIMIT ?`, ownerID, limit)
+}

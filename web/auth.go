@@ -1,0 +1,234 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pitwall-io/pitwall/store"
+)
+
+// Roles.
+const (
+	RoleOwner = "owner"
+	RoleShop  = "shop"
+	RoleAdmin = "admin"
+)
+
+const (
+	sessionCookie = "pitwall_session"
+	loginCookie   = "pitwall_login" // the login form's CSRF pair
+	sessionTTL    = 14 * 24 * time.Hour
+)
+
+// HashPassword hashes a password with bcrypt.
+func HashPassword(pw string, cost int) (string, error) {
+	if len(pw) < 8 {
+		return "", errors.New("a password needs at least 8 characters")
+	}
+	if len(pw) > 72 {
+		return "", errors.New("a password has at most 72 bytes")
+	}
+	h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
+	return string(h), err
+}
+
+func secret() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func hashSecret(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// caller is who is asking.
+type caller struct {
+	store.User
+	csrf   string // the session's CSRF token; empty for bearer tokens
+	bearer bool
+}
+
+type ctxKey struct{}
+
+func callerOf(r *http.Request) *caller {
+	c, _ := r.Context().Value(ctxKey{}).(*caller)
+	return c
+}
+
+// identify reads the bearer token or the session cookie.
+func (w *Web) identify(r *http.Request) *caller {
+	ctx := r.Context()
+	if h := r.Header.Get("Authorization"); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return nil
+		}
+		u, err := w.st.TokenUser(ctx, hashSecret(strings.TrimSpace(tok)))
+		if err != nil {
+			return nil
+		}
+		return &caller{User: u, bearer: true}
+	}
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil
+	}
+	se, err := w.st.SessionByHash(ctx, hashSecret(ck.Value))
+	if err != nil {
+		return nil
+	}
+	return &caller{User: se.User, csrf: se.CSRF}
+}
+
+// safe methods change nothing and need no CSRF token.
+func safe(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+// checkCSRF: a session's unsafe request must carry the session's token in
+// the X-CSRF-Token header or the csrf form field. Bearer requests need
+// none (a browser never sends them by itself).
+func checkCSRF(c *caller, r *http.Request) bool {
+	if c.bearer || safe(r.Method) {
+		return true
+	}
+	got := r.Header.Get("X-CSRF-Token")
+	if got == "" && strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		got = r.PostFormValue("csrf")
+	}
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.csrf)) == 1
+}
+
+// startSession signs a user in: a new session, its cookie, its CSRF token.
+func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, u store.User) (string, error) {
+	tok, csrf := secret(), secret()
+	if err := w.st.AddSession(r.Context(), hashSecret(tok), u.ID, csrf, time.Now().Add(sessionTTL)); err != nil {
+		return "", err
+	}
+	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
+	return csrf, nil
+}
+
+func (w *Web) endSession(rw http.ResponseWriter, r *http.Request) {
+	if ck, err := r.Cookie(sessionCookie); err == nil {
+		_ = w.st.DeleteSession(r.Context(), hashSecret(ck.Value))
+	}
+	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1})
+}
+
+// errLogin is the one answer to a wrong email or password: it does not
+// say which.
+var errLogin = errors.New("wrong email or password")
+
+// login checks a password, counting failures against the limiter.
+func (w *Web) login(ctx context.Context, ip, email, password string) (store.User, error) {
+	if wait := w.limiter.blocked(ip, email); wait > 0 {
+		return store.User{}, &rateLimited{wait}
+	}
+	u, err := w.st.UserByEmail(ctx, email)
+	if err != nil {
+		// Spend the time a check would, so the answer does not tell which
+		// addresses exist.
+		_ = bcrypt.CompareHashAndPassword(w.dummyHash, []byte(password))
+		w.limiter.fail(ip, email)
+		return store.User{}, errLogin
+	}
+	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
+		w.limiter.fail(ip, email)
+		return store.User{}, errLogin
+	}
+	w.limiter.reset(ip, email)
+	return u, nil
+}
+
+type rateLimited struct{ wait time.Duration }
+
+func (e *rateLimited) Error() string {
+	return "too many failed sign-ins; try again in " + e.wait.Round(time.Second).String()
+}
+
+// limiter counts failed sign-ins per address and per email: after Max
+// failures within Window, both are refused until the window passes.
+type limiter struct {
+	Max    int
+	Window time.Duration
+	mu     sync.Mutex
+	fails  map[string][]time.Time
+	now    func() time.Time
+}
+
+func newLimiter() *limiter {
+	return &limiter{Max: 5, Window: 15 * time.Minute, fails: map[string][]time.Time{}, now: time.Now}
+}
+
+func (l *limiter) keys(ip, email string) []string {
+	return []string{"ip:" + ip, "email:" + strings.ToLower(strings.TrimSpace(email))}
+}
+
+func (l *limiter) recent(k string, now time.Time) []time.Time {
+	var keep []time.Time
+	for _, t := range l.fails[k] {
+		if now.Sub(t) < l.Window {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == 0 {
+		delete(l.fails, k)
+	} else {
+		l.fails[k] = keep
+	}
+	return keep
+}
+
+func (l *limiter) blocked(ip, email string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.now()
+	var wait time.Duration
+	for _, k := range l.keys(ip, email) {
+		if r := l.recent(k, now); len(r) >= l.Max {
+			wait = max(wait, l.Window-now.Sub(r[0]))
+		}
+	}
+	return wait
+}
+
+func (l *limiter) fail(ip, email string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.fails) > 100000 { // bounded: an attacker cannot grow it forever
+		l.fails = map[string][]time.Time{}
+	}
+	for _, k := range l.keys(ip, email) {
+		l.fails[k] = append(l.fails[k], l.now())
+	}
+}
+
+func (l *limiter) reset(ip, email string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.fails, l.keys(ip, email)[1])
+}
+
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
