@@ -131,7 +131,7 @@ func newRig(t *testing.T) *rig {
 // webhook that records what it is told.
 func (r *rig) shop(t *testing.T, id string, dLat float64, p Profile) Shop {
 	t.Helper()
-	secret := "s3cret-" + id
+	secret := "webhook-secret-of-" + id
 	srv := httptest.NewServer(r.hooks.handler(id, secret))
 	t.Cleanup(srv.Close)
 	sh, err := r.svc.AddShop(context.Background(), store.Shop{ID: id, Name: "Shop " + id, Lat: 38.7223 + dLat, Lon: -9.1393, TimeZone: "Europe/Lisbon",
@@ -176,10 +176,11 @@ func TestShopProfileErrorsNameTheField(t *testing.T) {
 		}
 	}
 	for want, sh := range map[string]store.Shop{
-		"name":        {Lat: 1, Lon: 1},
-		"location":    {Name: "x"},
-		"timezone":    {Name: "x", Lat: 1, Lon: 1, TimeZone: "Mars/Olympus"},
-		"webhook_url": {Name: "x", Lat: 1, Lon: 1, WebhookURL: "ftp://x"},
+		"name":           {Lat: 1, Lon: 1},
+		"location":       {Name: "x"},
+		"timezone":       {Name: "x", Lat: 1, Lon: 1, TimeZone: "Mars/Olympus"},
+		"webhook_url":    {Name: "x", Lat: 1, Lon: 1, WebhookURL: "ftp://x"},
+		"webhook_secret": {Name: "x", Lat: 1, Lon: 1, WebhookURL: "https://shop.example/hook", WebhookSecret: "short"},
 	} {
 		if _, err := NewShop(sh, profile(nil)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v", want, err)
@@ -628,5 +629,71 @@ func TestRemindersSuggestPackages(t *testing.T) {
 	}
 	if err := r.svc.Override(ctx, r.owner.ID, r.car.ID, "wipers", 1000, 0); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "item") {
 		t.Errorf("unknown item: %v", err)
+	}
+}
+
+// Booking one quote closes the lead for the other shops, quoted or not;
+// without the report, the summary shares no data from the car.
+func TestBookingClosesTheLeadForOthers(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.shop(t, "a", 0.01, profile(nil))
+	r.shop(t, "b", 0.02, profile(nil))
+	rep := r.report(t, "P0171")
+	rep.Codes[0].Causes[0].Evidence = "fuel trim +21.4 % at idle"
+	rep.Summary = "P0171 … Why: fuel trim +21.4 % at idle."
+	lead, _, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{VIN: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(lead.Summary, "fuel trim") || !strings.Contains(lead.Summary, "P0171: ") {
+		t.Errorf("summary without the report: %q", lead.Summary)
+	}
+	slot := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	for _, s := range []string{"a", "b"} {
+		if err := r.svc.Answer(ctx, s, lead.ID, true, lead.FairHigh, slot, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := r.svc.Book(ctx, r.owner.ID, lead.ID, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.ShopLead(ctx, "b", lead.ID); !errors.Is(err, ErrNotYours) {
+		t.Errorf("the shop not chosen still sees the lead and its VIN: %v", err)
+	}
+	if v, err := r.svc.ShopLead(ctx, "a", lead.ID); err != nil || v.VIN != r.car.VIN {
+		t.Errorf("the chosen shop: %+v %v", v, err)
+	}
+	r.svc.Wait()
+	if k := r.hooks.kinds("b"); !slices.Contains(k, "lead-closed") {
+		t.Errorf("shop b was told %v", k)
+	}
+}
+
+// A completed maintenance booking records the service it was for, so its
+// reminder starts again, whatever words the shop used.
+func TestCompletedPackageRecordsTheService(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.shop(t, "a", 0.01, profile(nil))
+	b, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []Action{Accept, Schedule, Start, Complete} {
+		if _, err := r.svc.Act(ctx, ShopRole, "a", b.ID, a, Input{Work: "Changed the oil and filter, 5W-30", Odometer: 51000}); err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+	}
+	svs, _ := r.st.Services(ctx, r.car.ID)
+	if len(svs) != 1 || svs[0].Kind != "oil-service" || svs[0].OdometerKm != 51000 {
+		t.Fatalf("services %+v", svs)
+	}
+	rs, err := r.svc.Reminders(ctx, r.owner.ID, r.car.ID, 51500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(rs, func(x Reminder) bool { return x.Item == "oil-service" }); rs[i].Status != "ok" || rs[i].DueKm != 66000 {
+		t.Errorf("oil reminder after the service: %+v", rs[i])
 	}
 }

@@ -226,8 +226,18 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	}
 	sugg = sugg[:min(len(sugg), s.Fanout+s.Ranked)]
 	now := s.now()
+	summary := r.Summary
+	if !c.Report {
+		// Without the report, the summary says what the codes mean and
+		// nothing the car's data showed.
+		var parts []string
+		for _, f := range r.Codes {
+			parts = append(parts, f.Code+": "+f.Meaning)
+		}
+		summary = strings.Join(parts, " ")
+	}
 	l := store.Lead{OwnerID: ownerID, VehicleID: vehicleID, ShareReport: c.Report, ShareVIN: c.VIN, ShareLocation: c.Location,
-		Make: v.Make, Model: v.Model, Year: v.Year, Class: need.Class, Summary: r.Summary, FairLow: need.Fair.Low, FairHigh: need.Fair.High, Currency: need.Fair.Currency}
+		Make: v.Make, Model: v.Model, Year: v.Year, Class: need.Class, Summary: summary, FairLow: need.Fair.Low, FairHigh: need.Fair.High, Currency: need.Fair.Currency}
 	for _, f := range r.Codes {
 		l.Codes = append(l.Codes, f.Code)
 	}
@@ -553,6 +563,12 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string) (sto
 	if err != nil {
 		return store.Booking{}, s.bookingErr(err, sh)
 	}
+	for _, other := range offers {
+		if other.ShopID != shopID && (other.State == store.OfferSent || other.State == store.OfferAccepted) {
+			s.tellShop(other.ShopID, Note{ID: noteID("lead-closed", leadID, other.ShopID), Kind: "lead-closed", LeadID: leadID, Time: s.now(),
+				Subject: "Lead closed", Text: "The owner booked another shop; what was shared with you is no longer available."})
+		}
+	}
 	s.tellShop(shopID, Note{ID: noteID("booking", b.ID, Requested), Kind: "booking-requested", BookingID: b.ID, LeadID: leadID, Time: s.now(),
 		Subject: fmt.Sprintf("Booking request: %d %s %s on %s", l.Year, l.Make, l.Model, o.Slot.In(sh.loc).Format("Mon 2 Jan 15:04")),
 		Text:    fmt.Sprintf("The owner booked your quote of %s %.0f. Please accept the booking.", l.Currency, o.Quote)})
@@ -693,7 +709,8 @@ func (s *Service) Act(ctx context.Context, who Role, actorID, bookingID string, 
 		return store.Booking{}, s.bookingErr(err, sh)
 	}
 	if a == Complete && nb.Kind == "maintenance" {
-		if _, err := s.Store.AddService(ctx, store.Service{VehicleID: nb.VehicleID, Date: nb.Completed, OdometerKm: in.Odometer, Kind: itemOfWork(nb.Work), Notes: nb.Work}); err != nil {
+		// The item is what was booked; the shop's words say what was done.
+		if _, err := s.Store.AddService(ctx, store.Service{VehicleID: nb.VehicleID, Date: nb.Completed, OdometerKm: in.Odometer, Kind: itemOfWork(b.Work), Notes: nb.Work}); err != nil {
 			s.Log.Error("booking: recording the service", "booking", nb.ID, "err", err)
 		}
 	}

@@ -169,6 +169,8 @@ func NewShop(s store.Shop, p Profile) (store.Shop, error) {
 		return s, invalid("email", "%q", s.Email)
 	case s.WebhookURL != "" && !strings.HasPrefix(s.WebhookURL, "https://") && !strings.HasPrefix(s.WebhookURL, "http://"):
 		return s, invalid("webhook_url", "%q: want an http(s) URL", s.WebhookURL)
+	case s.WebhookURL != "" && len(s.WebhookSecret) < 16:
+		return s, invalid("webhook_secret", "a webhook needs a secret of at least 16 characters to sign with")
 	}
 	if s.TimeZone == "" {
 		s.TimeZone = "UTC"

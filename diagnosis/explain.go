@@ -31,7 +31,7 @@ func (p Pricing) Check() error {
 	case len(p.Currency) != 3 || strings.ToUpper(p.Currency) != p.Currency:
 		return fmt.Errorf("pricing: currency %q: want a three-letter upper-case code like EUR", p.Currency)
 	case !(p.PerBase > 0) || p.PerBase > 100000:
-		return fmt.Errorf("pricing: per_base %v: want a positive exchange rate", p.PerBase)
+		return fmt.Errorf("pricing: per_usd %v: want a positive exchange rate from US dollars", p.PerBase)
 	case !(p.LabourRate[0] > 0) || p.LabourRate[1] < p.LabourRate[0]:
 		return fmt.Errorf("pricing: labour_rate %v: want [low, high] with 0 < low ≤ high", p.LabourRate)
 	}

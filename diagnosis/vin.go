@@ -47,8 +47,8 @@ func DecodeVIN(s string, now time.Time) (VIN, error) {
 	if !chk.Valid {
 		return VIN{}, fmt.Errorf("%w %q: %s", ErrBadVIN, s, chk.Problem)
 	}
-	out := VIN{VIN: v, WMI: v[:3], Region: region(v[0]), Plant: v[10:11], Serial: v[11:]}
-	northAmerica := v[0] >= '1' && v[0] <= '5'
+	out := VIN{VIN: v, WMI: v[:3], Region: region(v[0], v[1]), Plant: v[10:11], Serial: v[11:]}
+	northAmerica := out.Region == "North America"
 	switch {
 	case chk.CheckDigit:
 		out.CheckDigit = "valid"
@@ -59,8 +59,6 @@ func DecodeVIN(s string, now time.Time) (VIN, error) {
 		out.Notes = append(out.Notes, fmt.Sprintf("position 9 holds %q, not a check digit; makers outside North America need not use one", v[8]))
 	}
 	if m := wmis[out.WMI]; m != "" {
-		out.Manufacturer = m
-	} else if m := wmis[out.WMI[:2]]; m != "" {
 		out.Manufacturer = m
 	} else {
 		out.Notes = append(out.Notes, fmt.Sprintf("manufacturer code %s is not in Pitwall's table", out.WMI))
@@ -85,9 +83,12 @@ func DecodeVIN(s string, now time.Time) (VIN, error) {
 	return out, nil
 }
 
-func region(c byte) string {
+// region reads the first two characters: 1–5 and, since the United
+// States took over the upper part of the 7 range, 7F–7Z are North
+// American.
+func region(c, c2 byte) string {
 	switch {
-	case c >= '1' && c <= '5':
+	case c >= '1' && c <= '5', c == '7' && c2 >= 'F':
 		return "North America"
 	case c >= '6' && c <= '7':
 		return "Oceania"
@@ -101,8 +102,7 @@ func region(c byte) string {
 	return "Europe"
 }
 
-// wmis names the makers behind common world manufacturer identifiers
-// (a few two-character prefixes stand for every third character).
+// wmis names the makers behind common world manufacturer identifiers.
 var wmis = map[string]string{
 	// North America
 	"1FA": "Ford", "1FB": "Ford", "1FC": "Ford", "1FD": "Ford", "1FM": "Ford", "1FT": "Ford", "1FU": "Freightliner", "1FV": "Freightliner",

@@ -38,7 +38,7 @@ type BookingConfig struct {
 
 func (c *DiagnosisConfig) pricing() (diagnosis.Pricing, error) {
 	p := diagnosis.DefaultPricing()
-	if c.Currency != "" {
+	if c.Currency != "" && c.Currency != "USD" {
 		p.Currency = c.Currency
 		p.PerBase = 0
 	}
@@ -53,6 +53,10 @@ func (c *DiagnosisConfig) pricing() (diagnosis.Pricing, error) {
 	}
 	if p.PerBase == 0 {
 		return p, configfile.Bad("diagnosis.per_usd", "prices in %s need the exchange rate from US dollars", p.Currency)
+	}
+	if len(c.LabourRate) == 0 && p.Currency != "USD" {
+		// The default rate is in dollars too.
+		p.LabourRate = [2]float64{p.LabourRate[0] * p.PerBase, p.LabourRate[1] * p.PerBase}
 	}
 	if err := p.Check(); err != nil {
 		return p, configfile.Bad("diagnosis", "%v", err)

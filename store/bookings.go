@@ -78,7 +78,8 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 		if n, _ := res.RowsAffected(); n == 0 {
 			return Booking{}, fmt.Errorf("%w: shop %s has no accepted quote on lead %s", ErrConflict, b.ShopID, b.LeadID)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'withdrawn' WHERE lead_id = ? AND state IN ('waiting', 'sent')`, b.LeadID); err != nil {
+		// The other shops lose sight of the lead, quoted or not.
+		if _, err := tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'withdrawn' WHERE lead_id = ? AND shop_id <> ? AND state IN ('waiting', 'sent', 'accepted')`, b.LeadID, b.ShopID); err != nil {
 			return Booking{}, fmt.Errorf("store: offers: %w", err)
 		}
 	}

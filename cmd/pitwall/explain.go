@@ -37,6 +37,9 @@ func runExplain(_ context.Context, args []string, stdout, stderr io.Writer) erro
 	if len(items) == 0 {
 		return usageError{"name at least one trouble code (like P0420) or VIN"}
 	}
+	if strings.ToUpper(*currency) != "USD" && *perUSD == 1 {
+		return usageError{fmt.Sprintf("--currency %s needs --per-usd, the exchange rate from US dollars", *currency)}
+	}
 	lo, hi, ok := strings.Cut(*labour, "-")
 	p := diagnosis.Pricing{Currency: strings.ToUpper(*currency), PerBase: *perUSD}
 	var err1, err2 error

@@ -34,7 +34,16 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"scan", "--adapter", "tcp://127.0.0.1"}, 1, "", "want tcp://HOST:PORT"},
 		{[]string{"bench"}, 2, "", "name what to measure"},
 		{[]string{"bench", "obd", "--adapter", "x", "--pids", "ZZ"}, 2, "", `"ZZ" is not a hex PID`},
-		{[]string{"demo"}, 1, "", "not built yet"},
+		{[]string{"demo", "--vehicles", "0"}, 2, "", "--vehicles 0: want 1 to 5000"},
+		{[]string{"demo", "--http", "nowhere"}, 1, "", "http.addr"},
+		{[]string{"explain"}, 2, "", "name at least one trouble code"},
+		{[]string{"explain", "p0420", "--json"}, 0, `"code": "P0420"`, ""},
+		{[]string{"explain", "P0420", "U1234"}, 0, "maker-specific network code", ""},
+		{[]string{"explain", "P04"}, 1, "", "bad trouble code"},
+		{[]string{"explain", "P0420", "--currency", "EUR"}, 2, "", "needs --per-usd"},
+		{[]string{"explain", "P0420", "--labour", "cheap"}, 2, "", "want low-high"},
+		{[]string{"explain", "1HGCM82633A004353"}, 1, "", "check digit"},
+		{[]string{"explain", "1HGCM82633A004352"}, 0, "Honda", ""},
 		{[]string{"server"}, 2, "", "give --config, --broker or --embedded-broker"},
 		{[]string{"server", "--broker", "tcp://127.0.0.1:1", "--embedded-broker", "127.0.0.1:0", "--db", "/nonexistent-dir/x.db"}, 1, "", "leave ingest.broker.url empty"},
 		{[]string{"server", "--config", "/nonexistent.yaml"}, 1, "", "no such file"},
@@ -124,5 +133,24 @@ func TestDevicesCommand(t *testing.T) {
 	if !strings.Contains(string(acl), "user car-1\n") || strings.Contains(string(acl), "car-2") ||
 		!strings.HasPrefix(string(passwd), "car-1:$7$1000$") || !strings.Contains(string(passwd), "pitwall-server:$7$") {
 		t.Errorf("export:\n%s\n%s", acl, passwd)
+	}
+}
+
+// The README's first command: the demo starts, prints its logins and
+// stops cleanly when interrupted.
+func TestDemoStartsAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"demo", "--http", "127.0.0.1:0", "--vehicles", "2"}, &out, &errb) }()
+	time.Sleep(3 * time.Second)
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(out.String(), "owner  owner@pitwall.demo") || !strings.Contains(out.String(), "Pitwall demo running at http://127.0.0.1:") {
+			t.Errorf("exit %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the demo did not stop")
 	}
 }
