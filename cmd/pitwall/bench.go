@@ -25,6 +25,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "usage: pitwall bench obd|agent --adapter URL [--duration D] [--pids LIST] [--json]")
 		fmt.Fprintln(stdout, "       pitwall bench ingest --broker URL --influx-url URL [--vehicles N] [--duration D] [--json]")
 		fmt.Fprintln(stdout, "       pitwall bench alerts [--broker URL] [--vehicles N] [--duration D] [--json]")
+		fmt.Fprintln(stdout, "       pitwall bench api [--vehicles N] [--clients N] [--duration D] [--json]")
 		return flag.ErrHelp
 	}
 	switch args[0] {
@@ -36,8 +37,10 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return benchIngest(ctx, args[1:], stdout, stderr)
 	case "alerts":
 		return benchAlerts(ctx, args[1:], stdout, stderr)
+	case "api":
+		return benchAPI(ctx, args[1:], stdout, stderr)
 	}
-	return usageError{fmt.Sprintf("unknown benchmark %q; known: obd, agent, ingest, alerts", args[0])}
+	return usageError{fmt.Sprintf("unknown benchmark %q; known: obd, agent, ingest, alerts, api", args[0])}
 }
 
 // benchResult is one mode's measurement.
