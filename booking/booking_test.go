@@ -297,6 +297,9 @@ func TestLeadConsentQuoteBookAndVerify(t *testing.T) {
 	if view.VIN != "" || view.Make != "Chevrolet" || !slices.Equal(view.Codes, []string{"P0420"}) || len(view.Report) == 0 || view.ApproxLat != 38.72 {
 		t.Errorf("shop view %+v", view)
 	}
+	if strings.Contains(string(view.Report), r.car.VIN) || strings.Contains(string(view.Report), r.car.ID) {
+		t.Errorf("the shared report carries the VIN or the owner's ids: %s", view.Report)
+	}
 	if _, err := r.svc.ShopLead(ctx, sugg[3].ShopID, lead.ID); !errors.Is(err, ErrNotYours) {
 		t.Errorf("the waiting shop sees the lead: %v", err)
 	}

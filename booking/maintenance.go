@@ -92,12 +92,12 @@ type Reminder struct {
 	Name   string `json:"name"`
 	Status string `json:"status"` // ok, soon, due, unknown
 	// LastDone, LastKm: the last time it was done; zero without a record.
-	LastDone time.Time `json:"last_done,omitempty"`
+	LastDone time.Time `json:"last_done,omitzero"`
 	LastKm   float64   `json:"last_km,omitempty"`
 	// DueKm and DueDate: when it is next due (zero when that measure does
 	// not apply).
 	DueKm   float64   `json:"due_km,omitempty"`
-	DueDate time.Time `json:"due_date,omitempty"`
+	DueDate time.Time `json:"due_date,omitzero"`
 	Message string    `json:"message"`
 	// Shops offering the item as a package, ranked; filled for soon and
 	// due reminders.

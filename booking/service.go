@@ -251,7 +251,14 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 		l.ApproxLat, l.ApproxLon = need.Lat, need.Lon
 	}
 	if c.Report {
-		if l.Report, err = json.Marshal(r); err != nil {
+		// The report as shops may read it: never the owner's own ids or
+		// names, and the VIN only when ticked.
+		shared := r
+		shared.Vehicle.ID, shared.Vehicle.Name = "", ""
+		if !c.VIN {
+			shared.Vehicle.VIN, shared.VIN, shared.VINError = "", nil, ""
+		}
+		if l.Report, err = json.Marshal(shared); err != nil {
 			return store.Lead{}, nil, err
 		}
 	}
@@ -301,7 +308,7 @@ type ShopView struct {
 	State     string          `json:"state"`
 	Due       time.Time       `json:"answer_by"`
 	Quote     float64         `json:"quote,omitempty"`
-	Slot      time.Time       `json:"slot,omitempty"`
+	Slot      time.Time       `json:"slot,omitzero"`
 	Reasons   []string        `json:"why_you,omitempty"`
 	Created   time.Time       `json:"created"`
 }

@@ -147,9 +147,6 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 		}
 	}
 	shopEmail := shopID + "@pitwall.demo"
-	if shopID == "oficina-alfama" {
-		shopEmail = "shop@pitwall.demo"
-	}
 
 	// The shop, in its own browser session.
 	sctx, scancel := browser(t, exe) // a browser of its own: its own cookies

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/pitwall-io/pitwall/booking"
+	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/firmware-sim/car"
 	"github.com/pitwall-io/pitwall/firmware-sim/fleet"
 	"github.com/pitwall-io/pitwall/server"
@@ -161,6 +162,9 @@ func (d *Demo) Dir() string { return d.dir }
 
 func (d *Demo) seed(ctx context.Context, s *server.Server, o Options) (map[string]string, error) {
 	st := s.Store
+	if _, err := st.UserByEmail(ctx, "owner@pitwall.demo"); err == nil {
+		return d.reuse(ctx, s, o)
+	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(Password), o.BcryptCost)
 	if err != nil {
 		return nil, err
@@ -204,7 +208,12 @@ func (d *Demo) seed(ctx context.Context, s *server.Server, o Options) (map[strin
 			owner = ownerIDs[1+(i-3)%(len(ownerIDs)-1)]
 		}
 		m := models[i%len(models)]
-		v, err := st.AddVehicle(ctx, store.Vehicle{OwnerID: owner, VIN: car.VINFor(uint64(i)), Make: m.make, Model: m.model, Year: 2012 + i%10,
+		vin := car.VINFor(uint64(i))
+		year := 2012 + i%10
+		if dv, err := diagnosis.DecodeVIN(vin, now); err == nil {
+			year = dv.ModelYear // what the simulated car's VIN says
+		}
+		v, err := st.AddVehicle(ctx, store.Vehicle{OwnerID: owner, VIN: vin, Make: m.make, Model: m.model, Year: year,
 			Name: []string{"Family car", "Commuter", "Weekend car"}[i%3]})
 		if err != nil {
 			return nil, err
@@ -280,14 +289,44 @@ func (d *Demo) seedShops(ctx context.Context, s *server.Server, user func(email,
 			TimeZone: "Europe/Lisbon", Email: ""}, p); err != nil {
 			return err
 		}
-		// Every shop has a login; shop@ is the first one's.
-		email := sd.id + "@pitwall.demo"
-		if i == 0 {
-			email = "shop@pitwall.demo"
-		}
-		if err := user(email, "shop", "", sd.id); err != nil {
+		// Every shop has a login: its id at pitwall.demo.
+		if err := user(sd.id+"@pitwall.demo", "shop", "", sd.id); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// reuse takes up a demo directory seeded before: the same accounts and
+// cars, with new device secrets for this run's fleet.
+func (d *Demo) reuse(ctx context.Context, s *server.Server, o Options) (map[string]string, error) {
+	st := s.Store
+	owner, err := st.UserByEmail(ctx, "owner@pitwall.demo")
+	if err != nil {
+		return nil, err
+	}
+	vs, err := st.Vehicles(ctx, owner.OwnerID)
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vs {
+		if i < 3 {
+			d.OwnerVehicles = append(d.OwnerVehicles, v.ID)
+		}
+	}
+	d.Logins = append(d.Logins, Login{Role: "owner", Email: "owner@pitwall.demo", Password: Password})
+	for _, sd := range shopSeeds {
+		d.Logins = append(d.Logins, Login{Role: "shop", Email: sd.id + "@pitwall.demo", Password: Password})
+	}
+	d.Logins = append(d.Logins, Login{Role: "admin", Email: "admin@pitwall.demo", Password: Password})
+	passwords := map[string]string{}
+	for i := 0; i < o.Vehicles; i++ {
+		id := fmt.Sprintf("demo-%05d", i+1)
+		sec, err := st.RotateSecret(ctx, id)
+		if err != nil {
+			return nil, fmt.Errorf("%w (the directory was seeded for fewer cars; use a new --data directory)", err)
+		}
+		passwords[id] = sec
+	}
+	return passwords, nil
 }

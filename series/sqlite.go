@@ -74,6 +74,10 @@ func OpenEmbedded(opt EmbeddedOptions) (*Embedded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("series: opening %s: %w", opt.Path, err)
 	}
+	// Keep connections: a new SQLite connection parses the whole schema
+	// again, which under load costs more than the queries themselves.
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(10 * time.Minute)
 	if _, err := db.Exec(embeddedSchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("series: preparing %s: %w", opt.Path, err)

@@ -146,6 +146,7 @@ func (s *Server) evaluate(records []ingest.Record) {
 			var samples []rules.Sample
 			for _, p := range r.Points {
 				vehicle = p.Vehicle
+				s.live.update(r.Device, p.Time, p.Fields)
 				for _, f := range p.Fields {
 					samples = append(samples, rules.Sample{Signal: f.Signal, Time: p.Time, Value: f.Value})
 				}

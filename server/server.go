@@ -49,6 +49,7 @@ type Server struct {
 
 	listener net.Listener
 	closers  []func() error
+	live     liveValues
 }
 
 // Option changes a Server.

@@ -114,7 +114,11 @@ func (s *Store) Alerts(ctx context.Context, device string, firingOnly bool, limi
 }
 
 func (s *Store) queryAlerts(ctx context.Context, q string, args ...any) ([]Alert, error) {
-	rows, err := s.db.QueryContext(ctx, q, args...)
+	st, err := s.prepared(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("store: alerts: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -24,9 +25,27 @@ var migrations embed.FS
 
 // Store is the relational state in one database.
 type Store struct {
-	db   *sql.DB
-	path string
-	now  func() time.Time
+	db    *sql.DB
+	path  string
+	now   func() time.Time
+	stmts sync.Map // query text → *sql.Stmt, for the hot read paths
+}
+
+// prepared is a statement prepared once and kept: parsing the SQL costs
+// more than running the hot queries the pages and the API make.
+func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts.Load(q); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if old, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return old.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open opens or creates the SQLite database at path and brings its schema
@@ -43,6 +62,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: opening %s: %w", path, err)
 	}
+	// Keep connections: a new SQLite connection parses the whole schema
+	// again, which under load costs more than the queries themselves.
+	db.SetMaxIdleConns(32)
+	db.SetConnMaxIdleTime(10 * time.Minute)
 	s := &Store{db: db, path: path, now: time.Now}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
@@ -52,7 +75,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
+	return s.db.Close()
+}
 
 // Ready checks that the database answers.
 func (s *Store) Ready(ctx context.Context) error {

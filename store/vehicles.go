@@ -124,3 +124,61 @@ func prefixed(p, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// GarageVehicle is a vehicle with its class and its devices' status, as
+// a garage page shows it.
+type GarageVehicle struct {
+	Vehicle
+	Class   string
+	Devices []GarageDevice
+}
+
+// GarageDevice is a device's presence.
+type GarageDevice struct {
+	ID     string
+	Online bool
+	Seen   time.Time
+}
+
+// Garage reads vehicles with their devices in one query: an owner's
+// (every owner's for ""), or the one vehicle when vehicleID is set.
+func (s *Store) Garage(ctx context.Context, ownerID, vehicleID string) ([]GarageVehicle, error) {
+	q := `SELECT ` + prefixed("v.", vehicleCols) + `, v.class, d.id, st.online, st.seen_ms FROM vehicles v
+		LEFT JOIN devices d ON d.vehicle_id = v.id LEFT JOIN device_status st ON st.device = d.id`
+	var args []any
+	switch {
+	case vehicleID != "":
+		q, args = q+` WHERE v.id = ?`, []any{vehicleID}
+	case ownerID != "":
+		q, args = q+` WHERE v.owner_id = ?`, []any{ownerID}
+	}
+	st, err := s.prepared(ctx, q+` ORDER BY v.created_ms, v.id, d.created_ms DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("store: garage: %w", err)
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: garage: %w", err)
+	}
+	defer rows.Close()
+	var out []GarageVehicle
+	for rows.Next() {
+		var g GarageVehicle
+		var owner, vin, dev sql.NullString
+		var online sql.NullBool
+		var created int64
+		var seen sql.NullInt64
+		if err := rows.Scan(&g.ID, &owner, &vin, &g.Make, &g.Model, &g.Year, &g.Name, &created, &g.Class, &dev, &online, &seen); err != nil {
+			return nil, err
+		}
+		g.OwnerID, g.VIN, g.Created = owner.String, vin.String, fromMS(created)
+		if n := len(out); n == 0 || out[n-1].ID != g.ID {
+			out = append(out, g)
+		}
+		if dev.Valid {
+			last := &out[len(out)-1]
+			last.Devices = append(last.Devices, GarageDevice{ID: dev.String, Online: online.Bool, Seen: fromMS(seen.Int64)})
+		}
+	}
+	return out, rows.Err()
+}

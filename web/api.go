@@ -5,7 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
-
+	"sort"
 	"strings"
 	"time"
 
@@ -39,7 +39,7 @@ func (w *Web) routesAPI(mux *http.ServeMux) {
 	api("POST /api/v1/vehicles/{id}/services", owners, w.addService)
 	api("GET /api/v1/alerts", ownerAdmin, w.alerts)
 	api("GET /api/v1/feed", owners, w.feed)
-	api("GET /api/v1/live", owners, w.live)
+	api("GET /api/v1/live", ownerAdmin, w.live)
 	api("POST /api/v1/leads", owners, w.createLead)
 	api("GET /api/v1/leads", owners, w.listLeads)
 	api("GET /api/v1/leads/{id}", owners, w.getLead)
@@ -114,7 +114,7 @@ type VehicleView struct {
 	Year    int                `json:"year"`
 	Class   string             `json:"class"`
 	Online  bool               `json:"online"`
-	Seen    time.Time          `json:"seen,omitempty"`
+	Seen    time.Time          `json:"seen,omitzero"`
 	Devices []string           `json:"devices"`
 	Latest  map[string]float64 `json:"latest"`
 	Alerts  int                `json:"firing_alerts"`
@@ -124,25 +124,15 @@ type VehicleView struct {
 // liveSignals are what the garage and the gauges show.
 var liveSignals = []string{diagnosis.SigSpeed, diagnosis.SigRPM, diagnosis.SigCoolant, diagnosis.SigBattery, diagnosis.SigFuelLevel, diagnosis.SigOdometer, diagnosis.SigLoad}
 
-func (w *Web) view(ctx context.Context, v store.Vehicle, alerts []store.Alert) (VehicleView, error) {
-	vv := VehicleView{ID: v.ID, Name: v.Name, VIN: v.VIN, Make: v.Make, Model: v.Model, Year: v.Year, Latest: map[string]float64{}}
-	var err error
-	if vv.Class, err = w.st.VehicleClass(ctx, v.ID); err != nil {
-		return vv, err
-	}
-	devs, err := w.st.DevicesOfVehicle(ctx, v.ID)
-	if err != nil {
-		return vv, err
-	}
-	for _, d := range devs {
+func (w *Web) view(ctx context.Context, g store.GarageVehicle, alerts []store.Alert) (VehicleView, error) {
+	vv := VehicleView{ID: g.ID, Name: g.Name, VIN: g.VIN, Make: g.Make, Model: g.Model, Year: g.Year, Class: g.Class, Latest: map[string]float64{}, Devices: []string{}}
+	for _, d := range g.Devices {
 		vv.Devices = append(vv.Devices, d.ID)
-		if st, err := w.st.Status(ctx, d.ID); err == nil {
-			vv.Online = vv.Online || st.Online
-			if st.Seen.After(vv.Seen) {
-				vv.Seen = st.Seen
-			}
+		vv.Online = vv.Online || d.Online
+		if d.Seen.After(vv.Seen) {
+			vv.Seen = d.Seen
 		}
-		latest, err := w.srv.Series.Latest(ctx, d.ID, liveSignals)
+		latest, err := w.srv.Latest(ctx, d.ID, liveSignals)
 		if err != nil {
 			return vv, err
 		}
@@ -162,11 +152,49 @@ func (w *Web) view(ctx context.Context, v store.Vehicle, alerts []store.Alert) (
 	return vv, nil
 }
 
-func (w *Web) firing(ctx context.Context, c *caller) ([]store.Alert, error) {
-	if c.Role == RoleAdmin {
-		return w.st.Alerts(ctx, "", true, 10000)
+// garageOne reads one vehicle the caller may see, with its devices.
+func (w *Web) garageOne(ctx context.Context, c *caller, id string) (store.GarageVehicle, error) {
+	gs, err := w.st.Garage(ctx, "", id)
+	if err != nil {
+		return store.GarageVehicle{}, err
 	}
-	return w.st.FiringAlertsOfOwner(ctx, c.OwnerID, 1000)
+	if len(gs) == 0 || c.Role != RoleAdmin && (gs[0].OwnerID != c.OwnerID || c.OwnerID == "") {
+		return store.GarageVehicle{}, fail(http.StatusNotFound, "not_found", "vehicle %s: not found", id)
+	}
+	return gs[0], nil
+}
+
+// firing lists the firing alerts the caller may see, kept for a second:
+// an alert's notification is what tells people at once, pages and the
+// API may be a second behind.
+func (w *Web) firing(ctx context.Context, c *caller) ([]store.Alert, error) {
+	key := c.OwnerID
+	if c.Role == RoleAdmin {
+		key = "*admin"
+	}
+	w.mu.Lock()
+	e, ok := w.firingBy[key]
+	w.mu.Unlock()
+	if ok && time.Since(e.at) < time.Second {
+		return e.alerts, nil
+	}
+	var alerts []store.Alert
+	var err error
+	if c.Role == RoleAdmin {
+		alerts, err = w.st.Alerts(ctx, "", true, 10000)
+	} else {
+		alerts, err = w.st.FiringAlertsOfOwner(ctx, c.OwnerID, 1000)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	if len(w.firingBy) > 100000 {
+		w.firingBy = map[string]alertEntry{}
+	}
+	w.firingBy[key] = alertEntry{at: time.Now(), alerts: alerts}
+	w.mu.Unlock()
+	return alerts, nil
 }
 
 func (w *Web) vehiclesOf(ctx context.Context, c *caller) ([]VehicleView, error) {
@@ -174,7 +202,7 @@ func (w *Web) vehiclesOf(ctx context.Context, c *caller) ([]VehicleView, error) 
 	if c.Role == RoleAdmin {
 		owner = ""
 	}
-	vs, err := w.st.Vehicles(ctx, owner)
+	gs, err := w.st.Garage(ctx, owner, "")
 	if err != nil {
 		return nil, err
 	}
@@ -182,9 +210,9 @@ func (w *Web) vehiclesOf(ctx context.Context, c *caller) ([]VehicleView, error) 
 	if err != nil {
 		return nil, err
 	}
-	out := make([]VehicleView, 0, len(vs))
-	for _, v := range vs {
-		vv, err := w.view(ctx, v, alerts)
+	out := make([]VehicleView, 0, len(gs))
+	for _, g := range gs {
+		vv, err := w.view(ctx, g, alerts)
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +231,7 @@ func (w *Web) listVehicles(rw http.ResponseWriter, r *http.Request, c *caller) e
 }
 
 func (w *Web) getVehicle(rw http.ResponseWriter, r *http.Request, c *caller) error {
-	v, err := w.vehicleFor(r.Context(), c, r.PathValue("id"))
+	g, err := w.garageOne(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -211,7 +239,7 @@ func (w *Web) getVehicle(rw http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	vv, err := w.view(r.Context(), v, alerts)
+	vv, err := w.view(r.Context(), g, alerts)
 	if err != nil {
 		return err
 	}
@@ -248,15 +276,19 @@ func (w *Web) history(rw http.ResponseWriter, r *http.Request, c *caller) error 
 			return fail(http.StatusUnprocessableEntity, "invalid", "signals: at most 12")
 		}
 	}
-	step := to.Sub(from) / 2000
+	// About 2,000 points a signal by default; at most 10,000.
+	step := (to.Sub(from)/2000 + time.Second - 1).Truncate(time.Second)
 	if st := q.Get("step"); st != "" {
 		d, err := time.ParseDuration(st)
 		if err != nil || d < time.Second {
 			return fail(http.StatusUnprocessableEntity, "invalid", "step: %q: want a duration of at least 1s", st)
 		}
-		step = d
+		step = d.Truncate(time.Second)
 	}
-	step = max(step, time.Second).Truncate(time.Second)
+	step = max(step, time.Second)
+	if to.Sub(from)/step > 10000 {
+		return fail(http.StatusUnprocessableEntity, "invalid", "step: %v over %v is more than 10,000 points a signal; take a longer step", step, to.Sub(from).Round(time.Second))
+	}
 	devs, err := w.st.DevicesOfVehicle(r.Context(), v.ID)
 	if err != nil {
 		return err
@@ -271,6 +303,11 @@ func (w *Web) history(rw http.ResponseWriter, r *http.Request, c *caller) error 
 			for _, x := range s.Values {
 				out[s.Signal] = append(out[s.Signal], [2]float64{float64(x.Time.UnixMilli()) / 1000, x.Value})
 			}
+		}
+	}
+	if len(devs) > 1 {
+		for _, pts := range out {
+			sort.Slice(pts, func(i, j int) bool { return pts[i][0] < pts[j][0] })
 		}
 	}
 	writeJSON(rw, http.StatusOK, map[string]any{"from": from.UTC(), "to": to.UTC(), "step_s": step.Seconds(), "series": out})
@@ -404,7 +441,7 @@ func (w *Web) remindersOf(ctx context.Context, c *caller, v store.Vehicle) ([]bo
 		return nil, err
 	}
 	for _, d := range devs {
-		l, err := w.srv.Series.Latest(ctx, d.ID, []string{diagnosis.SigOdometer})
+		l, err := w.srv.Latest(ctx, d.ID, []string{diagnosis.SigOdometer})
 		if err != nil {
 			return nil, err
 		}
@@ -554,9 +591,9 @@ type OfferView struct {
 	Rank     int       `json:"rank"`
 	State    string    `json:"state"`
 	Quote    float64   `json:"quote,omitempty"`
-	Slot     time.Time `json:"slot,omitempty"`
+	Slot     time.Time `json:"slot,omitzero"`
 	Note     string    `json:"note,omitempty"`
-	Due      time.Time `json:"answer_by,omitempty"`
+	Due      time.Time `json:"answer_by,omitzero"`
 	Reasons  []string  `json:"reasons,omitempty"`
 }
 
@@ -731,7 +768,7 @@ type BookingView struct {
 	Codes        []string  `json:"codes,omitempty"`
 	Work         string    `json:"work"`
 	Cancel       string    `json:"cancel_reason,omitempty"`
-	Completed    time.Time `json:"completed,omitempty"`
+	Completed    time.Time `json:"completed,omitzero"`
 	Verify       string    `json:"verify,omitempty"`
 	VerifyNote   string    `json:"verify_note,omitempty"`
 	VerifyCycles int       `json:"verify_cycles,omitempty"`
@@ -861,7 +898,7 @@ func (w *Web) listDevices(rw http.ResponseWriter, r *http.Request, c *caller) er
 		Created   time.Time `json:"created"`
 		Revoked   bool      `json:"revoked"`
 		Online    bool      `json:"online"`
-		Seen      time.Time `json:"seen,omitempty"`
+		Seen      time.Time `json:"seen,omitzero"`
 	}
 	var devs []store.Device
 	if c.Role == RoleAdmin {

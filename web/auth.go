@@ -69,7 +69,10 @@ func callerOf(r *http.Request) *caller {
 	return c
 }
 
-// identify reads the bearer token or the session cookie.
+// identify reads the bearer token or the session cookie. Who a secret
+// belongs to is kept for a few seconds, so a busy client costs one store
+// lookup every few seconds, not one a request; ending a session forgets
+// it at once.
 func (w *Web) identify(r *http.Request) *caller {
 	ctx := r.Context()
 	if h := r.Header.Get("Authorization"); h != "" {
@@ -77,21 +80,68 @@ func (w *Web) identify(r *http.Request) *caller {
 		if !ok {
 			return nil
 		}
-		u, err := w.st.TokenUser(ctx, hashSecret(strings.TrimSpace(tok)))
+		key := "b:" + hashSecret(strings.TrimSpace(tok))
+		if c := w.who.get(key); c != nil {
+			return c
+		}
+		u, err := w.st.TokenUser(ctx, key[2:])
 		if err != nil {
 			return nil
 		}
-		return &caller{User: u, bearer: true}
+		return w.who.put(key, &caller{User: u, bearer: true})
 	}
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
 		return nil
 	}
-	se, err := w.st.SessionByHash(ctx, hashSecret(ck.Value))
+	key := "s:" + hashSecret(ck.Value)
+	if c := w.who.get(key); c != nil {
+		return c
+	}
+	se, err := w.st.SessionByHash(ctx, key[2:])
 	if err != nil {
 		return nil
 	}
-	return &caller{User: se.User, csrf: se.CSRF}
+	return w.who.put(key, &caller{User: se.User, csrf: se.CSRF})
+}
+
+// whoCache remembers callers by the hash of their secret for TTL.
+type whoCache struct {
+	mu sync.Mutex
+	m  map[string]whoEntry
+}
+
+type whoEntry struct {
+	c   *caller
+	exp time.Time
+}
+
+const whoTTL = 5 * time.Second
+
+func (c *whoCache) get(key string) *caller {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || time.Now().After(e.exp) {
+		return nil
+	}
+	return e.c
+}
+
+func (c *whoCache) put(key string, who *caller) *caller {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) > 100000 {
+		c.m = map[string]whoEntry{}
+	}
+	c.m[key] = whoEntry{c: who, exp: time.Now().Add(whoTTL)}
+	return who
+}
+
+func (c *whoCache) forget(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
 }
 
 // safe methods change nothing and need no CSRF token.
@@ -126,6 +176,7 @@ func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, u store.User
 
 func (w *Web) endSession(rw http.ResponseWriter, r *http.Request) {
 	if ck, err := r.Cookie(sessionCookie); err == nil {
+		w.who.forget("s:" + hashSecret(ck.Value))
 		_ = w.st.DeleteSession(r.Context(), hashSecret(ck.Value))
 	}
 	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1})
@@ -222,7 +273,9 @@ func (l *limiter) fail(ip, email string) {
 func (l *limiter) reset(ip, email string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.fails, l.keys(ip, email)[1])
+	for _, k := range l.keys(ip, email) {
+		delete(l.fails, k)
+	}
 }
 
 func clientIP(r *http.Request) string {

@@ -291,15 +291,16 @@ var gauges = []gauge{
 }
 
 func (w *Web) vehiclePage(rw http.ResponseWriter, r *http.Request, c *caller) error {
-	v, err := w.vehicleFor(r.Context(), c, r.PathValue("id"))
+	g, err := w.garageOne(r.Context(), c, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
+	v := g.Vehicle
 	alerts, err := w.firing(r.Context(), c)
 	if err != nil {
 		return err
 	}
-	vv, err := w.view(r.Context(), v, alerts)
+	vv, err := w.view(r.Context(), g, alerts)
 	if err != nil {
 		return err
 	}

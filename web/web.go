@@ -38,8 +38,16 @@ type Web struct {
 	dummyHash []byte
 	pages     *template.Template
 
-	mu    sync.Mutex
-	diags map[string]diagEntry // per vehicle, for a few seconds
+	who whoCache
+
+	mu       sync.Mutex
+	diags    map[string]diagEntry  // per vehicle, for a few seconds
+	firingBy map[string]alertEntry // firing alerts per owner, for a second
+}
+
+type alertEntry struct {
+	at     time.Time
+	alerts []store.Alert
 }
 
 type diagEntry struct {
@@ -61,7 +69,7 @@ func New(s *server.Server, log *slog.Logger) (*Web, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Web{srv: s, st: s.Store, bk: s.Booking, log: log, limiter: newLimiter(), dummyHash: h, diags: map[string]diagEntry{}}
+	w := &Web{srv: s, st: s.Store, bk: s.Booking, log: log, limiter: newLimiter(), dummyHash: h, diags: map[string]diagEntry{}, firingBy: map[string]alertEntry{}}
 	if w.pages, err = parsePages(); err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	clients := fs.Int("clients", 100, "concurrent clients")
 	dur := fs.Duration("duration", 20*time.Second, "how long to measure")
 	asJSON := fs.Bool("json", false, "print JSON")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the measured part to this file")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -95,6 +97,16 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var mu sync.Mutex
 	var samples []sample
+	if *profile != "" {
+		f, err := os.Create(*profile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 	deadline := time.Now().Add(*dur)
 	start := time.Now()
 	var wg sync.WaitGroup

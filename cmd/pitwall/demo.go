@@ -34,18 +34,10 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	fmt.Fprintf(stdout, "Pitwall demo running at %s  (%d simulated cars at %gx speed; Ctrl-C stops it)\n\n", d.URL, *vehicles, *speed)
 	fmt.Fprintf(stdout, "Sign in as:\n")
-	shops := 0
 	for _, l := range d.Logins {
-		if l.Role == "shop" {
-			shops++
-			if shops > 1 {
-				continue
-			}
-		}
-		fmt.Fprintf(stdout, "  %-6s %-22s password %s\n", l.Role, l.Email, l.Password)
+		fmt.Fprintf(stdout, "  %-6s %-34s password %s\n", l.Role, l.Email, l.Password)
 	}
-	fmt.Fprintf(stdout, "  (each of the %d shops has a login: SHOP-ID@pitwall.demo, same password; the owner's leads name the shops)\n", shops)
-	fmt.Fprintf(stdout, "\nWithin a minute the owner's first car overheats: open the garage, the alert, its diagnosis,\nthen ask the shops for quotes; sign in as the shop to answer. Data: %s\n", d.Dir())
+	fmt.Fprintf(stdout, "\nWithin a minute the owner's first car overheats: open the garage, the alert, its diagnosis,\nthen ask the shops for quotes; sign in as a shop the quote page names to answer. Data: %s\n", d.Dir())
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping…")
 	return d.Stop()

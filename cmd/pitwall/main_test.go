@@ -147,7 +147,7 @@ func TestDemoStartsAndStops(t *testing.T) {
 	cancel()
 	select {
 	case code := <-done:
-		if code != 0 || !strings.Contains(out.String(), "owner  owner@pitwall.demo") || !strings.Contains(out.String(), "Pitwall demo running at http://127.0.0.1:") {
+		if code != 0 || !strings.Contains(out.String(), "owner  owner@pitwall.demo ") || !strings.Contains(out.String(), "Pitwall demo running at http://127.0.0.1:") {
 			t.Errorf("exit %d\nstdout %s\nstderr %s", code, out.String(), errb.String())
 		}
 	case <-time.After(30 * time.Second):
