@@ -24,32 +24,32 @@ type Profile struct {
 	// Systems are the knowledge base's systems the shop repairs (fuel-air,
 	// emissions, ignition, engine, cooling, electrical, transmission,
 	// chassis, hybrid, network, body).
-	Systems []string `json:"systems"`
+	Systems []string `json:"systems" yaml:"systems"`
 	// Brands, when set, are the makes the shop specialises in and the only
 	// ones it takes.
-	Brands     []string `json:"brands,omitempty"`
-	LabourRate float64  `json:"labour_rate"` // per hour, in Currency
-	Currency   string   `json:"currency"`
+	Brands     []string `json:"brands,omitempty" yaml:"brands"`
+	LabourRate float64  `json:"labour_rate" yaml:"labour_rate"` // per hour, in Currency
+	Currency   string   `json:"currency" yaml:"currency"`
 	// Jobs are fixed prices for repairs ("replace:thermostat", "fuel-cap"),
 	// Packages for maintenance items ("oil-service"), per vehicle class
 	// (small, medium, large; empty for every class).
-	Jobs     []Price `json:"jobs,omitempty"`
-	Packages []Price `json:"packages,omitempty"`
+	Jobs     []Price `json:"jobs,omitempty" yaml:"jobs"`
+	Packages []Price `json:"packages,omitempty" yaml:"packages"`
 	// Hours are opening hours per weekday: "mon": "08:00-17:30". A day
 	// left out is closed.
-	Hours map[string]string `json:"hours"`
+	Hours map[string]string `json:"hours" yaml:"hours"`
 	// Capacity is how many jobs the shop takes a day.
-	Capacity int `json:"capacity"`
+	Capacity int `json:"capacity" yaml:"capacity"`
 	// ResponseMinutes is how soon the shop promises to answer a lead;
 	// unanswered by then, the lead moves on to the next shop.
-	ResponseMinutes int `json:"response_minutes"`
+	ResponseMinutes int `json:"response_minutes" yaml:"response_minutes"`
 }
 
 // Price is a fixed price for a job or a package.
 type Price struct {
-	Job   string  `json:"job"`
-	Class string  `json:"class,omitempty"`
-	Price float64 `json:"price"`
+	Job   string  `json:"job" yaml:"job"`
+	Class string  `json:"class,omitempty" yaml:"class"`
+	Price float64 `json:"price" yaml:"price"`
 }
 
 var weekdays = []string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}

@@ -34,6 +34,8 @@ func commands() []command {
 		{"server", "run the cloud side: ingest into InfluxDB or the embedded store, /metrics, /readyz", "--config server.yaml | --broker URL | --embedded-broker ADDR [flags]", runServer},
 		{"rules", "check rule files, print the built-in rule pack", "check FILE... | builtin", runRules},
 		{"devices", "register devices, revoke them, export Mosquitto passwords and ACLs", "add|list|revoke|rotate|export|hash [flags]", runDevices},
+		{"shops", "add repair shops from YAML files, checked field by field", "add FILE.yaml [--db PATH]", runShops},
+		{"users", "add people who sign in to the pages and the API: owners, shops' staff, administrators", "add EMAIL --role owner|shop|admin [flags]", runUsers},
 		{"tail", "print the wire messages passing a broker (--json: one object a line)", "--broker URL [--device ID] [--json]", runTail},
 		{"sim", "simulate an ELM327 and a car, or a fleet; list scenarios and profiles", "elm327|fleet|scenarios|profiles [flags]", runSim},
 		{"explain", "explain trouble codes (meaning, severity, causes, fair prices) and decode VINs", "CODE|VIN... [--json] [--currency C --per-usd X --labour LO-HI]", runExplain},

@@ -58,6 +58,11 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"devices", "add", "car/1"}, 2, "", "bad device id"},
 		{[]string{"devices", "list", "--db", "/nonexistent.db"}, 1, "", "give --db"},
 		{[]string{"version"}, 0, "pitwall ", ""},
+		{[]string{"users"}, 2, "", "name what to do: add"},
+		{[]string{"shops", "add"}, 2, "", "needs a YAML file"},
+		{[]string{"shops", "add", "testdata/shop-bad.yaml", "--db", "/nonexistent-dir/x.db"}, 1, "", "shop-bad.yaml:6: profile.hours: a shop without opening hours"},
+		{[]string{"users", "add", "x@y", "--role", "king"}, 2, "", `--role "king"`},
+		{[]string{"users", "add", "x@y", "--role", "shop"}, 2, "", "needs --shop"},
 	}
 	for _, c := range cases {
 		var out, errb bytes.Buffer
