@@ -154,6 +154,8 @@ func Reminders(class string, odometer float64, services []store.Service, overrid
 		}
 		out = append(out, r)
 	}
+	rank := map[string]int{"due": 0, "soon": 1, "ok": 2, "unknown": 3}
+	slices.SortStableFunc(out, func(a, b Reminder) int { return rank[a.Status] - rank[b.Status] })
 	return out
 }
 

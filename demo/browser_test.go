@@ -117,7 +117,10 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 		chromedp.WaitVisible(".alerts-list li.alert", chromedp.ByQuery),
 		chromedp.Sleep(2500*time.Millisecond), // a live update over server-sent events
 		shot(dir, "1-owner-garage"),
-		chromedp.Click(`a[href="/vehicles/`+overheating+`/diagnosis"]`, chromedp.ByQuery),
+		chromedp.Navigate(d.URL+"/vehicles/"+overheating),
+		chromedp.WaitVisible("#charts .uplot", chromedp.ByQuery),
+		shot(dir, "1b-owner-vehicle"),
+		chromedp.Click("#open-diagnosis", chromedp.ByID),
 		chromedp.WaitVisible("#summary", chromedp.ByID),
 		chromedp.Text("#safe", &safe, chromedp.ByID),
 		chromedp.Text("#summary", &summary, chromedp.ByID),

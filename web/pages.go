@@ -62,6 +62,18 @@ func parsePages() (*template.Template, error) {
 			return path.Ext(s)[1:]
 		},
 		"stars": func() []int { return []int{5, 4, 3, 2, 1} },
+		"item": func(id string) string {
+			if it, ok := booking.ItemByID(id); ok {
+				return it.Name
+			}
+			return id
+		},
+		"unit": func(u string) string {
+			if t, ok := map[string]string{"celsius": "°C", "percent": "%", "degrees": "°", "ratio": ""}[u]; ok {
+				return t
+			}
+			return u
+		},
 	}
 	root := template.New("").Funcs(funcs)
 	if _, err := root.ParseFS(files, "templates/layout.html"); err != nil {
@@ -263,13 +275,21 @@ func (w *Web) garagePage(rw http.ResponseWriter, r *http.Request, c *caller) err
 	}
 	type alertRow struct {
 		store.Alert
-		VehicleID string
-		Since     time.Time
+		VehicleID, VehicleName string
+		Since                  time.Time
 	}
 	var rows []alertRow
 	for _, a := range alerts {
-		v, _ := w.st.VehicleOfDevice(r.Context(), a.Device)
-		rows = append(rows, alertRow{Alert: a, VehicleID: v.ID, Since: a.StartsAt})
+		row := alertRow{Alert: a, Since: a.StartsAt}
+		for _, v := range vs {
+			if contains(v.Devices, a.Device) {
+				row.VehicleID, row.VehicleName = v.ID, v.Name
+				if row.VehicleName == "" {
+					row.VehicleName = v.Make + " " + v.Model
+				}
+			}
+		}
+		rows = append(rows, row)
 	}
 	w.render(rw, r, http.StatusOK, "garage.html", pageData{Title: "Garage", Data: map[string]any{"Vehicles": vs, "Alerts": rows}})
 	return nil
