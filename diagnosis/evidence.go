@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -29,7 +30,21 @@ func weigh(r *Report, hist map[string][]Sample) []string {
 	}
 
 	if fs := has("lean", "rich"); len(fs) > 0 {
-		note(weighTrims(fs, hist))
+		// Each bank's codes are weighed on that bank's trims.
+		var b1, b2 []*Finding
+		for _, f := range fs {
+			if strings.Contains(strings.ToLower(f.Meaning), "bank 2") {
+				b2 = append(b2, f)
+			} else {
+				b1 = append(b1, f)
+			}
+		}
+		if len(b1) > 0 {
+			note(weighTrims(b1, hist, SigSTFT1, SigLTFT1, ""))
+		}
+		if len(b2) > 0 {
+			note(weighTrims(b2, hist, SigSTFT2, SigLTFT2, "bank 2 "))
+		}
 	}
 	if fs := has("overheat"); len(fs) > 0 {
 		note(weighOverheat(fs, hist))
@@ -94,10 +109,10 @@ func (s stat) mean() float64 { return s.sum / float64(s.n) }
 // weighTrims compares the total fuel trim at idle with the trim under
 // load: extra air matters most at idle (a vacuum leak); a fuel supply
 // that cannot keep up shows under load; a metering error shows alike.
-func weighTrims(fs []*Finding, hist map[string][]Sample) string {
+func weighTrims(fs []*Finding, hist map[string][]Sample, stft, ltft, bank string) string {
 	var idle, load stat
-	rpm, speed, lt := hist[SigRPM], hist[SigSpeed], hist[SigLTFT1]
-	for _, s := range hist[SigSTFT1] {
+	rpm, speed, lt := hist[SigRPM], hist[SigSpeed], hist[ltft]
+	for _, s := range hist[stft] {
 		r, ok1 := at(rpm, s.Time)
 		l, ok2 := at(lt, s.Time)
 		if !ok1 || !ok2 || r < 400 {
@@ -116,7 +131,7 @@ func weighTrims(fs []*Finding, hist map[string][]Sample) string {
 	}
 	lean := fs[0].Profile == "lean"
 	i, l := idle.mean(), load.mean()
-	seen := fmt.Sprintf("fuel trim %+.1f %% at idle, %+.1f %% above 1,800 rpm", i, l)
+	seen := fmt.Sprintf("%sfuel trim %+.1f %% at idle, %+.1f %% above 1,800 rpm", bank, i, l)
 	switch {
 	case lean && i-l > 5:
 		for _, f := range fs {
