@@ -700,3 +700,26 @@ func TestCompletedPackageRecordsTheService(t *testing.T) {
 		t.Errorf("oil reminder after the service: %+v", rs[i])
 	}
 }
+
+// Without the car's readiness report, twice the drive cycles are needed
+// before a repair counts as fixed.
+func TestFixWithoutMonitorsNeedsMoreDrives(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.shop(t, "a", 0.01, profile(nil))
+	b := r.bookAndComplete(t, "P0128")
+	for i := 1; i <= 6; i++ {
+		r.clock.add(time.Hour)
+		if err := r.svc.ObserveDriveCycle(ctx, r.car.ID, r.clock.now()); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := r.st.Booking(ctx, b.ID)
+		want := VerifyWatching
+		if i == 6 {
+			want = VerifyFixed
+		}
+		if got.Verify != want {
+			t.Fatalf("after %d drives: %s (%s)", i, got.Verify, got.VerifyNote)
+		}
+	}
+}

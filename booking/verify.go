@@ -79,8 +79,17 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 		}
 		cycles := b.VerifyCycles + 1
 		waiting := s.incompleteMonitors(b.Codes, mons)
-		if cycles < s.VerifyCycles || len(waiting) > 0 {
-			note := fmt.Sprintf("%d of %d drive cycles without the code", min(cycles, s.VerifyCycles), s.VerifyCycles)
+		// Without the car's readiness (not reported since the server
+		// started), twice the drive cycles stand in for the monitors.
+		needed := s.VerifyCycles
+		if len(mons) == 0 {
+			needed *= 2
+		}
+		if cycles < needed || len(waiting) > 0 {
+			note := fmt.Sprintf("%d of %d drive cycles without the code", min(cycles, needed), needed)
+			if len(mons) == 0 {
+				note += "; the car has not reported its readiness monitors yet"
+			}
 			if len(waiting) > 0 {
 				note += "; waiting for the " + strings.Join(waiting, ", ") + " monitor(s) to complete"
 			}
@@ -92,6 +101,8 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 		note := fmt.Sprintf("%s stayed away for %d drive cycles", strings.Join(b.Codes, ", "), cycles)
 		if len(mons) > 0 {
 			note += " and the monitors that test it completed"
+		} else {
+			note += " (the car did not report its readiness monitors)"
 		}
 		if err := s.Store.SetVerify(ctx, b.ID, VerifyFixed, note, cycles); err != nil {
 			continue

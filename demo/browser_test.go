@@ -50,7 +50,7 @@ func browser(t testing.TB, exe string) (context.Context, context.CancelFunc) {
 		chromedp.Flag("headless", true), chromedp.WindowSize(1280, 1000), chromedp.Flag("disable-gpu", true))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
 	return ctx, func() { cancelT(); cancelC(); cancelA() }
 }
 
@@ -82,7 +82,7 @@ func login(base, email string) chromedp.Tasks {
 func TestOwnerAndShopInTheBrowser(t *testing.T) {
 	exe := chromium(t)
 	dir := artefacts(t)
-	d, err := demo.Start(context.Background(), demo.Options{HTTP: "127.0.0.1:0", Vehicles: 3, Speed: 20, BcryptCost: bcrypt.MinCost})
+	d, err := demo.Start(context.Background(), demo.Options{HTTP: "127.0.0.1:0", Vehicles: 3, Speed: 30, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 	st := d.Server.Store
 	overheating := d.OwnerVehicles[0]
 	// Wait for the overheat to be diagnosed: its trouble code stored.
-	deadline := time.Now().Add(2 * time.Minute)
+	deadline := time.Now().Add(4 * time.Minute)
 	for {
 		rep, err := d.Server.Diagnose(context.Background(), overheating)
 		if err == nil && len(rep.Codes) > 0 && rep.Codes[0].Code == "P0217" {
@@ -104,7 +104,7 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no P0217 alert within two minutes: %v", err)
+			t.Fatalf("no P0217 alert within four minutes: %v", err)
 		}
 		time.Sleep(500 * time.Millisecond)
 	}

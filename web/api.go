@@ -38,6 +38,8 @@ func (w *Web) routesAPI(mux *http.ServeMux) {
 	api("GET /api/v1/vehicles/{id}/services", ownerAdmin, w.services)
 	api("POST /api/v1/vehicles/{id}/services", owners, w.addService)
 	api("GET /api/v1/alerts", ownerAdmin, w.alerts)
+	api("POST /api/v1/alerts/{fingerprint}/snooze", owners, w.snooze)
+	api("PUT /api/v1/me/quiet-hours", owners, w.quietHours)
 	api("GET /api/v1/feed", owners, w.feed)
 	api("GET /api/v1/live", ownerAdmin, w.live)
 	api("POST /api/v1/leads", owners, w.createLead)

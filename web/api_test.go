@@ -183,8 +183,29 @@ func TestAlertsCarryDiagnosisAndShops(t *testing.T) {
 	if len(a.Suggestions) != 2 || len(a.Suggestions[0].Reasons) == 0 {
 		t.Errorf("suggestions %+v", a.Suggestions)
 	}
-	if code, body := f.do(t, f.token(t, "bo@example.com"), "GET", "/api/v1/alerts", "", ""); code != 200 || strings.Contains(body, "fp1") {
+	bo := f.token(t, "bo@example.com")
+	if code, body := f.do(t, bo, "GET", "/api/v1/alerts", "", ""); code != 200 || strings.Contains(body, "fp1") {
 		t.Errorf("Bo sees Ana's alert: %s", body)
+	}
+	// Snooze: only the owner's own alert, for a sane time.
+	ana := f.token(t, "ana@example.com")
+	if code, body := f.do(t, bo, "POST", "/api/v1/alerts/fp1/snooze", "application/json", `{"hours": 24}`); code != 404 {
+		t.Errorf("Bo snoozes Ana's alert: %d %s", code, body)
+	}
+	if code, body := f.do(t, ana, "POST", "/api/v1/alerts/fp1/snooze", "application/json", `{"hours": 0}`); code != 422 || !strings.Contains(body, "hours") {
+		t.Errorf("a snooze of 0 hours: %d %s", code, body)
+	}
+	if code, body := f.do(t, ana, "POST", "/api/v1/alerts/fp1/snooze", "application/json", `{"hours": 24}`); code != 201 || !strings.Contains(body, "until") {
+		t.Errorf("snooze: %d %s", code, body)
+	}
+	if sl, _ := f.s.Store.Silences(ctx, f.devA, time.Now()); len(sl) != 1 {
+		t.Errorf("silences %+v", sl)
+	}
+	if code, body := f.do(t, ana, "PUT", "/api/v1/me/quiet-hours", "application/json", `{"start": "25:00", "end": "07:00"}`); code != 422 {
+		t.Errorf("quiet hours at 25:00: %d %s", code, body)
+	}
+	if code, body := f.do(t, ana, "PUT", "/api/v1/me/quiet-hours", "application/json", `{"start": "22:00", "end": "07:00", "timezone": "Europe/Lisbon"}`); code != 200 {
+		t.Errorf("quiet hours: %d %s", code, body)
 	}
 }
 

@@ -193,6 +193,7 @@ func (w *Web) routesPages(mux *http.ServeMux) {
 	mux.Handle("GET /vehicles/{id}", w.page(ownerAdmin, w.vehiclePage))
 	mux.Handle("GET /vehicles/{id}/diagnosis", w.page(ownerAdmin, w.diagnosisPage))
 	mux.Handle("POST /vehicles/{id}/leads", w.page(owners, w.leadPost))
+	mux.Handle("POST /alerts/{fingerprint}/snooze", w.page(owners, w.snoozePost))
 	mux.Handle("POST /vehicles/{id}/packages", w.page(owners, w.packagePost))
 	mux.Handle("GET /leads", w.page(owners, w.leadsPage))
 	mux.Handle("POST /leads/{id}/book", w.page(owners, w.bookPost))
