@@ -119,19 +119,7 @@ func (s *Store) queryAlerts(ctx context.Context, q string, args ...any) ([]Alert
 		return nil, fmt.Errorf("store: alerts: %w", err)
 	}
 	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: alerts: %w", err)
-	}
-	defer rows.Close()
-	var out []Alert
-	for rows.Next() {
-		a, err := scanAlert(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "alerts", scanAlert)
 }
 
 // AlertsUpdatedSince lists the alerts changed at or after t: what a

@@ -236,19 +236,7 @@ func (s *Store) Bookings(ctx context.Context, f BookingFilter) ([]Booking, error
 		q += ` WHERE ` + strings.Join(where, " AND ")
 	}
 	rows, err := s.db.QueryContext(ctx, q+` ORDER BY slot_ms DESC, id`, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: bookings: %w", err)
-	}
-	defer rows.Close()
-	var out []Booking
-	for rows.Next() {
-		b, err := scanBooking(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "bookings", scanBooking)
 }
 
 // BookingEvent is one status change of a booking.

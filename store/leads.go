@@ -166,19 +166,7 @@ func (s *Store) Lead(ctx context.Context, id string) (Lead, error) {
 // Leads lists an owner's leads, newest first.
 func (s *Store) Leads(ctx context.Context, ownerID string) ([]Lead, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+leadCols+` FROM leads WHERE owner_id = ? ORDER BY created_ms DESC, id`, ownerID)
-	if err != nil {
-		return nil, fmt.Errorf("store: leads: %w", err)
-	}
-	defer rows.Close()
-	var out []Lead
-	for rows.Next() {
-		l, err := scanLead(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "leads", scanLead)
 }
 
 // visibleToShop are the offer states in which a shop may read a lead.
@@ -269,19 +257,7 @@ func (s *Store) DueOffers(ctx context.Context, now time.Time) ([]Offer, error) {
 
 func (s *Store) offers(ctx context.Context, q string, args ...any) ([]Offer, error) {
 	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: offers: %w", err)
-	}
-	defer rows.Close()
-	var out []Offer
-	for rows.Next() {
-		o, err := scanOffer(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "offers", scanOffer)
 }
 
 // ErrConflict is a change that lost a race or comes too late: the record

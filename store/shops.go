@@ -79,19 +79,7 @@ func (s *Store) Shop(ctx context.Context, id string) (Shop, error) {
 // Shops lists every shop.
 func (s *Store) Shops(ctx context.Context) ([]Shop, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT `+shopCols+` FROM shops ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("store: shops: %w", err)
-	}
-	defer rows.Close()
-	var out []Shop
-	for rows.Next() {
-		sh, err := scanShop(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, sh)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "shops", scanShop)
 }
 
 // Rating is what owners said of a shop.

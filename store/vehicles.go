@@ -102,19 +102,7 @@ func (s *Store) Vehicles(ctx context.Context, ownerID string) ([]Vehicle, error)
 		q, args = `SELECT `+vehicleCols+` FROM vehicles WHERE owner_id = ? ORDER BY created_ms, id`, []any{ownerID}
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: vehicles: %w", err)
-	}
-	defer rows.Close()
-	var out []Vehicle
-	for rows.Next() {
-		v, err := scanVehicle(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, v)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "vehicles", scanVehicle)
 }
 
 func prefixed(p, cols string) string {
