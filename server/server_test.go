@@ -311,3 +311,55 @@ func TestRestartTellsNothingTwice(t *testing.T) {
 		t.Fatalf("the end: %+v", end)
 	}
 }
+
+// Verify-the-fix is fed by the ingest: after a completed repair, trip
+// ends count drive cycles and a returning code ends the watch.
+func TestVerifyTheFixFromTheIngest(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := embeddedConfig(t, dir)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	st := s.Store
+	owner, _ := st.AddOwner(ctx, store.Owner{Email: "ana@example.com"})
+	car, _ := st.AddVehicle(ctx, store.Vehicle{OwnerID: owner.ID, Make: "Ford"})
+	if _, _, err := st.AddDevice(ctx, "car-v", car.ID); err != nil {
+		t.Fatal(err)
+	}
+	sh, _ := st.AddShop(ctx, store.Shop{ID: "shop", Name: "Shop", Lat: 1, Lon: 1, Profile: []byte(`{}`)})
+	b, err := st.AddBooking(ctx, store.Booking{ShopID: sh.ID, OwnerID: owner.ID, VehicleID: car.ID, Kind: "repair", Status: "in_progress",
+		Slot: time.Now(), Day: "2026-01-01", Price: 100, Currency: "USD", Codes: []string{"P0128"}}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ChangeBooking(ctx, b.ID, store.BookingChange{From: "in_progress", To: "completed", Actor: "shop", Work: "thermostat",
+		Completed: time.Now().Add(-time.Minute), Verify: "watching"}); err != nil {
+		t.Fatal(err)
+	}
+	seq := uint64(0)
+	send := func(k wire.Kind, m wire.Message) {
+		t.Helper()
+		b, _ := wire.Encode(m)
+		if err := s.Ingest.Deliver(ctx, wire.Topic("car-v", k), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hdr := func() *wirepb.Header { seq++; return wire.NewHeader("car-v", 9, seq) }
+	send(wire.KindStatus, &wirepb.Status{Header: hdr(), Online: true})
+	send(wire.KindDTC, &wirepb.DTCReport{Header: hdr(), TimeMs: time.Now().UnixMilli()})
+	send(wire.KindEvent, &wirepb.Event{Header: hdr(), TimeMs: time.Now().UnixMilli(), Kind: &wirepb.Event_TripEnd{TripEnd: &wirepb.TripEnd{DistanceKm: 12}}})
+	eventually(t, 5*time.Second, "a drive cycle counted", func() bool {
+		got, _ := st.Booking(ctx, b.ID)
+		return got.VerifyCycles == 1 && got.Verify == "watching"
+	})
+	send(wire.KindDTC, &wirepb.DTCReport{Header: hdr(), TimeMs: time.Now().UnixMilli(), Pending: []*wirepb.Code{{Code: "P0128", Ecu: "7E8"}}})
+	eventually(t, 5*time.Second, "the returned fault", func() bool {
+		got, _ := st.Booking(ctx, b.ID)
+		return got.Verify == "returned" && strings.Contains(got.VerifyNote, "P0128 came back")
+	})
+}
