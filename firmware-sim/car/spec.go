@@ -45,7 +45,7 @@ func DefaultSpec() Spec {
 // always gives the same VIN.
 func VINFor(n uint64) string {
 	const chars = "ABCDEFGHJKLMNPRSTUVWXYZ0123456789"
-	b := []byte("1PW" + "SMC4A" + "0" + "T" + "W") // maker, model, check digit, year, plant
+	b := []byte("1PW" + "SMCKA" + "0" + "L" + "W") // maker, model (position 7 a letter: the 2010s cycle), check digit, year (L: 2020), plant
 	x := n
 	for i := 0; i < 6; i++ {
 		b = append(b, "0123456789"[x%10])
