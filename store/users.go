@@ -123,3 +123,43 @@ func (s *Store) FiringAlertsOfOwner(ctx context.Context, ownerID string, limit i
 	return s.queryAlerts(ctx, `SELECT `+prefixed("a.", alertCols)+` FROM alerts a JOIN devices d ON d.id = a.device JOIN vehicles v ON v.id = d.vehicle_id
 		WHERE v.owner_id = ? AND a.state = 'firing' ORDER BY a.starts_ms DESC LIMIT ?`, ownerID, limit)
 }
+
+// Token is an API token's record; the secret itself is never kept.
+type Token struct {
+	ID      string // the first 12 characters of the hash: enough to name it
+	Name    string
+	Created time.Time
+}
+
+// Tokens lists a user's API tokens, newest first.
+func (s *Store) Tokens(ctx context.Context, userID string) ([]Token, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT token_hash, name, created_ms FROM api_tokens WHERE user_id = ? ORDER BY created_ms DESC`, userID)
+	return collect(rows, err, "tokens", func(r interface{ Scan(...any) error }) (Token, error) {
+		var t Token
+		var hash string
+		var created int64
+		err := r.Scan(&hash, &t.Name, &created)
+		t.ID, t.Created = hash[:12], fromMS(created)
+		return t, err
+	})
+}
+
+// RevokeToken deletes one of a user's tokens by its id; it returns the
+// token's full hash so callers can forget it at once.
+func (s *Store) RevokeToken(ctx context.Context, userID, id string) (string, error) {
+	if len(id) != 12 {
+		return "", fmt.Errorf("%w: token %s", ErrNotFound, id)
+	}
+	var hash string
+	err := s.db.QueryRowContext(ctx, `SELECT token_hash FROM api_tokens WHERE user_id = ? AND substr(token_hash, 1, 12) = ?`, userID, id).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("%w: token %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM api_tokens WHERE token_hash = ?`, hash); err != nil {
+		return "", fmt.Errorf("store: token: %w", err)
+	}
+	return hash, nil
+}

@@ -29,6 +29,8 @@ func (w *Web) routesAPI(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /api/v1/tokens", w.createToken)
 	api("GET /api/v1/me", anyone, w.me)
+	api("GET /api/v1/tokens", anyone, w.listTokens)
+	api("DELETE /api/v1/tokens/{id}", anyone, w.revokeToken)
 	api("GET /api/v1/vehicles", ownerAdmin, w.listVehicles)
 	api("GET /api/v1/vehicles/{id}", ownerAdmin, w.getVehicle)
 	api("GET /api/v1/vehicles/{id}/history", ownerAdmin, w.history)

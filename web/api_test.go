@@ -413,3 +413,30 @@ func TestSignInRateLimit(t *testing.T) {
 		t.Errorf("after five failures: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
+
+// A revoked token stops working at once; one user cannot revoke
+// another's.
+func TestRevokeToken(t *testing.T) {
+	f := newFixture(t)
+	ana, bo := f.token(t, "ana@example.com"), f.token(t, "bo@example.com")
+	_, body := f.do(t, ana, "GET", "/api/v1/tokens", "", "")
+	var list struct {
+		Tokens []struct{ ID, Name string }
+	}
+	if err := json.Unmarshal([]byte(body), &list); err != nil || len(list.Tokens) != 1 || len(list.Tokens[0].ID) != 12 {
+		t.Fatalf("tokens: %v %s", err, body)
+	}
+	id := list.Tokens[0].ID
+	if code, _ := f.do(t, bo, "DELETE", "/api/v1/tokens/"+id, "", ""); code != 404 {
+		t.Errorf("Bo revoked Ana's token: %d", code)
+	}
+	if code, _ := f.do(t, ana, "GET", "/api/v1/vehicles", "", ""); code != 200 {
+		t.Fatalf("before revoking: %d", code)
+	}
+	if code, body := f.do(t, ana, "DELETE", "/api/v1/tokens/"+id, "", ""); code != 200 {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	if code, _ := f.do(t, ana, "GET", "/api/v1/vehicles", "", ""); code != 401 {
+		t.Errorf("a revoked token still works: %d", code)
+	}
+}

@@ -289,3 +289,33 @@ func clientIP(r *http.Request) string {
 // TokenHash is how an API token is kept in the store; tools that mint
 // tokens directly (the API benchmark) use it.
 func TokenHash(tok string) string { return hashSecret(tok) }
+
+func (w *Web) listTokens(rw http.ResponseWriter, r *http.Request, c *caller) error {
+	ts, err := w.st.Tokens(r.Context(), c.ID)
+	if err != nil {
+		return err
+	}
+	type tv struct {
+		ID      string    `json:"id"`
+		Name    string    `json:"name"`
+		Created time.Time `json:"created"`
+	}
+	out := []tv{}
+	for _, t := range ts {
+		out = append(out, tv{t.ID, t.Name, t.Created})
+	}
+	writeJSON(rw, http.StatusOK, map[string]any{"tokens": out})
+	return nil
+}
+
+// revokeToken deletes one of the caller's tokens; it stops working at
+// once on this server.
+func (w *Web) revokeToken(rw http.ResponseWriter, r *http.Request, c *caller) error {
+	hash, err := w.st.RevokeToken(r.Context(), c.ID, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.who.forget("b:" + hash)
+	writeJSON(rw, http.StatusOK, map[string]string{"id": r.PathValue("id"), "status": "revoked"})
+	return nil
+}
