@@ -51,6 +51,11 @@ func browser(t testing.TB, exe string) (context.Context, context.CancelFunc) {
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
+	// Start the browser on this context: a browser started by a step's
+	// shorter-lived context would close with it.
+	if err := chromedp.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
 	return ctx, func() { cancelT(); cancelC(); cancelA() }
 }
 
@@ -112,7 +117,7 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 	ctx, cancel := browser(t, exe)
 	defer cancel()
 	var safe, summary string
-	err = chromedp.Run(ctx,
+	step(t, ctx, dir,
 		login(d.URL, "owner@pitwall.demo"),
 		chromedp.WaitVisible(".alerts-list li.alert", chromedp.ByQuery),
 		chromedp.Sleep(2500*time.Millisecond), // a live update over server-sent events
@@ -130,9 +135,6 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 		chromedp.WaitVisible(".lead", chromedp.ByQuery),
 		shot(dir, "3-owner-quotes-requested"),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if safe != "no" || !strings.Contains(summary, "P0217") {
 		t.Errorf("diagnosis: safe %q, summary %q", safe, summary)
 	}
@@ -155,7 +157,7 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 	sctx, scancel := browser(t, exe) // a browser of its own: its own cookies
 	defer scancel()
 	quote := fmt.Sprintf("%.0f", (lead.FairLow+lead.FairHigh)/2)
-	err = chromedp.Run(sctx,
+	step(t, sctx, dir,
 		login(d.URL, shopEmail),
 		chromedp.WaitVisible(`a[href="/shop/leads/`+lead.ID+`"]`, chromedp.ByQuery),
 		shot(dir, "4-shop-inbox"),
@@ -166,11 +168,8 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 		chromedp.Click("#send-quote", chromedp.ByID),
 		chromedp.WaitVisible(".flash.ok", chromedp.ByQuery),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The owner books the quote.
-	err = chromedp.Run(ctx,
+	step(t, ctx, dir,
 		chromedp.Navigate(d.URL+"/leads"),
 		chromedp.WaitVisible("button.book", chromedp.ByQuery),
 		shot(dir, "6-owner-quote"),
@@ -178,26 +177,20 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 		chromedp.WaitVisible("tr.booking.requested", chromedp.ByQuery),
 		shot(dir, "7-owner-booked"),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bs, _ := st.Bookings(context.Background(), store.BookingFilter{ShopID: shopID})
 	if len(bs) != 1 {
 		t.Fatalf("bookings %+v", bs)
 	}
 	// The shop accepts the booking and confirms the drop-off.
-	err = chromedp.Run(sctx,
+	step(t, sctx, dir,
 		chromedp.Navigate(d.URL+"/shop/bookings/"+bs[0].ID),
 		chromedp.WaitVisible("#accept-booking", chromedp.ByID),
 		chromedp.Click("#accept-booking", chromedp.ByID),
 		chromedp.WaitVisible("#schedule-booking", chromedp.ByID),
 		chromedp.Click("#schedule-booking", chromedp.ByID),
-		chromedp.WaitVisible(".flash.ok", chromedp.ByQuery),
+		chromedp.WaitVisible("#start-booking", chromedp.ByID), // only a scheduled booking offers it
 		shot(dir, "8-shop-booking-scheduled"),
 	)
-	if err != nil {
-		t.Fatal(err)
-	}
 	b, _ := st.Booking(context.Background(), bs[0].ID)
 	if b.Status != "scheduled" || fmt.Sprintf("%.0f", b.Price) != quote {
 		t.Errorf("booking %+v", b)
@@ -211,4 +204,17 @@ func ownerID(t *testing.T, st *store.Store) string {
 		t.Fatal(err)
 	}
 	return u.OwnerID
+}
+
+// step runs actions with a minute to spare; on failure it keeps a
+// screenshot of the page as it was, and says what the page said.
+func step(t *testing.T, ctx context.Context, dir string, actions ...chromedp.Action) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := chromedp.Run(sctx, actions...); err != nil {
+		var text, url string
+		_ = chromedp.Run(ctx, chromedp.Location(&url), chromedp.Text("main", &text, chromedp.ByQuery), shot(dir, "failed"))
+		t.Fatalf("%v at %s:\n%.600s", err, url, text)
+	}
 }

@@ -278,6 +278,7 @@ func (w *Web) garagePage(rw http.ResponseWriter, r *http.Request, c *caller) err
 		store.Alert
 		VehicleID, VehicleName string
 		Since                  time.Time
+		Safe                   string // from the pre-diagnosis, when there is one
 	}
 	var rows []alertRow
 	for _, a := range alerts {
@@ -287,6 +288,13 @@ func (w *Web) garagePage(rw http.ResponseWriter, r *http.Request, c *caller) err
 				row.VehicleID, row.VehicleName = v.ID, v.Name
 				if row.VehicleName == "" {
 					row.VehicleName = v.Make + " " + v.Model
+				}
+			}
+		}
+		if row.VehicleID != "" && len(a.Codes) > 0 {
+			if veh, err := w.st.Vehicle(r.Context(), row.VehicleID); err == nil {
+				if rep, _, err := w.diagnose(r.Context(), veh); err == nil && len(rep.Codes) > 0 {
+					row.Safe = rep.Safe
 				}
 			}
 		}
