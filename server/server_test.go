@@ -69,6 +69,27 @@ func startCar(t *testing.T) string {
 	return "tcp://" + (<-addr).String()
 }
 
+// runServer starts a server that stops when the test ends; its Run must
+// end without an error.
+func runServer(t *testing.T, cfg server.Config) (*server.Server, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return s, ctx
+}
+
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -86,19 +107,7 @@ func get(t *testing.T, url string) (int, string) {
 func TestAgentThroughEmbeddedBroker(t *testing.T) {
 	dir := t.TempDir()
 	cfg, hooks := embeddedConfig(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	}()
+	s, ctx := runServer(t, cfg)
 	base := "http://" + s.HTTPAddr()
 	eventually(t, 10*time.Second, "ready", func() bool { code, _ := get(t, base+"/readyz"); return code == 200 })
 
@@ -197,14 +206,7 @@ func TestReadyzNamesWhatIsDown(t *testing.T) {
 	l.Close()
 	cfg := server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"}}
 	cfg.Ingest.Broker.URL = dead
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	s, _ := runServer(t, cfg)
 	time.Sleep(300 * time.Millisecond)
 	code, body := get(t, "http://"+s.HTTPAddr()+"/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not connected to "+dead) || !strings.Contains(body, `"store":"ok"`) {
@@ -317,14 +319,7 @@ func TestRestartTellsNothingTwice(t *testing.T) {
 func TestVerifyTheFixFromTheIngest(t *testing.T) {
 	dir := t.TempDir()
 	cfg, _ := embeddedConfig(t, dir)
-	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	s, ctx := runServer(t, cfg)
 	st := s.Store
 	owner, _ := st.AddOwner(ctx, store.Owner{Email: "ana@example.com"})
 	car, _ := st.AddVehicle(ctx, store.Vehicle{OwnerID: owner.ID, Make: "Ford"})

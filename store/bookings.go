@@ -64,19 +64,13 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 		return Booking{}, fmt.Errorf("%w: %s", ErrFull, b.Day)
 	}
 	if b.LeadID != "" {
-		res, err := tx.ExecContext(ctx, `UPDATE leads SET status = 'booked', updated_ms = ? WHERE id = ? AND owner_id = ? AND status = 'open'`, ms(b.Created), b.LeadID, b.OwnerID)
-		if err != nil {
-			return Booking{}, fmt.Errorf("store: lead: %w", err)
+		if err := execOne(ctx, tx, "lead", fmt.Errorf("%w: lead %s is not open", ErrConflict, b.LeadID),
+			`UPDATE leads SET status = 'booked', updated_ms = ? WHERE id = ? AND owner_id = ? AND status = 'open'`, ms(b.Created), b.LeadID, b.OwnerID); err != nil {
+			return Booking{}, err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return Booking{}, fmt.Errorf("%w: lead %s is not open", ErrConflict, b.LeadID)
-		}
-		res, err = tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'booked' WHERE lead_id = ? AND shop_id = ? AND state = 'accepted'`, b.LeadID, b.ShopID)
-		if err != nil {
-			return Booking{}, fmt.Errorf("store: offer: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return Booking{}, fmt.Errorf("%w: shop %s has no accepted quote on lead %s", ErrConflict, b.ShopID, b.LeadID)
+		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: shop %s has no accepted quote on lead %s", ErrConflict, b.ShopID, b.LeadID),
+			`UPDATE lead_offers SET state = 'booked' WHERE lead_id = ? AND shop_id = ? AND state = 'accepted'`, b.LeadID, b.ShopID); err != nil {
+			return Booking{}, err
 		}
 		// The other shops lose sight of the lead, quoted or not.
 		if _, err := tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'withdrawn' WHERE lead_id = ? AND shop_id <> ? AND state IN ('waiting', 'sent', 'accepted')`, b.LeadID, b.ShopID); err != nil {
@@ -268,15 +262,9 @@ func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, e
 
 // SetVerify records the verify-the-fix state of a completed booking.
 func (s *Store) SetVerify(ctx context.Context, id, verify, note string, cycles int) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ? WHERE id = ? AND verify = 'watching'`,
+	return execOne(ctx, s.db, "booking "+id, fmt.Errorf("%w: booking %s is not being watched", ErrConflict, id),
+		`UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ? WHERE id = ? AND verify = 'watching'`,
 		verify, note, cycles, ms(s.now()), id)
-	if err != nil {
-		return fmt.Errorf("store: booking %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: booking %s is not being watched", ErrConflict, id)
-	}
-	return nil
 }
 
 // MaintenanceOverride is an owner's own interval for one item on one car.

@@ -274,31 +274,19 @@ func (s *Store) AnswerOffer(ctx context.Context, o Offer) error {
 	if o.State == OfferAccepted {
 		quote, slot = o.Quote, ms(o.Slot)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE lead_offers SET state = ?, answered_ms = ?, quote = ?, slot_ms = ?, note = ?
+	return execOne(ctx, s.db, "offer", fmt.Errorf("%w: lead %s is not waiting for shop %s's answer", ErrConflict, o.LeadID, o.ShopID),
+		`UPDATE lead_offers SET state = ?, answered_ms = ?, quote = ?, slot_ms = ?, note = ?
 		WHERE lead_id = ? AND shop_id = ? AND state = 'sent' AND EXISTS (SELECT 1 FROM leads WHERE id = ? AND status = 'open')`,
 		o.State, ms(s.now()), quote, slot, o.Note, o.LeadID, o.ShopID, o.LeadID)
-	if err != nil {
-		return fmt.Errorf("store: offer: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: lead %s is not waiting for shop %s's answer", ErrConflict, o.LeadID, o.ShopID)
-	}
-	return nil
 }
 
 // SetOfferState moves an offer from one state to another (expired,
 // sent with a new due time), failing with ErrConflict when it is no
 // longer in from.
 func (s *Store) SetOfferState(ctx context.Context, leadID, shopID, from, to string, sent, due time.Time) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE lead_offers SET state = ?, sent_ms = COALESCE(?, sent_ms), due_ms = COALESCE(?, due_ms)
+	return execOne(ctx, s.db, "offer", fmt.Errorf("%w: the offer of lead %s to shop %s is not %s", ErrConflict, leadID, shopID, from),
+		`UPDATE lead_offers SET state = ?, sent_ms = COALESCE(?, sent_ms), due_ms = COALESCE(?, due_ms)
 		WHERE lead_id = ? AND shop_id = ? AND state = ?`, to, nullMS(sent), nullMS(due), leadID, shopID, from)
-	if err != nil {
-		return fmt.Errorf("store: offer: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: the offer of lead %s to shop %s is not %s", ErrConflict, leadID, shopID, from)
-	}
-	return nil
 }
 
 // WithdrawLead withdraws an owner's open lead: its offers are withdrawn

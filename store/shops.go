@@ -46,14 +46,8 @@ func (s *Store) AddShop(ctx context.Context, sh Shop) (Shop, error) {
 
 // UpdateShopProfile replaces what a shop offers.
 func (s *Store) UpdateShopProfile(ctx context.Context, id string, profile []byte) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE shops SET profile = ? WHERE id = ?`, string(profile), id)
-	if err != nil {
-		return fmt.Errorf("store: shop %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: shop %s", ErrNotFound, id)
-	}
-	return nil
+	return execOne(ctx, s.db, "shop "+id, fmt.Errorf("%w: shop %s", ErrNotFound, id),
+		`UPDATE shops SET profile = ? WHERE id = ?`, string(profile), id)
 }
 
 const shopCols = `id, name, email, webhook_url, webhook_secret, address, lat, lon, timezone, profile, created_ms`
@@ -162,14 +156,8 @@ func (s *Store) SetOwnerHome(ctx context.Context, ownerID string, lat, lon float
 	if lat < -90 || lat > 90 || lon < -180 || lon > 180 {
 		return fmt.Errorf("%w: location %v,%v", ErrInvalid, lat, lon)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE owners SET lat = ?, lon = ? WHERE id = ?`, lat, lon, ownerID)
-	if err != nil {
-		return fmt.Errorf("store: owner %s: %w", ownerID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: owner %s", ErrNotFound, ownerID)
-	}
-	return nil
+	return execOne(ctx, s.db, "owner "+ownerID, fmt.Errorf("%w: owner %s", ErrNotFound, ownerID),
+		`UPDATE owners SET lat = ?, lon = ? WHERE id = ?`, lat, lon, ownerID)
 }
 
 // OwnerHome is where an owner's car usually is; ok is false when unset.
@@ -187,14 +175,8 @@ func (s *Store) SetVehicleClass(ctx context.Context, vehicleID, class string) er
 	if class != "small" && class != "medium" && class != "large" {
 		return fmt.Errorf("%w: class %q: want small, medium or large", ErrInvalid, class)
 	}
-	res, err := s.db.ExecContext(ctx, `UPDATE vehicles SET class = ? WHERE id = ?`, class, vehicleID)
-	if err != nil {
-		return fmt.Errorf("store: vehicle %s: %w", vehicleID, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: vehicle %s", ErrNotFound, vehicleID)
-	}
-	return nil
+	return execOne(ctx, s.db, "vehicle "+vehicleID, fmt.Errorf("%w: vehicle %s", ErrNotFound, vehicleID),
+		`UPDATE vehicles SET class = ? WHERE id = ?`, class, vehicleID)
 }
 
 // VehicleClass is a vehicle's price class.
