@@ -22,7 +22,6 @@ import (
 	"github.com/pitwall-io/pitwall/firmware-sim/fleet"
 	"github.com/pitwall-io/pitwall/server"
 	"github.com/pitwall-io/pitwall/store"
-	"github.com/pitwall-io/pitwall/web"
 )
 
 // Options shape a demo.
@@ -114,12 +113,6 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		return nil, err
 	}
 	d.Server = s
-	w, err := web.New(s, o.Log)
-	if err != nil {
-		s.Close()
-		return nil, err
-	}
-	w.Register(s.Mux)
 	passwords, err := d.seed(ctx, s, o)
 	if err != nil {
 		s.Close()

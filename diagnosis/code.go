@@ -1,13 +1,9 @@
 package diagnosis
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
-
-// ErrBadCode is wrapped by every complaint about a trouble code's form.
-var ErrBadCode = errors.New("bad trouble code")
 
 // NormalizeCode checks a trouble code's form (a letter P, C, B or U, a
 // digit 0–3, three hex digits) and returns it upper-cased.

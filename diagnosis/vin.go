@@ -1,16 +1,12 @@
 package diagnosis
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/pitwall-io/pitwall/obd"
 )
-
-// ErrBadVIN is wrapped by every complaint about a VIN.
-var ErrBadVIN = errors.New("bad VIN")
 
 // VIN is what a vehicle identification number says.
 type VIN struct {

@@ -112,10 +112,6 @@ func (s *Server) sweepLeads(ctx context.Context) {
 	}
 }
 
-// ErrNoData is a vehicle with no device, or a device that never sent a
-// trouble-code report.
-var ErrNoData = errors.New("server: no data for a pre-diagnosis")
-
 // Diagnose writes a vehicle's pre-diagnosis: the newest trouble-code
 // report of its devices, the history of the signals that matter for its
 // codes over the last drive, and the odometer.
@@ -145,7 +141,7 @@ func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Repo
 	in := diagnosis.Input{Vehicle: diagnosis.Vehicle{ID: v.ID, Name: v.Name, VIN: v.VIN, Make: v.Make, Model: v.Model, Year: v.Year}, At: time.Now()}
 	if dev == "" {
 		if len(devs) == 0 {
-			return diagnosis.Report{}, fmt.Errorf("%w: vehicle %s has no device", ErrNoData, vehicleID)
+			return diagnosis.Report{}, fmt.Errorf("%w: vehicle %s has no device", diagnosis.ErrNoData, vehicleID)
 		}
 		dev = devs[0].ID
 	} else {

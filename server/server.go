@@ -26,6 +26,7 @@ import (
 	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
 	"github.com/pitwall-io/pitwall/store"
+	"github.com/pitwall-io/pitwall/web"
 )
 
 // Server is the assembled cloud side.
@@ -42,9 +43,10 @@ type Server struct {
 	KB       *diagnosis.KB
 	Pricing  diagnosis.Pricing
 	Booking  *booking.Service
+	Web      *web.Web // the API and the pages, on Mux
 	Registry *prometheus.Registry
-	// Mux serves /metrics, /healthz and /readyz; other packages add their
-	// routes before Run.
+	// Mux serves the API and the pages, /metrics, /healthz and /readyz;
+	// other packages may add routes before Run.
 	Mux *http.ServeMux
 
 	listener net.Listener
@@ -139,6 +141,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		return nil, err
 	}
 	s.log.Info("rules loaded", "rules", len(set.Rules), "inhibit_rules", len(set.Inhibits), "notifiers", len(notifiers))
+
+	if s.Web, err = web.New(web.Deps{Store: s.Store, Booking: s.Booking, Cars: s, History: s.Series, Feed: s.Feed, Log: s.log}); err != nil {
+		return nil, err
+	}
+	s.Web.Register(s.Mux)
 
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
 	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

@@ -1,11 +1,15 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/pitwall-io/pitwall/booking"
+	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/store"
 )
 
@@ -36,7 +40,7 @@ func (w *Web) snooze(rw http.ResponseWriter, r *http.Request, c *caller) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(rw, http.StatusCreated, map[string]any{"silence_id": sl.ID, "until": sl.EndsAt})
+	w.writeJSON(rw, http.StatusCreated, map[string]any{"silence_id": sl.ID, "until": sl.EndsAt})
 	return nil
 }
 
@@ -71,7 +75,7 @@ func (w *Web) quietHours(rw http.ResponseWriter, r *http.Request, c *caller) err
 	if err := w.st.SetQuietHours(r.Context(), c.OwnerID, store.QuietHours{Start: in.Start, End: in.End, TimeZone: in.TimeZone}); err != nil {
 		return err
 	}
-	writeJSON(rw, http.StatusOK, in)
+	w.writeJSON(rw, http.StatusOK, in)
 	return nil
 }
 
@@ -86,5 +90,65 @@ func (w *Web) snoozePost(rw http.ResponseWriter, r *http.Request, c *caller) err
 		return err
 	}
 	http.Redirect(rw, r, "/garage?notice="+url.QueryEscape("Snoozed until "+sl.EndsAt.UTC().Format("Mon 2 Jan 15:04 UTC")+"."), http.StatusSeeOther)
+	return nil
+}
+
+// AlertView is a firing alert with what explains it and who can fix it.
+type AlertView struct {
+	Fingerprint string               `json:"fingerprint"`
+	VehicleID   string               `json:"vehicle_id"`
+	Device      string               `json:"device"`
+	Rule        string               `json:"rule"`
+	Severity    string               `json:"severity"`
+	Summary     string               `json:"summary"`
+	Since       time.Time            `json:"since"`
+	Values      map[string]float64   `json:"values,omitempty"`
+	Codes       []string             `json:"codes,omitempty"`
+	Diagnosis   *diagnosis.Report    `json:"diagnosis,omitempty"`
+	Suggestions []booking.Suggestion `json:"suggestions"`
+}
+
+func (w *Web) alertViews(ctx context.Context, c *caller) ([]AlertView, error) {
+	alerts, err := w.firing(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]AlertView, 0, len(alerts))
+	vehicles := map[string]store.Vehicle{}
+	for _, a := range alerts {
+		av := AlertView{Fingerprint: a.Fingerprint, Device: a.Device, Rule: a.Rule, Severity: a.Severity, Summary: a.Summary, Since: a.StartsAt,
+			Values: a.Values, Codes: a.Codes, Suggestions: []booking.Suggestion{}}
+		v, ok := vehicles[a.Device]
+		if !ok {
+			if v, err = w.st.VehicleOfDevice(ctx, a.Device); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			vehicles[a.Device] = v
+		}
+		av.VehicleID = v.ID
+		if v.ID != "" {
+			rep, sugg, err := w.diagnose(ctx, v)
+			if err == nil {
+				av.Diagnosis, av.Suggestions = &rep, append(av.Suggestions, sugg...)
+			} else if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, diagnosis.ErrNoData) {
+				return nil, err
+			}
+		}
+		out = append(out, av)
+	}
+	return out, nil
+}
+
+func (w *Web) alerts(rw http.ResponseWriter, r *http.Request, c *caller) error {
+	out, err := w.alertViews(r.Context(), c)
+	if err != nil {
+		return err
+	}
+	w.writeJSON(rw, http.StatusOK, map[string]any{"alerts": out})
+	return nil
+}
+
+func (w *Web) feed(rw http.ResponseWriter, r *http.Request, c *caller) error {
+	w.feedSrc.ServeSSE(rw, r, c.OwnerID)
 	return nil
 }

@@ -44,11 +44,6 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := web.New(s, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.Register(s.Mux)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })

@@ -304,7 +304,7 @@ func (w *Web) listTokens(rw http.ResponseWriter, r *http.Request, c *caller) err
 	for _, t := range ts {
 		out = append(out, tv{t.ID, t.Name, t.Created})
 	}
-	writeJSON(rw, http.StatusOK, map[string]any{"tokens": out})
+	w.writeJSON(rw, http.StatusOK, map[string]any{"tokens": out})
 	return nil
 }
 
@@ -316,6 +316,6 @@ func (w *Web) revokeToken(rw http.ResponseWriter, r *http.Request, c *caller) er
 		return err
 	}
 	w.who.forget("b:" + hash)
-	writeJSON(rw, http.StatusOK, map[string]string{"id": r.PathValue("id"), "status": "revoked"})
+	w.writeJSON(rw, http.StatusOK, map[string]string{"id": r.PathValue("id"), "status": "revoked"})
 	return nil
 }

@@ -69,11 +69,6 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	w, err := web.New(srv, nil)
-	if err != nil {
-		return err
-	}
-	w.Register(srv.Mux)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(sctx) }()
 	fmt.Fprintf(stderr, "storing %d cars ...\n", *vehicles)

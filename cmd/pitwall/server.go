@@ -6,7 +6,6 @@ import (
 	"io"
 
 	"github.com/pitwall-io/pitwall/server"
-	"github.com/pitwall-io/pitwall/web"
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,12 +52,6 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	w, err := web.New(s, log)
-	if err != nil {
-		s.Close()
-		return err
-	}
-	w.Register(s.Mux)
 	broker := cfg.Ingest.Broker.URL
 	if s.Broker != nil {
 		broker = "embedded, " + s.Broker.URL()
