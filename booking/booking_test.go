@@ -280,7 +280,7 @@ func TestLeadConsentQuoteBookAndVerify(t *testing.T) {
 		r.shop(t, id, 0.01*float64(i+1), profile(nil))
 	}
 	rep := r.report(t, "P0420")
-	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{Report: true, Location: true})
+	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{Report: true, Location: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,13 +338,13 @@ func TestLeadConsentQuoteBookAndVerify(t *testing.T) {
 	if _, _, err := r.svc.Quotes(ctx, other.ID, lead.ID); !errors.Is(err, ErrNotYours) {
 		t.Errorf("another owner reads quotes: %v", err)
 	}
-	if _, err := r.svc.Book(ctx, other.ID, lead.ID, first); !errors.Is(err, ErrNotYours) {
+	if _, err := r.svc.Book(ctx, other.ID, lead.ID, first, Contact{}); !errors.Is(err, ErrNotYours) {
 		t.Errorf("another owner books: %v", err)
 	}
-	if _, err := r.svc.Book(ctx, r.owner.ID, lead.ID, sugg[1].ShopID); !errors.Is(err, ErrInvalid) {
+	if _, err := r.svc.Book(ctx, r.owner.ID, lead.ID, sugg[1].ShopID, Contact{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("booked a shop that declined: %v", err)
 	}
-	b, err := r.svc.Book(ctx, r.owner.ID, lead.ID, first)
+	b, err := r.svc.Book(ctx, r.owner.ID, lead.ID, first, Contact{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +458,7 @@ func TestReturnedFault(t *testing.T) {
 func (r *rig) bookAndComplete(t *testing.T, code string) store.Booking {
 	t.Helper()
 	ctx := context.Background()
-	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, r.report(t, code), Consent{})
+	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, r.report(t, code), Consent{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -467,7 +467,7 @@ func (r *rig) bookAndComplete(t *testing.T, code string) store.Booking {
 	if err := r.svc.Answer(ctx, shop, lead.ID, true, lead.FairHigh, slot, ""); err != nil {
 		t.Fatal(err)
 	}
-	b, err := r.svc.Book(ctx, r.owner.ID, lead.ID, shop)
+	b, err := r.svc.Book(ctx, r.owner.ID, lead.ID, shop, Contact{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +484,7 @@ func TestWithdrawErasesWhatWasShared(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	r.shop(t, "a", 0.01, profile(nil))
-	lead, _, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, r.report(t, "P0128"), Consent{Report: true, VIN: true, Location: true})
+	lead, _, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, r.report(t, "P0128"), Consent{Report: true, VIN: true, Location: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -524,7 +524,7 @@ func TestUnansweredLeadMovesOn(t *testing.T) {
 	ctx := context.Background()
 	r.shop(t, "slow", 0.01, profile(func(p *Profile) { p.ResponseMinutes = 30 }))
 	r.shop(t, "next", 0.02, profile(nil))
-	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, r.report(t, "P0562"), Consent{})
+	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, r.report(t, "P0562"), Consent{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -556,18 +556,18 @@ func TestFullDay(t *testing.T) {
 	ctx := context.Background()
 	r.shop(t, "a", 0.01, profile(func(p *Profile) { p.Capacity = 1 }))
 	slot := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
-	if _, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", slot); err != nil {
+	if _, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", slot, Contact{}); err != nil {
 		t.Fatal(err)
 	}
-	_, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", slot.Add(2*time.Hour))
+	_, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", slot.Add(2*time.Hour), Contact{})
 	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "slot") || !strings.Contains(err.Error(), "fully booked") {
 		t.Errorf("second booking on a full day: %v", err)
 	}
-	if _, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "brake-fluid", slot.AddDate(0, 0, 1)); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "item") {
+	if _, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "brake-fluid", slot.AddDate(0, 0, 1), Contact{}); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "item") {
 		t.Errorf("a package the shop does not offer: %v", err)
 	}
 	// Moving a booking onto a full day fails too, in the store.
-	b2, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", slot.AddDate(0, 0, 1))
+	b2, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", slot.AddDate(0, 0, 1), Contact{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -645,7 +645,7 @@ func TestBookingClosesTheLeadForOthers(t *testing.T) {
 	rep := r.report(t, "P0171")
 	rep.Codes[0].Causes[0].Evidence = "fuel trim +21.4 % at idle"
 	rep.Summary = "P0171 … Why: fuel trim +21.4 % at idle."
-	lead, _, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{VIN: true})
+	lead, _, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{VIN: true}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -658,7 +658,7 @@ func TestBookingClosesTheLeadForOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := r.svc.Book(ctx, r.owner.ID, lead.ID, "a"); err != nil {
+	if _, err := r.svc.Book(ctx, r.owner.ID, lead.ID, "a", Contact{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.svc.ShopLead(ctx, "b", lead.ID); !errors.Is(err, ErrNotYours) {
@@ -679,7 +679,7 @@ func TestCompletedPackageRecordsTheService(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	r.shop(t, "a", 0.01, profile(nil))
-	b, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
+	b, err := r.svc.BookPackage(ctx, r.owner.ID, r.car.ID, "a", "oil-service", time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), Contact{})
 	if err != nil {
 		t.Fatal(err)
 	}

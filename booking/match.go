@@ -44,7 +44,7 @@ type Suggestion struct {
 	Name       string    `json:"name"`
 	Address    string    `json:"address,omitempty"`
 	DistanceKm float64   `json:"distance_km,omitempty"`
-	Rating     float64   `json:"rating"`
+	Rating     float64   `json:"rating,omitempty"` // the reviews' mean; absent without reviews
 	Reviews    int       `json:"reviews"`
 	Price      float64   `json:"price"`
 	Fixed      bool      `json:"fixed_price"` // the shop's own fixed price, not an estimate from its labour rate
@@ -98,8 +98,13 @@ func Match(need Need, cands []Candidate, now time.Time) []Suggestion {
 		} else {
 			sg.Price, sg.Fixed = estimate(p, need)
 		}
-		// Bayesian mean: a shop with few reviews is pulled towards 4 stars.
-		sg.Rating = math.Round((c.Rating.Mean*float64(c.Rating.Reviews)+4*5)/float64(c.Rating.Reviews+5)*10) / 10
+		// Ranking takes a Bayesian mean: a shop with few reviews is pulled
+		// towards 4 stars. What is shown is the owners' own mean, and only
+		// when there are reviews.
+		bayes := (c.Rating.Mean*float64(c.Rating.Reviews) + 4*5) / float64(c.Rating.Reviews+5)
+		if c.Rating.Reviews > 0 {
+			sg.Rating = math.Round(c.Rating.Mean*10) / 10
+		}
 
 		var score float64
 		var reasons []string
@@ -107,7 +112,7 @@ func Match(need Need, cands []Candidate, now time.Time) []Suggestion {
 			score += 25 * (1 - sg.DistanceKm/maxKm)
 			reasons = append(reasons, fmt.Sprintf("%.1f km away", sg.DistanceKm))
 		}
-		score += 25 * (sg.Rating - 1) / 4
+		score += 25 * (bayes - 1) / 4
 		if c.Rating.Reviews > 0 {
 			reasons = append(reasons, fmt.Sprintf("rated %.1f from %d review(s)", c.Rating.Mean, c.Rating.Reviews))
 		} else {

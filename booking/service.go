@@ -1,6 +1,7 @@
 package booking
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -122,6 +123,9 @@ func (s *Service) candidates(ctx context.Context) ([]Candidate, error) {
 	now := s.now()
 	var out []Candidate
 	for _, st := range shops {
+		if st.Status != store.ShopApproved {
+			continue // drafts, shops waiting for approval, rejected or suspended ones get no leads
+		}
 		sh, err := ReadShop(st)
 		if err != nil {
 			s.Log.Error("booking: a shop's profile does not read; it is not suggested", "shop", st.ID, "err", err)
@@ -148,16 +152,15 @@ func (s *Service) ownedVehicle(ctx context.Context, ownerID, vehicleID string) (
 // NeedFor turns a pre-diagnosis into what matching needs: the systems
 // and the most likely repair of each code, each repair once.
 func (s *Service) NeedFor(ctx context.Context, v store.Vehicle, r diagnosis.Report) (Need, error) {
-	n := Need{Make: v.Make}
-	var err error
-	if n.Class, err = s.Store.VehicleClass(ctx, v.ID); err != nil {
-		return Need{}, err
+	n := Need{Make: v.Make, Class: v.Class, Lat: v.HomeLat, Lon: v.HomeLon, HasLocation: v.HasHome}
+	if !v.HasHome {
+		// Cars added before they had a home of their own use the owner's.
+		lat, lon, ok, err := s.Store.OwnerHome(ctx, v.OwnerID)
+		if err != nil {
+			return Need{}, err
+		}
+		n.Lat, n.Lon, n.HasLocation = lat, lon, ok
 	}
-	lat, lon, ok, err := s.Store.OwnerHome(ctx, v.OwnerID)
-	if err != nil {
-		return Need{}, err
-	}
-	n.Lat, n.Lon, n.HasLocation = lat, lon, ok
 	for _, f := range r.Codes {
 		top := f.Causes[0].Repair
 		if !slices.ContainsFunc(n.Repairs, func(x diagnosis.Repair) bool { return x.ID == top.ID }) {
@@ -203,9 +206,11 @@ type Consent struct {
 	Location bool `json:"location"` // approximate: about a kilometre
 }
 
-// CreateLead records what the owner consented to share, sends it to the
-// best few shops and keeps the next ones waiting their turn.
-func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r diagnosis.Report, c Consent) (store.Lead, []Suggestion, error) {
+// CreateLead records what the owner consented to share and sends it to
+// shops: to those the owner picked (each must be among the shops that
+// match), or, with none picked, to the best few, keeping the next ones
+// waiting their turn.
+func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r diagnosis.Report, c Consent, picked []string) (store.Lead, []Suggestion, error) {
 	v, err := s.ownedVehicle(ctx, ownerID, vehicleID)
 	if err != nil {
 		return store.Lead{}, nil, err
@@ -224,7 +229,26 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	if len(sugg) == 0 {
 		return store.Lead{}, nil, fmt.Errorf("%w: no shop within reach repairs %s on a %s with a free day in the next two weeks", ErrNoShop, strings.Join(need.Systems, ", "), v.Make)
 	}
-	sugg = sugg[:min(len(sugg), s.Fanout+s.Ranked)]
+	fanout := s.Fanout
+	if len(picked) > 0 {
+		var chosen []Suggestion
+		for i, id := range picked {
+			j := slices.IndexFunc(sugg, func(sg Suggestion) bool { return sg.ShopID == id })
+			switch {
+			case j < 0:
+				return store.Lead{}, nil, invalid(fmt.Sprintf("shops[%d]", i), "%q is not among the shops that can do this job", id)
+			case slices.ContainsFunc(chosen, func(sg Suggestion) bool { return sg.ShopID == id }):
+				return store.Lead{}, nil, invalid(fmt.Sprintf("shops[%d]", i), "%q is picked twice", id)
+			}
+			chosen = append(chosen, sugg[j])
+		}
+		if len(chosen) > 20 {
+			return store.Lead{}, nil, invalid("shops", "pick at most 20 shops")
+		}
+		sugg, fanout = chosen, len(chosen)
+	} else {
+		sugg = sugg[:min(len(sugg), s.Fanout+s.Ranked)]
+	}
 	now := s.now()
 	summary := r.Summary
 	if !c.Report {
@@ -265,8 +289,12 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	var offers []store.Offer
 	for i, sg := range sugg {
 		o := store.Offer{ShopID: sg.ShopID, Rank: i + 1, State: store.OfferWaiting, Reasons: sg.Reasons}
-		if i < s.Fanout {
-			o.State, o.Sent, o.Due = store.OfferSent, now, now.Add(time.Duration(sg.Respond)*time.Minute)
+		if i < fanout {
+			due, err := s.answerBy(ctx, sg.ShopID, now)
+			if err != nil {
+				return store.Lead{}, nil, err
+			}
+			o.State, o.Sent, o.Due = store.OfferSent, now, due
 		}
 		offers = append(offers, o)
 	}
@@ -274,10 +302,24 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	if err != nil {
 		return store.Lead{}, nil, err
 	}
-	for _, o := range offers[:min(len(offers), s.Fanout)] {
+	for _, o := range offers[:min(len(offers), fanout)] {
 		s.sendLead(l, o.ShopID, o.Due)
 	}
 	return l, sugg, nil
+}
+
+// answerBy is when a shop must answer a lead sent at sent: its promise
+// counted in its opening hours.
+func (s *Service) answerBy(ctx context.Context, shopID string, sent time.Time) (time.Time, error) {
+	st, err := s.Store.Shop(ctx, shopID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	sh, err := ReadShop(st)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return sh.AnswerBy(sent, time.Duration(sh.Profile.ResponseMinutes)*time.Minute), nil
 }
 
 // ErrNoShop is a lead no shop can take.
@@ -502,7 +544,7 @@ func (s *Service) moveOn(ctx context.Context, leadID string) {
 			continue
 		}
 		now := s.now()
-		due := now.Add(time.Duration(sh.Profile.ResponseMinutes) * time.Minute)
+		due := sh.AnswerBy(now, time.Duration(sh.Profile.ResponseMinutes)*time.Minute)
 		if err := s.Store.SetOfferState(ctx, leadID, o.ShopID, store.OfferWaiting, store.OfferSent, now, due); err != nil {
 			continue
 		}
@@ -542,8 +584,41 @@ func (s *Service) Quotes(ctx context.Context, ownerID, leadID string) (store.Lea
 	return l, offers, err
 }
 
-// Book books the quote a shop gave on the owner's lead, at its slot.
-func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string) (store.Booking, error) {
+// Contact is what the owner chooses to tell the shop they book, beside
+// their name: their email address, their phone number.
+type Contact struct {
+	ShareEmail bool `json:"share_email"`
+	SharePhone bool `json:"share_phone"`
+}
+
+// contactOf fills a booking's contact as the owner chose, with the car's
+// plate.
+func (s *Service) contactOf(ctx context.Context, ownerID, vehicleID string, c Contact, b *store.Booking) error {
+	o, err := s.Store.Owner(ctx, ownerID)
+	if err != nil {
+		return err
+	}
+	v, err := s.Store.Vehicle(ctx, vehicleID)
+	if err != nil {
+		return err
+	}
+	b.ContactName, b.Plate = o.Name, v.Plate
+	if c.ShareEmail {
+		b.ContactEmail = o.Email
+	}
+	if c.SharePhone {
+		if o.Phone == "" {
+			return invalid("share_phone", "there is no phone number on your account to share; add one on the account page")
+		}
+		b.ContactPhone = o.Phone
+	}
+	return nil
+}
+
+// Book books the quote a shop gave on the owner's lead, at its slot. The
+// shop learns the owner's name, the contact the owner chose to give and
+// the car's plate.
+func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string, contact Contact) (store.Booking, error) {
 	l, offers, err := s.Quotes(ctx, ownerID, leadID)
 	if err != nil {
 		return store.Booking{}, err
@@ -564,9 +639,13 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string) (sto
 	if !o.Slot.After(s.now()) {
 		return store.Booking{}, invalid("slot", "the quoted slot %s has passed; ask the shop for another", o.Slot.Format(time.RFC3339))
 	}
-	b, err := s.Store.AddBooking(ctx, store.Booking{LeadID: leadID, ShopID: shopID, OwnerID: ownerID, VehicleID: l.VehicleID, Kind: "repair",
+	nb := store.Booking{LeadID: leadID, ShopID: shopID, OwnerID: ownerID, VehicleID: l.VehicleID, Kind: "repair",
 		Status: Requested, Slot: o.Slot, Day: sh.Day(o.Slot), Price: o.Quote, Currency: l.Currency, Codes: l.Codes,
-		Work: "Repair for " + strings.Join(l.Codes, ", ") + ": " + strings.Join(l.Repairs, ", ")}, sh.Profile.Capacity)
+		Work: "Repair for " + strings.Join(l.Codes, ", ") + ": " + strings.Join(l.Repairs, ", ")}
+	if err := s.contactOf(ctx, ownerID, l.VehicleID, contact, &nb); err != nil {
+		return store.Booking{}, err
+	}
+	b, err := s.Store.AddBooking(ctx, nb, sh.Profile.Capacity)
 	if err != nil {
 		return store.Booking{}, s.bookingErr(err, sh)
 	}
@@ -594,7 +673,7 @@ func (s *Service) bookingErr(err error, sh Shop) error {
 
 // BookPackage books a shop's maintenance package for the owner's car at
 // a slot, at the shop's package price.
-func (s *Service) BookPackage(ctx context.Context, ownerID, vehicleID, shopID, item string, slot time.Time) (store.Booking, error) {
+func (s *Service) BookPackage(ctx context.Context, ownerID, vehicleID, shopID, item string, slot time.Time, contact Contact) (store.Booking, error) {
 	v, err := s.ownedVehicle(ctx, ownerID, vehicleID)
 	if err != nil {
 		return store.Booking{}, err
@@ -625,8 +704,15 @@ func (s *Service) BookPackage(ctx context.Context, ownerID, vehicleID, shopID, i
 	if it, ok := ItemByID(item); ok {
 		name = it.Name
 	}
-	b, err := s.Store.AddBooking(ctx, store.Booking{ShopID: shopID, OwnerID: ownerID, VehicleID: vehicleID, Kind: "maintenance", Status: Requested,
-		Slot: slot.UTC(), Day: sh.Day(slot), Price: pr, Currency: sh.Profile.Currency, Work: name}, sh.Profile.Capacity)
+	if st.Status != store.ShopApproved {
+		return store.Booking{}, invalid("shop", "%s takes no bookings yet", sh.Name)
+	}
+	nb := store.Booking{ShopID: shopID, OwnerID: ownerID, VehicleID: vehicleID, Kind: "maintenance", Status: Requested,
+		Slot: slot.UTC(), Day: sh.Day(slot), Price: pr, Currency: sh.Profile.Currency, Work: name}
+	if err := s.contactOf(ctx, ownerID, vehicleID, contact, &nb); err != nil {
+		return store.Booking{}, err
+	}
+	b, err := s.Store.AddBooking(ctx, nb, sh.Profile.Capacity)
 	if err != nil {
 		return store.Booking{}, s.bookingErr(err, sh)
 	}
@@ -761,4 +847,124 @@ func (s *Service) announce(b store.Booking, sh Shop, who Role, a Action) {
 	} else {
 		s.tellShop(b.ShopID, n)
 	}
+}
+
+// SaveShop checks and stores what a shop says of itself. A draft whose
+// profile is now complete waits for an administrator's approval; an
+// approved shop stays approved and its changes apply to new leads.
+func (s *Service) SaveShop(ctx context.Context, sh store.Shop, p Profile) (Shop, error) {
+	old, err := s.Store.Shop(ctx, sh.ID)
+	if err != nil {
+		return Shop{}, err
+	}
+	sh, err = NewShop(sh, p)
+	if err != nil {
+		return Shop{}, err
+	}
+	if err := s.Store.UpdateShop(ctx, sh); err != nil {
+		return Shop{}, err
+	}
+	if old.Status == store.ShopDraft || old.Status == store.ShopRejected {
+		if err := s.Store.SetShopStatus(ctx, sh.ID, old.Status, store.ShopPending, ""); err != nil {
+			return Shop{}, err
+		}
+	}
+	stored, err := s.Store.Shop(ctx, sh.ID)
+	if err != nil {
+		return Shop{}, err
+	}
+	return ReadShop(stored)
+}
+
+// ReviewShop moves a shop through approval: an administrator approves or
+// rejects a pending shop, suspends an approved one or takes a suspended
+// one back. The shop is told.
+func (s *Service) ReviewShop(ctx context.Context, shopID, action, note string) (store.Shop, error) {
+	st, err := s.Store.Shop(ctx, shopID)
+	if err != nil {
+		return store.Shop{}, err
+	}
+	steps := map[string]map[string]string{
+		"approve": {store.ShopPending: store.ShopApproved, store.ShopSuspended: store.ShopApproved},
+		"reject":  {store.ShopPending: store.ShopRejected},
+		"suspend": {store.ShopApproved: store.ShopSuspended},
+	}
+	to, ok := steps[action][st.Status]
+	if !ok {
+		return store.Shop{}, fmt.Errorf("%w: a %s shop cannot be %s", ErrIllegal, st.Status, pastTense(action))
+	}
+	if (action == "reject" || action == "suspend") && strings.TrimSpace(note) == "" {
+		return store.Shop{}, invalid("note", "say why, for the shop")
+	}
+	if err := s.Store.SetShopStatus(ctx, shopID, st.Status, to, note); err != nil {
+		return store.Shop{}, fmt.Errorf("%w: %v", ErrIllegal, err)
+	}
+	text := map[string]string{
+		store.ShopApproved:  "Your shop is approved: owners nearby can now send you leads and book you.",
+		store.ShopRejected:  "Your shop was not approved: " + note + "\nCorrect the profile and save it to ask again.",
+		store.ShopSuspended: "Your shop is suspended and gets no new leads: " + note,
+	}[to]
+	s.tellShop(shopID, Note{ID: noteID("shop", shopID, to, fmt.Sprint(s.now().UnixMilli())), Kind: "shop-" + to, Time: s.now(), Subject: "Pitwall: your shop is " + to, Text: text})
+	st.Status, st.StatusNote = to, note
+	return st, nil
+}
+
+func pastTense(action string) string {
+	return map[string]string{"approve": "approved", "reject": "rejected", "suspend": "suspended"}[action]
+}
+
+// Browse lists approved shops for an owner choosing by hand: those that
+// repair the system (any for ""), nearest first when the place is known.
+func (s *Service) Browse(ctx context.Context, system string, lat, lon float64, hasPlace bool) ([]Browsed, error) {
+	if system != "" && !slices.Contains(Systems, system) {
+		return nil, invalid("system", "%q is none of %s", system, strings.Join(Systems, ", "))
+	}
+	cands, err := s.candidates(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out []Browsed
+	for _, c := range cands {
+		p := c.Shop.Profile
+		if system != "" && !slices.Contains(p.Systems, system) {
+			continue
+		}
+		b := Browsed{ShopID: c.Shop.ID, Name: c.Shop.Name, Address: c.Shop.Address, Phone: c.Shop.Phone, Systems: p.Systems, Brands: p.Brands,
+			LabourRate: p.LabourRate, Currency: p.Currency, Reviews: c.Rating.Reviews, Respond: p.ResponseMinutes}
+		if c.Rating.Reviews > 0 {
+			b.Rating = math.Round(c.Rating.Mean*10) / 10
+		}
+		if hasPlace {
+			b.DistanceKm = math.Round(haversine(lat, lon, c.Shop.Lat, c.Shop.Lon)*10) / 10
+		}
+		if slot, ok := c.Shop.Earliest(now, c.Load); ok {
+			b.Earliest = slot
+		}
+		out = append(out, b)
+	}
+	slices.SortStableFunc(out, func(a, b Browsed) int {
+		if c := cmp.Compare(a.DistanceKm, b.DistanceKm); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Name, b.Name)
+	})
+	return out, nil
+}
+
+// Browsed is an approved shop as an owner browsing sees it.
+type Browsed struct {
+	ShopID     string    `json:"shop_id"`
+	Name       string    `json:"name"`
+	Address    string    `json:"address,omitempty"`
+	Phone      string    `json:"phone,omitempty"`
+	DistanceKm float64   `json:"distance_km,omitempty"`
+	Systems    []string  `json:"systems"`
+	Brands     []string  `json:"brands,omitempty"`
+	LabourRate float64   `json:"labour_rate"`
+	Currency   string    `json:"currency"`
+	Rating     float64   `json:"rating,omitempty"` // the reviews' mean; absent without reviews
+	Reviews    int       `json:"reviews"`
+	Respond    int       `json:"response_minutes"`
+	Earliest   time.Time `json:"earliest_slot,omitzero"`
 }

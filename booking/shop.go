@@ -205,6 +205,32 @@ func (s Shop) open(day time.Time) (from, to time.Time, ok bool) {
 	return base.Add(time.Duration(o) * time.Minute), base.Add(time.Duration(c) * time.Minute), true
 }
 
+// AnswerBy is when a promise of d, started at sent, runs out counting only
+// the shop's opening hours: a lead sent after closing is due d after the
+// next opening. A shop open on no day counts the clock.
+func (s Shop) AnswerBy(sent time.Time, d time.Duration) time.Time {
+	left := d
+	local := sent.In(s.loc)
+	for i := 0; i < 21; i++ {
+		from, to, ok := s.open(local.AddDate(0, 0, i))
+		if !ok {
+			continue
+		}
+		if from.Before(sent) {
+			from = sent
+		}
+		if !to.After(from) {
+			continue
+		}
+		open := to.Sub(from)
+		if open >= left {
+			return from.Add(left).UTC()
+		}
+		left -= open
+	}
+	return sent.Add(d).UTC()
+}
+
 // Day is a time's date in the shop's time zone, the unit of capacity.
 func (s Shop) Day(t time.Time) string { return t.In(s.loc).Format("2006-01-02") }
 

@@ -174,6 +174,39 @@ func (in *Influx) Write(ctx context.Context, points []Point) error {
 	return fmt.Errorf("series: writing to InfluxDB %s: %w", in.opt.URL, err)
 }
 
+// Delete erases every point of a device: InfluxQL's DELETE on 1.8, the
+// delete API on 2.x.
+func (in *Influx) Delete(ctx context.Context, device string) error {
+	if in.v1 {
+		db, _, _ := strings.Cut(in.opt.Bucket, "/")
+		q := "DELETE FROM " + influxQLIdent(in.opt.Measurement) + " WHERE \"device\" = '" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(device) + "'"
+		form := url.Values{"q": {q}, "db": {db}}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(in.opt.URL, "/")+"/query", strings.NewReader(form.Encode()))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if in.opt.Token != "" {
+			req.Header.Set("Authorization", "Token "+in.opt.Token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("series: deleting device %s: %w", device, err)
+		}
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"error"`) {
+			return fmt.Errorf("series: deleting device %s: %s: %s", device, resp.Status, strings.TrimSpace(string(body)))
+		}
+		return nil
+	}
+	pred := `_measurement="` + in.opt.Measurement + `" AND device="` + strings.ReplaceAll(device, `"`, `\"`) + `"`
+	if err := in.client.DeleteAPI().DeleteWithName(ctx, in.opt.Org, in.opt.Bucket, time.Unix(0, 0), time.Now().Add(24*time.Hour*365), pred); err != nil {
+		return fmt.Errorf("series: deleting device %s: %w", device, err)
+	}
+	return nil
+}
+
 // ErrRejected is a write the engine refused for good: sending it again
 // cannot succeed.
 var ErrRejected = errors.New("series: write rejected")

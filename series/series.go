@@ -115,6 +115,8 @@ type Store interface {
 	Reader
 	// Ready reports whether the engine takes writes now.
 	Ready(ctx context.Context) error
+	// Delete erases every value of a device (its owner removed it).
+	Delete(ctx context.Context, device string) error
 	Close() error
 }
 

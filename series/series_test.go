@@ -152,6 +152,20 @@ func TestEngines(t *testing.T) {
 			if err := s.Ready(ctx(t)); err != nil {
 				t.Fatal(err)
 			}
+
+			// An owner removes car-a: its values go, car-b's stay.
+			if err := s.Delete(ctx(t), "car-a"); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.Count(ctx(t), "car-a", t0, t0.Add(time.Minute)); err != nil || n != 0 {
+				t.Fatalf("count of car-a after delete: %d, %v", n, err)
+			}
+			if latest, err := s.Latest(ctx(t), "car-a", nil); err != nil || len(latest) != 0 {
+				t.Fatalf("latest of car-a after delete: %v, %v", latest, err)
+			}
+			if n, err := s.Count(ctx(t), "car-b", t0, t0.Add(time.Minute)); err != nil || n != 246 {
+				t.Fatalf("count of car-b after car-a's delete: %d, %v", n, err)
+			}
 		})
 	}
 }

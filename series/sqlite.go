@@ -58,6 +58,16 @@ CREATE TABLE IF NOT EXISTS series_samples (
 ) WITHOUT ROWID;
 `
 
+// Delete erases every value of a device.
+func (e *Embedded) Delete(ctx context.Context, device string) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if _, err := e.db.ExecContext(ctx, `DELETE FROM series_samples WHERE device = (SELECT id FROM series_devices WHERE name = ?)`, device); err != nil {
+		return fmt.Errorf("series: deleting device %s: %w", device, err)
+	}
+	return nil
+}
+
 // OpenEmbedded opens or creates the embedded engine's file.
 func OpenEmbedded(opt EmbeddedOptions) (*Embedded, error) {
 	if opt.Path == "" {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +26,18 @@ type Config struct {
 	Alerting       AlertingConfig       `yaml:"alerting"`
 	Diagnosis      DiagnosisConfig      `yaml:"diagnosis"`
 	Booking        BookingConfig        `yaml:"booking"`
+	Pairing        PairingConfig        `yaml:"pairing"`
+}
+
+// PairingConfig is what a dongle is told when it pairs with a code.
+type PairingConfig struct {
+	// BrokerURL is the broker address dongles connect to
+	// (ssl://mqtt.example.com:8883). With an embedded broker it defaults
+	// to the broker's port on http.public_url's host.
+	BrokerURL string `yaml:"broker_url"`
+	// CAFile is the CA certificate (PEM) that signed the broker's, handed
+	// to dongles with their credentials.
+	CAFile string `yaml:"ca_file"`
 }
 
 // StoreConfig places the relational store.
@@ -66,6 +79,15 @@ type EmbeddedBrokerConfig struct {
 // HTTPConfig is the HTTP listener.
 type HTTPConfig struct {
 	Addr string `yaml:"addr"`
+	// PublicURL is how people and dongles reach the server
+	// (https://pitwall.example.com); emailed links and pairing start with
+	// it. http://ADDR when empty.
+	PublicURL string `yaml:"public_url"`
+	// TrustedProxies are the addresses (CIDR) of reverse proxies in front
+	// of the server whose X-Forwarded-For and X-Forwarded-Proto headers are
+	// believed: for the client's address (sign-in limits) and HTTPS
+	// (secure cookies, HSTS).
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
 // Defaults fills what the file leaves out.
@@ -87,6 +109,9 @@ func (c *Config) Defaults() {
 	}
 	if c.HTTP.Addr == "" {
 		c.HTTP.Addr = "127.0.0.1:8080"
+	}
+	if c.HTTP.PublicURL == "" {
+		c.HTTP.PublicURL = "http://" + c.HTTP.Addr
 	}
 	c.Ingest.Defaults()
 }
@@ -123,6 +148,26 @@ func (c *Config) Validate() error {
 		}
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			errs = append(errs, configfile.Bad(field, "%q: want HOST:PORT", addr))
+		}
+	}
+	if u, err := url.Parse(c.HTTP.PublicURL); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Path != "" && u.Path != "/" {
+		errs = append(errs, configfile.Bad("http.public_url", "%q: want https://HOST (no path)", c.HTTP.PublicURL))
+	}
+	for i, p := range c.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			if _, err := netip.ParseAddr(p); err != nil {
+				errs = append(errs, configfile.Bad(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q: want an address or CIDR like 10.0.0.0/8", p))
+			}
+		}
+	}
+	if b := c.Pairing.BrokerURL; b != "" {
+		if u, err := url.Parse(b); err != nil || !strings.Contains("tcp ssl tls mqtt mqtts", u.Scheme) || u.Scheme == "" || u.Host == "" {
+			errs = append(errs, configfile.Bad("pairing.broker_url", "%q: want tcp://HOST:PORT, or ssl://HOST:PORT for TLS", b))
+		}
+	}
+	if f := c.Pairing.CAFile; f != "" {
+		if _, err := os.Stat(f); err != nil {
+			errs = append(errs, configfile.Bad("pairing.ca_file", "%v", err))
 		}
 	}
 	for user, hash := range c.EmbeddedBroker.ServerUsers {
@@ -177,6 +222,19 @@ func (c *Config) Validate() error {
 		errs = append(errs, configfile.Bad("booking.sweep_interval", "%v: want up to 1h", b.SweepInterval))
 	}
 	return errors.Join(errs...)
+}
+
+// proxies reads http.trusted_proxies (checked by Validate).
+func (c *Config) proxies() []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range c.HTTP.TrustedProxies {
+		if pre, err := netip.ParsePrefix(p); err == nil {
+			out = append(out, pre)
+		} else if a, err := netip.ParseAddr(p); err == nil {
+			out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		}
+	}
+	return out
 }
 
 // Load reads a configuration file.

@@ -35,6 +35,12 @@ func (l *liveValues) update(device string, t time.Time, fields []series.Field) {
 	}
 }
 
+func (l *liveValues) forget(device string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.devices, device)
+}
+
 // Latest is a device's newest values of the signals (all it has for
 // nil), from memory when the device sent since start, else from the
 // series engine.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,9 +50,10 @@ type Server struct {
 	// other packages may add routes before Run.
 	Mux *http.ServeMux
 
-	listener net.Listener
-	closers  []func() error
-	live     liveValues
+	listener   net.Listener
+	closers    []func() error
+	bcryptCost int
+	live       liveValues
 }
 
 // Option changes a Server.
@@ -59,6 +61,10 @@ type Option func(*Server)
 
 // WithLogger sends the server's logs to l.
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
+
+// WithBcryptCost hashes new passwords at cost n (tests and benchmarks use
+// bcrypt.MinCost; production keeps the default).
+func WithBcryptCost(n int) Option { return func(s *Server) { s.bcryptCost = n } }
 
 // New opens the stores, starts the embedded broker if configured, and
 // binds the HTTP listener. Run serves. On error, whatever was opened is
@@ -142,11 +148,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	}
 	s.log.Info("rules loaded", "rules", len(set.Rules), "inhibit_rules", len(set.Inhibits), "notifiers", len(notifiers))
 
-	if s.Web, err = web.New(web.Deps{Store: s.Store, Booking: s.Booking, Cars: s, History: s.Series, Feed: s.Feed, Log: s.log}); err != nil {
-		return nil, err
-	}
-	s.Web.Register(s.Mux)
-
 	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
 	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -157,7 +158,63 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		return nil, fmt.Errorf("server: http.addr %s: %w", cfg.HTTP.Addr, err)
 	}
 	s.closers = append(s.closers, s.listener.Close)
+	if err := s.mountWeb(); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// mountWeb builds the API and the pages on the server's parts and adds
+// them to Mux.
+func (s *Server) mountWeb() error {
+	d := web.Deps{Store: s.Store, Booking: s.Booking, Cars: s, History: s.Series, Feed: s.Feed, Fleet: s,
+		PublicURL: s.publicURL(), TrustedProxies: s.cfg.proxies(), BcryptCost: s.bcryptCost, Log: s.log}
+	email, err := s.email()
+	if err != nil {
+		return err
+	}
+	if email != nil {
+		d.Mailer = email
+	}
+	if d.Pairing, err = s.pairing(); err != nil {
+		return err
+	}
+	if s.Web, err = web.New(d); err != nil {
+		return err
+	}
+	s.Web.Register(s.Mux)
+	return nil
+}
+
+// publicURL is http.public_url, or the listener's own address when the
+// configuration left the port to the system.
+func (s *Server) publicURL() string {
+	if s.cfg.HTTP.PublicURL == "http://"+s.cfg.HTTP.Addr {
+		return "http://" + s.HTTPAddr()
+	}
+	return strings.TrimRight(s.cfg.HTTP.PublicURL, "/")
+}
+
+// pairing is what dongles are told when they pair: pairing.broker_url,
+// or the embedded broker's port on the public URL's host.
+func (s *Server) pairing() (web.Pairing, error) {
+	p := web.Pairing{BrokerURL: s.cfg.Pairing.BrokerURL}
+	if f := s.cfg.Pairing.CAFile; f != "" {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return p, fmt.Errorf("server: pairing.ca_file: %w", err)
+		}
+		p.CAPEM = string(b)
+	}
+	if p.BrokerURL == "" && s.Broker != nil {
+		u, err := url.Parse(s.publicURL())
+		if err != nil {
+			return p, err
+		}
+		_, port, _ := net.SplitHostPort(s.Broker.Addr())
+		p.BrokerURL = "tcp://" + net.JoinHostPort(u.Hostname(), port)
+	}
+	return p, nil
 }
 
 // HTTPAddr is the address the HTTP listener is bound to.

@@ -25,6 +25,9 @@ type Booking struct {
 	Codes     []string // the codes the job is to fix
 	Work      string   // what was asked for, then what was done
 	Cancel    string   // why it was cancelled
+	// Who is coming, as the owner chose to tell the shop, and the plate.
+	ContactName, ContactEmail, ContactPhone string
+	Plate                                   string
 
 	Created, Updated  time.Time
 	Completed         time.Time
@@ -52,11 +55,12 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 		return Booking{}, fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work, created_ms, updated_ms)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
+	res, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work,
+		contact_name, contact_email, contact_phone, plate, created_ms, updated_ms)
+		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
 		WHERE (SELECT COUNT(*) FROM bookings WHERE shop_id = ? AND day = ? AND status <> 'cancelled') < ?`,
 		b.ID, b.LeadID, b.ShopID, b.OwnerID, b.VehicleID, b.Kind, b.Status, ms(b.Slot), b.Day, b.Price, b.Currency, strings.Join(b.Codes, ","), b.Work,
-		ms(b.Created), ms(b.Updated), b.ShopID, b.Day, capacity)
+		b.ContactName, b.ContactEmail, b.ContactPhone, b.Plate, ms(b.Created), ms(b.Updated), b.ShopID, b.Day, capacity)
 	if err != nil {
 		return Booking{}, constraint(err, "booking at shop "+b.ShopID)
 	}
@@ -187,7 +191,7 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 }
 
 const bookingCols = `id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work, cancel_reason,
-	created_ms, updated_ms, completed_ms, completed_odometer, verify, verify_note, verify_cycles, verify_ms`
+	contact_name, contact_email, contact_phone, plate, created_ms, updated_ms, completed_ms, completed_odometer, verify, verify_note, verify_cycles, verify_ms`
 
 func scanBooking(r interface{ Scan(...any) error }) (Booking, error) {
 	var b Booking
@@ -195,7 +199,7 @@ func scanBooking(r interface{ Scan(...any) error }) (Booking, error) {
 	var slot, created, updated int64
 	var completed, verifyAt sql.NullInt64
 	err := r.Scan(&b.ID, &b.LeadID, &b.ShopID, &b.OwnerID, &b.VehicleID, &b.Kind, &b.Status, &slot, &b.Day, &b.Price, &b.Currency, &codes, &b.Work, &b.Cancel,
-		&created, &updated, &completed, &b.CompletedOdometer, &b.Verify, &b.VerifyNote, &b.VerifyCycles, &verifyAt)
+		&b.ContactName, &b.ContactEmail, &b.ContactPhone, &b.Plate, &created, &updated, &completed, &b.CompletedOdometer, &b.Verify, &b.VerifyNote, &b.VerifyCycles, &verifyAt)
 	b.Codes = splitList(codes)
 	b.Slot, b.Created, b.Updated, b.Completed, b.VerifyAt = fromMS(slot), fromMS(created), fromMS(updated), fromMS(completed.Int64), fromMS(verifyAt.Int64)
 	return b, err

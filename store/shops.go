@@ -20,28 +20,69 @@ type Shop struct {
 	Address       string
 	Lat, Lon      float64
 	TimeZone      string
+	Phone         string
 	Profile       []byte
-	Created       time.Time
+	// Status is where the shop stands: a draft until its profile is
+	// complete, pending until an administrator approves it; only approved
+	// shops get leads.
+	Status     string
+	StatusNote string // why it was rejected or suspended
+	Created    time.Time
 }
+
+// Shop statuses.
+const (
+	ShopDraft     = "draft"
+	ShopPending   = "pending"
+	ShopApproved  = "approved"
+	ShopRejected  = "rejected"
+	ShopSuspended = "suspended"
+)
 
 // AddShop records a shop; the id is made here unless given.
 func (s *Store) AddShop(ctx context.Context, sh Shop) (Shop, error) {
 	if strings.TrimSpace(sh.Name) == "" {
 		return Shop{}, fmt.Errorf("%w: a shop needs a name", ErrInvalid)
 	}
+	if sh.Status == "" {
+		sh.Status = ShopApproved // an operator's shop
+	}
+	return addShop(ctx, s.db, sh, s.now())
+}
+
+func addShop(ctx context.Context, db execer, sh Shop, now time.Time) (Shop, error) {
 	if sh.ID == "" {
 		sh.ID = newID()
 	}
 	if sh.TimeZone == "" {
 		sh.TimeZone = "UTC"
 	}
-	sh.Created = s.now().UTC().Truncate(time.Millisecond)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO shops (id, name, email, webhook_url, webhook_secret, address, lat, lon, timezone, profile, created_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sh.ID, sh.Name, sh.Email, sh.WebhookURL, sh.WebhookSecret, sh.Address, sh.Lat, sh.Lon, sh.TimeZone, string(sh.Profile), ms(sh.Created))
+	if len(sh.Profile) == 0 {
+		sh.Profile = []byte("{}")
+	}
+	sh.Created = now.UTC().Truncate(time.Millisecond)
+	_, err := db.ExecContext(ctx, `INSERT INTO shops (id, name, email, webhook_url, webhook_secret, address, lat, lon, timezone, phone, profile, status, status_note, created_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, sh.ID, sh.Name, sh.Email, sh.WebhookURL, sh.WebhookSecret, sh.Address, sh.Lat, sh.Lon, sh.TimeZone, sh.Phone,
+		string(sh.Profile), sh.Status, sh.StatusNote, ms(sh.Created))
 	if err != nil {
 		return Shop{}, constraint(err, "shop "+sh.ID)
 	}
 	return sh, nil
+}
+
+// UpdateShop replaces what a shop says of itself (name, contact, place,
+// time zone and profile); its status stays.
+func (s *Store) UpdateShop(ctx context.Context, sh Shop) error {
+	return execOne(ctx, s.db, "shop "+sh.ID, fmt.Errorf("%w: shop %s", ErrNotFound, sh.ID),
+		`UPDATE shops SET name = ?, email = ?, webhook_url = ?, webhook_secret = ?, address = ?, lat = ?, lon = ?, timezone = ?, phone = ?, profile = ? WHERE id = ?`,
+		sh.Name, sh.Email, sh.WebhookURL, sh.WebhookSecret, sh.Address, sh.Lat, sh.Lon, sh.TimeZone, sh.Phone, string(sh.Profile), sh.ID)
+}
+
+// SetShopStatus moves a shop from one status to another (compare and
+// set: ErrConflict when it is no longer in from).
+func (s *Store) SetShopStatus(ctx context.Context, id, from, to, note string) error {
+	return execOne(ctx, s.db, "shop "+id, fmt.Errorf("%w: shop %s is no longer %s", ErrConflict, id, from),
+		`UPDATE shops SET status = ?, status_note = ? WHERE id = ? AND status = ?`, to, note, id, from)
 }
 
 // UpdateShopProfile replaces what a shop offers.
@@ -50,13 +91,13 @@ func (s *Store) UpdateShopProfile(ctx context.Context, id string, profile []byte
 		`UPDATE shops SET profile = ? WHERE id = ?`, string(profile), id)
 }
 
-const shopCols = `id, name, email, webhook_url, webhook_secret, address, lat, lon, timezone, profile, created_ms`
+const shopCols = `id, name, email, webhook_url, webhook_secret, address, lat, lon, timezone, phone, profile, status, status_note, created_ms`
 
 func scanShop(r interface{ Scan(...any) error }) (Shop, error) {
 	var sh Shop
 	var profile string
 	var created int64
-	err := r.Scan(&sh.ID, &sh.Name, &sh.Email, &sh.WebhookURL, &sh.WebhookSecret, &sh.Address, &sh.Lat, &sh.Lon, &sh.TimeZone, &profile, &created)
+	err := r.Scan(&sh.ID, &sh.Name, &sh.Email, &sh.WebhookURL, &sh.WebhookSecret, &sh.Address, &sh.Lat, &sh.Lon, &sh.TimeZone, &sh.Phone, &profile, &sh.Status, &sh.StatusNote, &created)
 	sh.Profile, sh.Created = []byte(profile), fromMS(created)
 	return sh, err
 }

@@ -17,11 +17,22 @@ type User struct {
 	Role         string // owner, shop or admin
 	OwnerID      string // for owners
 	ShopID       string // for shops' staff
+	Name         string
+	TimeZone     string    // IANA; pages show times in it
+	Confirmed    time.Time // when the address was confirmed; zero until then
 	Created      time.Time
 }
 
-// AddUser records a user; the caller hashes the password.
+// AddUser records a user an operator made; the caller hashes the
+// password. The address counts as confirmed unless Confirmed says when.
 func (s *Store) AddUser(ctx context.Context, u User) (User, error) {
+	if u.Confirmed.IsZero() {
+		u.Confirmed = s.now().UTC().Truncate(time.Millisecond)
+	}
+	return addUser(ctx, s.db, u, s.now())
+}
+
+func addUser(ctx context.Context, db execer, u User, now time.Time) (User, error) {
 	u.Email = strings.ToLower(strings.TrimSpace(u.Email))
 	switch {
 	case !strings.Contains(u.Email, "@"):
@@ -31,23 +42,30 @@ func (s *Store) AddUser(ctx context.Context, u User) (User, error) {
 	case u.Role != "owner" && u.Role != "shop" && u.Role != "admin":
 		return User{}, fmt.Errorf("%w: role %q", ErrInvalid, u.Role)
 	}
-	u.ID, u.Created = newID(), s.now().UTC().Truncate(time.Millisecond)
-	_, err := s.db.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, role, owner_id, shop_id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		u.ID, u.Email, u.PasswordHash, u.Role, nullable(u.OwnerID), nullable(u.ShopID), ms(u.Created))
+	if u.TimeZone == "" {
+		u.TimeZone = "UTC"
+	}
+	if _, err := time.LoadLocation(u.TimeZone); err != nil {
+		return User{}, fmt.Errorf("%w: timezone %q is no IANA time zone", ErrInvalid, u.TimeZone)
+	}
+	u.ID, u.Created = newID(), now.UTC().Truncate(time.Millisecond)
+	_, err := db.ExecContext(ctx, `INSERT INTO users (id, email, password_hash, role, owner_id, shop_id, name, timezone, confirmed_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Email, u.PasswordHash, u.Role, nullable(u.OwnerID), nullable(u.ShopID), u.Name, u.TimeZone, nullMS(u.Confirmed), ms(u.Created))
 	if err != nil {
 		return User{}, constraint(err, "user "+u.Email)
 	}
 	return u, nil
 }
 
-const userCols = `id, email, password_hash, role, owner_id, shop_id, created_ms`
+const userCols = `id, email, password_hash, role, owner_id, shop_id, name, timezone, confirmed_ms, created_ms`
 
-func scanUser(r interface{ Scan(...any) error }) (User, error) {
+func scanUser(r interface{ Scan(...any) error }, more ...any) (User, error) {
 	var u User
 	var owner, shop sql.NullString
+	var confirmed sql.NullInt64
 	var created int64
-	err := r.Scan(&u.ID, &u.Email, &u.PasswordHash, &u.Role, &owner, &shop, &created)
-	u.OwnerID, u.ShopID, u.Created = owner.String, shop.String, fromMS(created)
+	err := r.Scan(append([]any{&u.ID, &u.Email, &u.PasswordHash, &u.Role, &owner, &shop, &u.Name, &u.TimeZone, &confirmed, &created}, more...)...)
+	u.OwnerID, u.ShopID, u.Confirmed, u.Created = owner.String, shop.String, fromMS(confirmed.Int64), fromMS(created)
 	return u, err
 }
 
@@ -83,13 +101,11 @@ func (s *Store) SessionByHash(ctx context.Context, tokenHash string) (Session, e
 	var expires int64
 	row := s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+`, s.csrf, s.expires_ms FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = ? AND s.expires_ms > ?`, tokenHash, ms(s.now()))
-	var owner, shop sql.NullString
-	var created int64
-	err := row.Scan(&se.User.ID, &se.User.Email, &se.User.PasswordHash, &se.User.Role, &owner, &shop, &created, &se.CSRF, &expires)
+	u, err := scanUser(row, &se.CSRF, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, fmt.Errorf("%w: session", ErrNotFound)
 	}
-	se.User.OwnerID, se.User.ShopID, se.User.Created, se.Expires = owner.String, shop.String, fromMS(created), fromMS(expires)
+	se.User, se.Expires = u, fromMS(expires)
 	return se, err
 }
 
@@ -162,4 +178,14 @@ func (s *Store) RevokeToken(ctx context.Context, userID, id string) (string, err
 		return "", fmt.Errorf("store: token: %w", err)
 	}
 	return hash, nil
+}
+
+// TokenHashes lists the hashes of a user's API tokens, so that callers
+// that cache tokens can forget them.
+func (s *Store) TokenHashes(ctx context.Context, userID string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT token_hash FROM api_tokens WHERE user_id = ?`, userID)
+	return collect(rows, err, "tokens", func(r interface{ Scan(...any) error }) (string, error) {
+		var h string
+		return h, r.Scan(&h)
+	})
 }

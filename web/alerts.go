@@ -129,7 +129,7 @@ func (w *Web) alertViews(ctx context.Context, c *caller) ([]AlertView, error) {
 		if v.ID != "" {
 			rep, sugg, err := w.diagnose(ctx, v)
 			if err == nil {
-				av.Diagnosis, av.Suggestions = &rep, append(av.Suggestions, sugg...)
+				av.Diagnosis, av.Suggestions = &rep, append(av.Suggestions, sugg[:min(len(sugg), 5)]...)
 			} else if !errors.Is(err, store.ErrNotFound) && !errors.Is(err, diagnosis.ErrNoData) {
 				return nil, err
 			}

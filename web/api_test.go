@@ -49,7 +49,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { cancel(); <-done })
 	f := &fixture{s: s, base: "http://" + s.HTTPAddr()}
 	st := s.Store
-	hash, _ := web.HashPassword(pw, bcrypt.MinCost)
+	hash, _ := web.HashPassword(pw, "", bcrypt.MinCost)
 	for i, name := range []string{"ana", "bo"} {
 		o, err := st.AddOwner(ctx, store.Owner{Email: name + "@example.com", Name: name})
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -32,13 +33,11 @@ const (
 	sessionTTL    = 14 * 24 * time.Hour
 )
 
-// HashPassword hashes a password with bcrypt.
-func HashPassword(pw string, cost int) (string, error) {
-	if len(pw) < 8 {
-		return "", errors.New("a password needs at least 8 characters")
-	}
-	if len(pw) > 72 {
-		return "", errors.New("a password has at most 72 bytes")
+// HashPassword checks a password against the password rule (see
+// CheckPassword) and hashes it with bcrypt.
+func HashPassword(pw, email string, cost int) (string, error) {
+	if err := CheckPassword(pw, email); err != nil {
+		return "", err
 	}
 	h, err := bcrypt.GenerateFromPassword([]byte(pw), cost)
 	return string(h), err
@@ -170,7 +169,7 @@ func (w *Web) startSession(rw http.ResponseWriter, r *http.Request, u store.User
 		return "", err
 	}
 	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: tok, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: r.TLS != nil, MaxAge: int(sessionTTL.Seconds())})
+		Secure: w.secure(r), MaxAge: int(sessionTTL.Seconds())})
 	return csrf, nil
 }
 
@@ -179,16 +178,24 @@ func (w *Web) endSession(rw http.ResponseWriter, r *http.Request) {
 		w.who.forget("s:" + hashSecret(ck.Value))
 		_ = w.st.DeleteSession(r.Context(), hashSecret(ck.Value))
 	}
-	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, MaxAge: -1})
+	http.SetCookie(rw, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", HttpOnly: true, Secure: w.secure(r), MaxAge: -1})
 }
 
 // errLogin is the one answer to a wrong email or password: it does not
 // say which.
 var errLogin = errors.New("wrong email or password")
 
-// login checks a password, counting failures against the limiter.
+// errUnconfirmed is a right password on an account whose address is not
+// confirmed yet.
+var errUnconfirmed = errors.New("confirm your email address first: follow the link we sent you, or ask for a new one")
+
+// login checks a password. The attempt is counted against the address and
+// the email before the password is checked, so guesses sent in parallel
+// cannot all pass the limit while bcrypt runs; a success takes back its
+// own count and clears the email's failures, never the address's.
 func (w *Web) login(ctx context.Context, ip, email, password string) (store.User, error) {
-	if wait := w.limiter.blocked(ip, email); wait > 0 {
+	keys := signinKeys(ip, email)
+	if wait := w.signins.attempt(keys...); wait > 0 {
 		return store.User{}, &rateLimited{wait}
 	}
 	u, err := w.st.UserByEmail(ctx, email)
@@ -196,94 +203,144 @@ func (w *Web) login(ctx context.Context, ip, email, password string) (store.User
 		// Spend the time a check would, so the answer does not tell which
 		// addresses exist.
 		_ = bcrypt.CompareHashAndPassword(w.dummyHash, []byte(password))
-		w.limiter.fail(ip, email)
 		return store.User{}, errLogin
 	}
 	if bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) != nil {
-		w.limiter.fail(ip, email)
 		return store.User{}, errLogin
 	}
-	w.limiter.reset(ip, email)
+	w.signins.takeBack(keys[0])
+	w.signins.clear(keys[1])
+	if u.Confirmed.IsZero() {
+		return store.User{}, errUnconfirmed
+	}
 	return u, nil
+}
+
+func signinKeys(ip, email string) []string {
+	return []string{"ip:" + ip, "email:" + strings.ToLower(strings.TrimSpace(email))}
 }
 
 type rateLimited struct{ wait time.Duration }
 
 func (e *rateLimited) Error() string {
-	return "too many failed sign-ins; try again in " + e.wait.Round(time.Second).String()
+	return "too many attempts; try again in " + e.wait.Round(time.Second).String()
 }
 
-// limiter counts failed sign-ins per address and per email: after Max
-// failures within Window, both are refused until the window passes.
+// limiter counts attempts per key: after Max attempts within Window, the
+// key is refused until its oldest attempt leaves the window.
 type limiter struct {
 	Max    int
 	Window time.Duration
 	mu     sync.Mutex
-	fails  map[string][]time.Time
+	hits   map[string][]time.Time
 	now    func() time.Time
 }
 
-func newLimiter() *limiter {
-	return &limiter{Max: 5, Window: 15 * time.Minute, fails: map[string][]time.Time{}, now: time.Now}
-}
-
-func (l *limiter) keys(ip, email string) []string {
-	return []string{"ip:" + ip, "email:" + strings.ToLower(strings.TrimSpace(email))}
+func newLimiter(max int, window time.Duration) *limiter {
+	return &limiter{Max: max, Window: window, hits: map[string][]time.Time{}, now: time.Now}
 }
 
 func (l *limiter) recent(k string, now time.Time) []time.Time {
 	var keep []time.Time
-	for _, t := range l.fails[k] {
+	for _, t := range l.hits[k] {
 		if now.Sub(t) < l.Window {
 			keep = append(keep, t)
 		}
 	}
 	if len(keep) == 0 {
-		delete(l.fails, k)
+		delete(l.hits, k)
 	} else {
-		l.fails[k] = keep
+		l.hits[k] = keep
 	}
 	return keep
 }
 
-func (l *limiter) blocked(ip, email string) time.Duration {
+// attempt counts one attempt against every key, in one step under the
+// lock, unless one of them is over the limit: then nothing is counted and
+// the wait is returned.
+func (l *limiter) attempt(keys ...string) time.Duration {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
 	var wait time.Duration
-	for _, k := range l.keys(ip, email) {
+	for _, k := range keys {
 		if r := l.recent(k, now); len(r) >= l.Max {
 			wait = max(wait, l.Window-now.Sub(r[0]))
 		}
 	}
-	return wait
+	if wait > 0 {
+		return wait
+	}
+	if len(l.hits) > 100000 { // bounded: an attacker cannot grow it forever
+		l.hits = map[string][]time.Time{}
+	}
+	for _, k := range keys {
+		l.hits[k] = append(l.hits[k], now)
+	}
+	return 0
 }
 
-func (l *limiter) fail(ip, email string) {
+// takeBack forgets a key's newest attempt (a success that should not count).
+func (l *limiter) takeBack(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if len(l.fails) > 100000 { // bounded: an attacker cannot grow it forever
-		l.fails = map[string][]time.Time{}
-	}
-	for _, k := range l.keys(ip, email) {
-		l.fails[k] = append(l.fails[k], l.now())
+	if h := l.hits[key]; len(h) > 0 {
+		l.hits[key] = h[:len(h)-1]
 	}
 }
 
-func (l *limiter) reset(ip, email string) {
+// clear forgets a key's attempts.
+func (l *limiter) clear(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for _, k := range l.keys(ip, email) {
-		delete(l.fails, k)
-	}
+	delete(l.hits, key)
 }
 
-func clientIP(r *http.Request) string {
+// clientIP is the address a request came from: the connection's, or,
+// when that is a trusted proxy, the nearest address in X-Forwarded-For
+// that is not one.
+func (w *Web) clientIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if !w.trusted(host) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		h := strings.TrimSpace(hops[i])
+		if _, err := netip.ParseAddr(h); err != nil {
+			break
+		}
+		if !w.trusted(h) {
+			return h
+		}
 	}
 	return host
+}
+
+func (w *Web) trusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	for _, p := range w.proxies {
+		if p.Contains(a.Unmap()) {
+			return true
+		}
+	}
+	return false
+}
+
+// secure says whether the browser reached us over HTTPS: directly, or
+// through a trusted proxy that says so.
+func (w *Web) secure(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	return err == nil && w.trusted(host) && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // TokenHash is how an API token is kept in the store; tools that mint

@@ -30,28 +30,75 @@ type BookingView struct {
 	Verify       string    `json:"verify,omitempty"`
 	VerifyNote   string    `json:"verify_note,omitempty"`
 	VerifyCycles int       `json:"verify_cycles,omitempty"`
+	// The car and who brings it, as the owner chose to tell the shop.
+	Vehicle  BookedVehicle `json:"vehicle"`
+	Contact  BookedContact `json:"contact"`
+	ShopName string        `json:"shop_name,omitempty"`
 }
 
-func bookingView(b store.Booking) BookingView {
-	return BookingView{ID: b.ID, LeadID: b.LeadID, ShopID: b.ShopID, VehicleID: b.VehicleID, Kind: b.Kind, Status: b.Status, Slot: b.Slot, Price: b.Price,
-		Currency: b.Currency, Codes: b.Codes, Work: b.Work, Cancel: b.Cancel, Completed: b.Completed, Verify: b.Verify, VerifyNote: b.VerifyNote, VerifyCycles: b.VerifyCycles}
+// BookedVehicle is the car a booking is for.
+type BookedVehicle struct {
+	Make  string `json:"make"`
+	Model string `json:"model"`
+	Year  int    `json:"year"`
+	Plate string `json:"plate,omitempty"`
+}
+
+// BookedContact is who is coming: the owner's name and what they chose to
+// give.
+type BookedContact struct {
+	Name  string `json:"name"`
+	Email string `json:"email,omitempty"`
+	Phone string `json:"phone,omitempty"`
+}
+
+// bookingViews reads each booking's car and shop once.
+func (w *Web) bookingViews(ctx context.Context, bs []store.Booking) []BookingView {
+	cars := map[string]store.Vehicle{}
+	shopNames := map[string]string{}
+	out := make([]BookingView, 0, len(bs))
+	for _, b := range bs {
+		v, ok := cars[b.VehicleID]
+		if !ok {
+			v, _ = w.st.Vehicle(ctx, b.VehicleID)
+			cars[b.VehicleID] = v
+		}
+		name, ok := shopNames[b.ShopID]
+		if !ok {
+			if sh, err := w.st.Shop(ctx, b.ShopID); err == nil {
+				name = sh.Name
+			}
+			shopNames[b.ShopID] = name
+		}
+		out = append(out, BookingView{ID: b.ID, LeadID: b.LeadID, ShopID: b.ShopID, VehicleID: b.VehicleID, Kind: b.Kind, Status: b.Status, Slot: b.Slot, Price: b.Price,
+			Currency: b.Currency, Codes: b.Codes, Work: b.Work, Cancel: b.Cancel, Completed: b.Completed, Verify: b.Verify, VerifyNote: b.VerifyNote, VerifyCycles: b.VerifyCycles,
+			Vehicle:  BookedVehicle{Make: v.Make, Model: v.Model, Year: v.Year, Plate: b.Plate},
+			Contact:  BookedContact{Name: b.ContactName, Email: b.ContactEmail, Phone: b.ContactPhone},
+			ShopName: name})
+	}
+	return out
+}
+
+func (w *Web) bookingView(ctx context.Context, b store.Booking) BookingView {
+	return w.bookingViews(ctx, []store.Booking{b})[0]
 }
 
 func (w *Web) bookPackage(rw http.ResponseWriter, r *http.Request, c *caller) error {
 	var in struct {
-		VehicleID string    `json:"vehicle_id"`
-		ShopID    string    `json:"shop_id"`
-		Item      string    `json:"item"`
-		Slot      time.Time `json:"slot"`
+		VehicleID string          `json:"vehicle_id"`
+		ShopID    string          `json:"shop_id"`
+		Item      string          `json:"item"`
+		Slot      time.Time       `json:"slot"`
+		Contact   booking.Contact `json:"contact"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	b, err := w.bk.BookPackage(r.Context(), c.OwnerID, in.VehicleID, in.ShopID, in.Item, in.Slot)
+	b, err := w.bk.BookPackage(r.Context(), c.OwnerID, in.VehicleID, in.ShopID, in.Item, in.Slot, in.Contact)
 	if err != nil {
 		return err
 	}
-	w.writeJSON(rw, http.StatusCreated, bookingView(b))
+	w.writeJSON(rw, http.StatusCreated, w.bookingView(r.Context(), b))
 	return nil
 }
 
@@ -67,10 +114,7 @@ func (w *Web) listBookings(rw http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	out := []BookingView{}
-	for _, b := range bs {
-		out = append(out, bookingView(b))
-	}
+	out := w.bookingViews(r.Context(), bs)
 	w.writeJSON(rw, http.StatusOK, map[string]any{"bookings": out})
 	return nil
 }
@@ -92,7 +136,7 @@ func (w *Web) getBooking(rw http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	w.writeJSON(rw, http.StatusOK, bookingView(b))
+	w.writeJSON(rw, http.StatusOK, w.bookingView(r.Context(), b))
 	return nil
 }
 
@@ -119,7 +163,7 @@ func (w *Web) actBooking(rw http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	w.writeJSON(rw, http.StatusOK, bookingView(b))
+	w.writeJSON(rw, http.StatusOK, w.bookingView(r.Context(), b))
 	return nil
 }
 
@@ -154,10 +198,7 @@ func (w *Web) bookingsPage(rw http.ResponseWriter, r *http.Request, c *caller) e
 	if err != nil {
 		return err
 	}
-	var out []BookingView
-	for _, b := range bs {
-		out = append(out, bookingView(b))
-	}
+	out := w.bookingViews(r.Context(), bs)
 	w.render(rw, r, http.StatusOK, "bookings.html", pageData{Title: "Bookings", Data: map[string]any{"Bookings": out}})
 	return nil
 }
@@ -225,7 +266,7 @@ func (w *Web) shopBookingPage(rw http.ResponseWriter, r *http.Request, c *caller
 			revs = append(revs, rv)
 		}
 	}
-	w.render(rw, r, http.StatusOK, "shopbooking.html", pageData{Title: "Booking", Data: map[string]any{"Booking": bookingView(b), "Reviews": revs,
+	w.render(rw, r, http.StatusOK, "shopbooking.html", pageData{Title: "Booking", Data: map[string]any{"Booking": w.bookingView(r.Context(), b), "Reviews": revs,
 		"Slot": b.Slot.In(shopLoc(sh)).Format("2006-01-02T15:04")}})
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/pitwall-io/pitwall/store"
 )
 
-// diagnose is a vehicle's pre-diagnosis and the shops for it, kept for
+// diagnose is a vehicle's pre-diagnosis and every shop that matches it, kept for
 // ten seconds: pages and the alert list ask often, the data moves slowly.
 func (w *Web) diagnose(ctx context.Context, v store.Vehicle) (diagnosis.Report, []booking.Suggestion, error) {
 	w.mu.Lock()
@@ -28,9 +28,6 @@ func (w *Web) diagnose(ctx context.Context, v store.Vehicle) (diagnosis.Report, 
 		}
 		if nerr != nil {
 			return rep, nil, nerr
-		}
-		if len(sugg) > 5 {
-			sugg = sugg[:5]
 		}
 	}
 	if ctx.Err() == nil {
@@ -73,4 +70,11 @@ func (w *Web) diagnosisPage(rw http.ResponseWriter, r *http.Request, c *caller) 
 	}
 	w.render(rw, r, http.StatusOK, "diagnosis.html", pageData{Title: "Pre-diagnosis", Data: map[string]any{"Vehicle": v, "Report": rep, "Suggestions": sugg}})
 	return nil
+}
+
+// forgetDiagnosis drops a vehicle's cached pre-diagnosis after a change to it.
+func (w *Web) forgetDiagnosis(vehicleID string) {
+	w.mu.Lock()
+	delete(w.diags, vehicleID)
+	w.mu.Unlock()
 }

@@ -58,11 +58,14 @@ func (w *Web) createLead(rw http.ResponseWriter, r *http.Request, c *caller) err
 	var in struct {
 		VehicleID string          `json:"vehicle_id"`
 		Consent   booking.Consent `json:"consent"`
+		// Shops, when given, are who gets the lead (each among the
+		// vehicle's matching shops); else the best few, in turn.
+		Shops []string `json:"shops"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	lv, err := w.newLead(r.Context(), c, in.VehicleID, in.Consent)
+	lv, err := w.newLead(r.Context(), c, in.VehicleID, in.Consent, in.Shops)
 	if err != nil {
 		return err
 	}
@@ -70,7 +73,7 @@ func (w *Web) createLead(rw http.ResponseWriter, r *http.Request, c *caller) err
 	return nil
 }
 
-func (w *Web) newLead(ctx context.Context, c *caller, vehicleID string, consent booking.Consent) (LeadView, error) {
+func (w *Web) newLead(ctx context.Context, c *caller, vehicleID string, consent booking.Consent, shops []string) (LeadView, error) {
 	if vehicleID == "" {
 		return LeadView{}, fail(http.StatusUnprocessableEntity, "invalid", "vehicle_id: missing")
 	}
@@ -82,7 +85,7 @@ func (w *Web) newLead(ctx context.Context, c *caller, vehicleID string, consent 
 	if err != nil {
 		return LeadView{}, err
 	}
-	l, _, err := w.bk.CreateLead(ctx, c.OwnerID, v.ID, rep, consent)
+	l, _, err := w.bk.CreateLead(ctx, c.OwnerID, v.ID, rep, consent, shops)
 	if err != nil {
 		return LeadView{}, err
 	}
@@ -129,22 +132,27 @@ func (w *Web) withdrawLead(rw http.ResponseWriter, r *http.Request, c *caller) e
 
 func (w *Web) bookLead(rw http.ResponseWriter, r *http.Request, c *caller) error {
 	var in struct {
-		ShopID string `json:"shop_id"`
+		ShopID  string          `json:"shop_id"`
+		Contact booking.Contact `json:"contact"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	b, err := w.bk.Book(r.Context(), c.OwnerID, r.PathValue("id"), in.ShopID)
+	b, err := w.bk.Book(r.Context(), c.OwnerID, r.PathValue("id"), in.ShopID, in.Contact)
 	if err != nil {
 		return err
 	}
-	w.writeJSON(rw, http.StatusCreated, bookingView(b))
+	w.writeJSON(rw, http.StatusCreated, w.bookingView(r.Context(), b))
 	return nil
 }
 
 func (w *Web) leadPost(rw http.ResponseWriter, r *http.Request, c *caller) error {
 	consent := booking.Consent{Report: r.PostFormValue("report") != "", VIN: r.PostFormValue("vin") != "", Location: r.PostFormValue("location") != ""}
-	lv, err := w.newLead(r.Context(), c, r.PathValue("id"), consent)
+	shops := r.PostForm["shop"]
+	if len(shops) == 0 && r.PostFormValue("pick") != "" {
+		return invalid("shops", "tick at least one shop to send the request to")
+	}
+	lv, err := w.newLead(r.Context(), c, r.PathValue("id"), consent, shops)
 	if err != nil {
 		return err
 	}
@@ -176,7 +184,7 @@ func (w *Web) leadsPage(rw http.ResponseWriter, r *http.Request, c *caller) erro
 }
 
 func (w *Web) bookPost(rw http.ResponseWriter, r *http.Request, c *caller) error {
-	if _, err := w.bk.Book(r.Context(), c.OwnerID, r.PathValue("id"), r.PostFormValue("shop_id")); err != nil {
+	if _, err := w.bk.Book(r.Context(), c.OwnerID, r.PathValue("id"), r.PostFormValue("shop_id"), formContact(r)); err != nil {
 		return err
 	}
 	http.Redirect(rw, r, "/bookings?notice="+url.QueryEscape("Booked. The shop confirms the booking and the drop-off time."), http.StatusSeeOther)
@@ -255,7 +263,7 @@ func (w *Web) shopPage(rw http.ResponseWriter, r *http.Request, c *caller) error
 	if err != nil {
 		return err
 	}
-	w.render(rw, r, http.StatusOK, "shop.html", pageData{Title: "Leads", Data: map[string]any{"ShopName": sh.Name, "Leads": ls}})
+	w.render(rw, r, http.StatusOK, "shop.html", pageData{Title: "Leads", Data: map[string]any{"ShopName": sh.Name, "Leads": ls, "Status": sh.Status, "StatusNote": sh.StatusNote}})
 	return nil
 }
 
@@ -309,4 +317,9 @@ func (w *Web) declinePost(rw http.ResponseWriter, r *http.Request, c *caller) er
 	}
 	http.Redirect(rw, r, "/shop?notice="+url.QueryEscape("Declined; the lead moves on to another shop."), http.StatusSeeOther)
 	return nil
+}
+
+// formContact reads what the owner chose to tell the shop they book.
+func formContact(r *http.Request) booking.Contact {
+	return booking.Contact{ShareEmail: r.PostFormValue("share_email") != "", SharePhone: r.PostFormValue("share_phone") != ""}
 }

@@ -118,7 +118,7 @@ func (w *Web) packagePost(rw http.ResponseWriter, r *http.Request, c *caller) er
 	if err != nil {
 		return fail(http.StatusUnprocessableEntity, "invalid", "slot: %q is not a time", r.PostFormValue("slot"))
 	}
-	if _, err := w.bk.BookPackage(r.Context(), c.OwnerID, r.PathValue("id"), r.PostFormValue("shop_id"), r.PostFormValue("item"), slot); err != nil {
+	if _, err := w.bk.BookPackage(r.Context(), c.OwnerID, r.PathValue("id"), r.PostFormValue("shop_id"), r.PostFormValue("item"), slot, formContact(r)); err != nil {
 		return err
 	}
 	http.Redirect(rw, r, "/bookings?notice="+url.QueryEscape("Booking requested; the shop will confirm."), http.StatusSeeOther)

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/pitwall-io/pitwall/booking"
 	"github.com/pitwall-io/pitwall/diagnosis"
@@ -168,11 +169,41 @@ type pageData struct {
 	Notice string
 	Charts bool
 	Data   any
+	// Loc is the account's time zone (UTC before sign-in): every time on
+	// a page is shown in it, in one format (When).
+	Loc *time.Location
+}
+
+// TimeFormat is how every page shows a moment.
+const TimeFormat = "Mon 2 Jan 2006, 15:04 MST"
+
+// When shows a time in the account's zone; a zero time is blank.
+func (d pageData) When(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	loc := d.Loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format(TimeFormat)
+}
+
+// Zone is the account's time zone name, for the scripts.
+func (d pageData) Zone() string {
+	if d.Loc == nil {
+		return "UTC"
+	}
+	return d.Loc.String()
 }
 
 func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
+	d.Loc = time.UTC
 	if c := callerOf(r); c != nil {
 		d.User, d.CSRF = &c.User, c.csrf
+		if loc, err := time.LoadLocation(c.TimeZone); err == nil && c.TimeZone != "" {
+			d.Loc = loc
+		}
 	}
 	q := r.URL.Query()
 	if d.Error == "" {

@@ -8,7 +8,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -41,6 +43,19 @@ type Feed interface {
 	ServeSSE(rw http.ResponseWriter, r *http.Request, owner string)
 }
 
+// Fleet is what the server does with devices beyond the store (*server.Server is one).
+type Fleet interface {
+	// RevokeDevice stops a device logging in and cuts its broker session.
+	RevokeDevice(ctx context.Context, id string) error
+	// EraseDevice cuts an erased device's session and erases its series.
+	EraseDevice(ctx context.Context, id string) error
+}
+
+// Mailer sends one email (*alerting.Email is one).
+type Mailer interface {
+	Send(ctx context.Context, to, id, subject, body string, at time.Time) error
+}
+
 // Deps are what the web side is built on.
 type Deps struct {
 	Store   *store.Store
@@ -48,23 +63,49 @@ type Deps struct {
 	Cars    Cars
 	History History
 	Feed    Feed
-	Log     *slog.Logger
+	Fleet   Fleet
+	// Mailer sends account emails (confirmations, resets); without one
+	// they are written to the log.
+	Mailer Mailer
+	// PublicURL is how people reach this server ("https://pitwall.example");
+	// emailed links start with it.
+	PublicURL string
+	// TrustedProxies are the addresses of reverse proxies whose
+	// X-Forwarded-For and X-Forwarded-Proto are believed.
+	TrustedProxies []netip.Prefix
+	// Pairing is what a dongle is told when it pairs.
+	Pairing Pairing
+	// Geocoder finds typed addresses; nil for none.
+	Geocoder Geocoder
+	// BcryptCost hashes new passwords (bcrypt.DefaultCost when 0).
+	BcryptCost int
+	Log        *slog.Logger
 }
 
 // Web serves the API and the pages of one server.
 type Web struct {
 	st      *store.Store
 	bk      *booking.Service
+	fleet   Fleet
+	mailer  Mailer
 	cars    Cars
 	hist    History
 	feedSrc Feed
 	log     *slog.Logger
-	limiter *limiter
+	// Attempts limited per address and email: sign-ins; sign-ups and
+	// emailed links; pairing-code exchanges.
+	signins, signups, mails, pairings *limiter
 	// dummyHash is checked against when an email is unknown, so both
 	// answers take as long.
 	dummyHash []byte
 	// pages holds each page's template set: the layout with that page.
 	pages map[string]*template.Template
+
+	publicURL string
+	proxies   []netip.Prefix
+	pairing   Pairing
+	geocoder  Geocoder
+	cost      int
 
 	who whoCache
 
@@ -87,8 +128,14 @@ type diagEntry struct {
 
 // New prepares the web side of a server.
 func New(d Deps) (*Web, error) {
-	if d.Store == nil || d.Booking == nil || d.Cars == nil || d.History == nil || d.Feed == nil {
-		return nil, errors.New("web: Store, Booking, Cars, History and Feed are required")
+	if d.Store == nil || d.Booking == nil || d.Cars == nil || d.History == nil || d.Feed == nil || d.Fleet == nil {
+		return nil, errors.New("web: Store, Booking, Cars, History, Feed and Fleet are required")
+	}
+	if d.PublicURL == "" {
+		return nil, errors.New("web: PublicURL is required: emailed links start with it")
+	}
+	if d.BcryptCost == 0 {
+		d.BcryptCost = bcrypt.DefaultCost
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
@@ -97,7 +144,9 @@ func New(d Deps) (*Web, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Web{st: d.Store, bk: d.Booking, cars: d.Cars, hist: d.History, feedSrc: d.Feed, log: d.Log, limiter: newLimiter(), dummyHash: h,
+	w := &Web{st: d.Store, bk: d.Booking, fleet: d.Fleet, mailer: d.Mailer, publicURL: d.PublicURL, proxies: d.TrustedProxies, pairing: d.Pairing, geocoder: d.Geocoder, cost: d.BcryptCost,
+		cars: d.Cars, hist: d.History, feedSrc: d.Feed, log: d.Log, dummyHash: h,
+		signins: newLimiter(5, 15*time.Minute), signups: newLimiter(10, time.Hour), mails: newLimiter(5, time.Hour), pairings: newLimiter(20, 15*time.Minute),
 		diags: map[string]diagEntry{}, firingBy: map[string]alertEntry{}}
 	if w.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -118,14 +167,9 @@ var labels = map[string]string{
 func parsePages() (map[string]*template.Template, error) {
 	funcs := template.FuncMap{
 		"join": strings.Join,
+		"has":  slices.Contains[[]string],
 		"inc":  func(i int) int { return i + 1 },
-		"when": func(t time.Time) string {
-			if t.IsZero() {
-				return ""
-			}
-			return t.UTC().Format("Mon 2 Jan 15:04 UTC")
-		},
-		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"sig": func(m map[string]float64, k string, digits int) string {
 			v, ok := m[k]
 			if !ok {

@@ -53,7 +53,7 @@ one; a shop user needs --shop, the id of a stored shop.`)
 	}
 	pw, _ := bufio.NewReader(os.Stdin).ReadString('\n')
 	pw = strings.TrimRight(pw, "\r\n")
-	hash, err := web.HashPassword(pw, bcrypt.DefaultCost)
+	hash, err := web.HashPassword(pw, email, bcrypt.DefaultCost)
 	if err != nil {
 		return fmt.Errorf("the password on standard input: %w", err)
 	}

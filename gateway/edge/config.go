@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -20,7 +21,11 @@ import (
 // Config is the agent's configuration. Load reads it from YAML; unknown
 // keys and bad values are errors with file:line.
 type Config struct {
-	DeviceID string         `yaml:"device_id"`
+	DeviceID string `yaml:"device_id"`
+	// StateDir keeps what the agent learns and must not lose: the
+	// credentials a pairing gave it, the poll plan a command set, and the
+	// spool unless spool.dir says otherwise.
+	StateDir string         `yaml:"state_dir"`
 	Adapter  string         `yaml:"adapter"`
 	Broker   BrokerConfig   `yaml:"broker"`
 	Spool    SpoolConfig    `yaml:"spool"`
@@ -121,10 +126,16 @@ var DefaultTiers = []TierConfig{
 	{Hz: 0.1, PIDs: []string{"2F", "46", "33", "31", "21", "4D", "4E", "30", "A6", "1F"}},
 }
 
+// DefaultStateDir is where an agent keeps its state unless told.
+const DefaultStateDir = "/var/lib/pitwall/agent"
+
 // Defaults fills what the configuration leaves out.
 func (c *Config) Defaults() {
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
 	if c.Spool.Dir == "" {
-		c.Spool.Dir = "/var/lib/pitwall/spool"
+		c.Spool.Dir = filepath.Join(c.StateDir, "spool")
 	}
 	if c.Spool.MaxBytes == 0 {
 		c.Spool.MaxBytes = 64 << 20

@@ -1,0 +1,197 @@
+package edge
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/pitwall-io/pitwall/gateway/wire"
+)
+
+// Credentials are what a dongle learns when it pairs: who it is, its
+// secret and where to send. They live in the state directory, readable by
+// the agent's user only.
+type Credentials struct {
+	DeviceID  string `json:"device_id"`
+	VehicleID string `json:"vehicle_id,omitempty"`
+	Secret    string `json:"secret"`
+	BrokerURL string `json:"broker_url"`
+	// CAPEM is the broker's CA certificate when it uses TLS; Save writes
+	// it beside the credentials as ca.pem.
+	CAPEM  string `json:"ca_pem,omitempty"`
+	Server string `json:"server"` // the Pitwall server it paired with
+}
+
+// credentialsFile is where Save keeps the credentials in a state directory.
+const credentialsFile = "credentials.json"
+
+// ErrNotPaired is a state directory without credentials.
+var ErrNotPaired = errors.New("edge: not paired")
+
+// Pair trades a pairing code for credentials over HTTPS (plain HTTP only
+// to a server on this machine). client may be nil.
+func Pair(ctx context.Context, client *http.Client, server, code string) (Credentials, error) {
+	u, err := url.Parse(strings.TrimRight(server, "/"))
+	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return Credentials{}, fmt.Errorf("edge: --server %q: want https://HOST", server)
+	}
+	if u.Scheme == "http" && !loopback(u.Hostname()) {
+		return Credentials{}, fmt.Errorf("edge: --server %q: pairing sends the dongle's secret back, so it needs https:// (plain http only to this machine)", server)
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	body, _ := json.Marshal(map[string]string{"code": code, "agent_version": Version})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String()+"/api/v1/pair", bytes.NewReader(body))
+	if err != nil {
+		return Credentials{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("edge: pairing with %s: %w", u.Host, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return Credentials{}, fmt.Errorf("edge: pairing with %s: %w", u.Host, err)
+	}
+	if resp.StatusCode != http.StatusCreated {
+		var e struct {
+			Error struct{ Code, Message string }
+		}
+		if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
+			return Credentials{}, fmt.Errorf("edge: %s refused the pairing code: %s", u.Host, e.Error.Message)
+		}
+		return Credentials{}, fmt.Errorf("edge: %s answered %s to the pairing", u.Host, resp.Status)
+	}
+	var c Credentials
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return Credentials{}, fmt.Errorf("edge: %s's pairing answer: %w", u.Host, err)
+	}
+	c.Server = u.String()
+	if err := c.check(); err != nil {
+		return Credentials{}, fmt.Errorf("edge: %s's pairing answer: %w", u.Host, err)
+	}
+	return c, nil
+}
+
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func (c Credentials) check() error {
+	if err := wire.ValidDeviceID(c.DeviceID); err != nil {
+		return err
+	}
+	if c.Secret == "" {
+		return errors.New("no secret")
+	}
+	if u, err := url.Parse(c.BrokerURL); err != nil || u.Host == "" {
+		return fmt.Errorf("broker_url %q is not a URL", c.BrokerURL)
+	}
+	return nil
+}
+
+// Save writes the credentials into dir (created 0700), the file 0600,
+// replacing any earlier pairing in one rename.
+func (c Credentials) Save(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("edge: state directory: %w", err)
+	}
+	if c.CAPEM != "" {
+		if err := writeFile(filepath.Join(dir, "ca.pem"), []byte(c.CAPEM)); err != nil {
+			return err
+		}
+	}
+	b, _ := json.MarshalIndent(c, "", "  ")
+	return writeFile(filepath.Join(dir, credentialsFile), b)
+}
+
+// writeFile writes a private file whole or not at all.
+func writeFile(path string, b []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("edge: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("edge: writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("edge: writing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("edge: writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
+	return nil
+}
+
+// LoadCredentials reads the credentials a pairing saved in dir;
+// ErrNotPaired when there are none. A file others may read is refused:
+// it holds the dongle's secret.
+func LoadCredentials(dir string) (Credentials, error) {
+	path := filepath.Join(dir, credentialsFile)
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Credentials{}, fmt.Errorf("%w: no %s", ErrNotPaired, path)
+	}
+	if err != nil {
+		return Credentials{}, fmt.Errorf("edge: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return Credentials{}, fmt.Errorf("edge: %s is readable by others (mode %v); chmod 600 it", path, fi.Mode().Perm())
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("edge: %w", err)
+	}
+	var c Credentials
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Credentials{}, fmt.Errorf("edge: %s: %w", path, err)
+	}
+	if err := c.check(); err != nil {
+		return Credentials{}, fmt.Errorf("edge: %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Apply fills what the configuration leaves out from the credentials: the
+// device id, the broker and its CA, the secret.
+func (c Credentials) Apply(cfg *Config, dir string) {
+	if cfg.DeviceID == "" {
+		cfg.DeviceID = c.DeviceID
+	}
+	if cfg.Broker.URL == "" {
+		cfg.Broker.URL = c.BrokerURL
+	}
+	if cfg.Broker.Password == "" && cfg.Broker.PasswordFile == "" {
+		cfg.Broker.Password = c.Secret
+	}
+	if cfg.Broker.CAFile == "" && c.CAPEM != "" {
+		cfg.Broker.CAFile = filepath.Join(dir, "ca.pem")
+	}
+}
