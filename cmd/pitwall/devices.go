@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pitwall-io/pitwall/firmware-sim/fleet"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/store"
@@ -29,6 +30,9 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		fmt.Fprintln(stdout, usage)
 		fmt.Fprintln(stdout, `
   add ID [--vehicle VEHICLE_ID]   register a device and print its new secret (shown once)
+  add --count N --out FILE [--prefix P]
+                                  register N devices P-00001 ... and write their ids and
+                                  secrets to FILE (mode 0600), for pitwall sim fleet --credentials
   list [--json]                   every device, its vehicle, and what the ingest last heard
   revoke ID                       stop a device from logging in; its data stays
   rotate ID                       give a device a new secret (and let a revoked one back in)
@@ -50,8 +54,17 @@ Each takes --db PATH (default `+defaultDB+`).`)
 	dir := fs.String("dir", "", "export: the directory for passwd and acl")
 	serverUser := fs.String("server-user", "pitwall-server", "export: the server's user name")
 	serverSecretFile := fs.String("server-secret-file", "", "export: a file holding the server's secret (required)")
+	count := fs.Int("count", 0, "add: register this many devices")
+	out := fs.String("out", "", "add --count: the credentials file to write")
+	prefix := fs.String("prefix", "sim", "add --count: device ids are PREFIX-00001, ...")
 	if err := parse(fs, rest); err != nil {
 		return err
+	}
+	if sub == "add" && *count != 0 {
+		if id != "" || *out == "" || *count < 1 || *count > 100000 {
+			return usageError{"devices add --count N (1..100000) --out FILE, without an id"}
+		}
+		return addDevices(ctx, *db, *prefix, *count, *out, stdout)
 	}
 	if sub == "hash" {
 		secret, err := bufio.NewReader(os.Stdin).ReadString('\n')
@@ -70,12 +83,7 @@ Each takes --db PATH (default `+defaultDB+`).`)
 			return usageError{err.Error()}
 		}
 	}
-	if sub != "add" {
-		if _, err := os.Stat(*db); err != nil {
-			return fmt.Errorf("database %s: %w (give --db)", *db, err)
-		}
-	}
-	st, err := store.Open(ctx, *db)
+	st, err := openExisting(ctx, *db)
 	if err != nil {
 		return err
 	}
@@ -189,4 +197,31 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// addDevices registers count devices and writes their credentials to a
+// private file, written whole or not at all.
+func addDevices(ctx context.Context, db, prefix string, count int, out string, stdout io.Writer) error {
+	if err := wire.ValidDeviceID(prefix + "-00001"); err != nil {
+		return usageError{fmt.Sprintf("--prefix %q: %v", prefix, err)}
+	}
+	st, err := openExisting(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	creds := make([]fleet.Credential, 0, count)
+	for i := 1; i <= count; i++ {
+		id := fmt.Sprintf("%s-%05d", prefix, i)
+		_, secret, err := st.AddDevice(ctx, id, "")
+		if err != nil {
+			return fmt.Errorf("after %d devices: %w", i-1, err)
+		}
+		creds = append(creds, fleet.Credential{DeviceID: id, Secret: secret})
+	}
+	if err := fleet.WriteCredentials(out, creds); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%d devices added, %s-00001 to %s-%05d; their secrets are in %s (mode 0600)\n", count, prefix, prefix, count, out)
+	return nil
 }

@@ -22,6 +22,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	bucket := fs.String("influx-bucket", "", "InfluxDB bucket, or database for 1.8 (default pitwall)")
 	token := fs.String("influx-token", "", "InfluxDB token (user:password for 1.8)")
 	httpAddr := fs.String("http", "", "HTTP address (default 127.0.0.1:8080)")
+	publicURL := fs.String("public-url", "", "how people and dongles reach the server, for emailed links and pairing (default http://HTTP)")
 	db := fs.String("db", "", "database file (default /var/lib/pitwall/pitwall.db)")
 	verbose := fs.Bool("v", false, "log details to stderr")
 	if err := parse(fs, args); err != nil {
@@ -36,7 +37,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	for dst, v := range map[*string]string{&cfg.Ingest.Broker.URL: *brokerURL, &cfg.EmbeddedBroker.Addr: *embedded, &cfg.Ingest.Group: *group,
 		&cfg.Series.Influx.URL: *influxURL, &cfg.Series.Influx.Bucket: *bucket, &cfg.Series.Influx.Token: *token,
-		&cfg.HTTP.Addr: *httpAddr, &cfg.Store.Path: *db} {
+		&cfg.HTTP.Addr: *httpAddr, &cfg.Store.Path: *db, &cfg.HTTP.PublicURL: *publicURL} {
 		if v != "" {
 			*dst = v
 		}

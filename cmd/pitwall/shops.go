@@ -81,7 +81,7 @@ Every problem is reported with the file and line.`)
 	if err := configfile.Load(file, &f); err != nil {
 		return err
 	}
-	st, err := store.Open(ctx, *db)
+	st, err := openExisting(ctx, *db)
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,18 +18,35 @@ import (
 )
 
 func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("tail", "--broker URL [--device ID] [--json] [--time rfc3339|unix]",
+	fs := newFlags("tail", "--broker URL [--user NAME --secret-file FILE] [--device ID] [--json] [--time rfc3339|unix]",
 		"Prints the wire messages passing the broker. With --json, one JSON object a line with device,\n"+
 			"seq, boot, kind and, for telemetry, samples ({signal, t, value}) decoded with the aliases of\n"+
-			"the device's birth message.", stdout)
+			"the device's birth message. It logs in as a server user (`pitwall users add NAME --role server`\n"+
+			"for the embedded broker); the secret comes from --secret-file or "+secretEnv+", never argv.", stdout)
 	broker := fs.String("broker", "tcp://127.0.0.1:1883", "MQTT broker URL")
 	device := fs.String("device", "", "only this device")
 	asJSON := fs.Bool("json", false, "one JSON object a line")
 	timeFmt := fs.String("time", "rfc3339", "sample times as rfc3339 or unix (milliseconds)")
-	user := fs.String("username", "", "user name for the broker")
-	password := fs.String("password", "", "password for the broker")
+	user := fs.String("user", "", "server user name for the broker")
+	secretFile := fs.String("secret-file", "", "file holding the user's secret (or set "+secretEnv+")")
+	for _, a := range args {
+		if name, _, _ := strings.Cut(strings.TrimLeft(a, "-"), "="); strings.HasPrefix(a, "-") && (name == "secret" || name == "password") {
+			return usageError{"a secret on the command line shows in `ps`: give --secret-file FILE or set " + secretEnv}
+		}
+	}
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	secret := os.Getenv(secretEnv)
+	if *secretFile != "" {
+		b, err := os.ReadFile(*secretFile)
+		if err != nil {
+			return err
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	if *user != "" && secret == "" {
+		return usageError{"--user needs its secret: --secret-file FILE or " + secretEnv}
 	}
 	if *timeFmt != "rfc3339" && *timeFmt != "unix" {
 		return usageError{"--time is rfc3339 or unix"}
@@ -105,13 +124,31 @@ func runTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	o := mqtt.NewClientOptions().AddBroker(*broker).SetClientID(fmt.Sprintf("pitwall-tail-%d", time.Now().UnixNano())).
 		SetAutoReconnect(true).SetDefaultPublishHandler(handle).
-		SetOnConnectHandler(func(c mqtt.Client) { c.Subscribe(filter, 1, handle) })
+		SetOnConnectHandler(func(c mqtt.Client) {
+			t := c.Subscribe(filter, 1, handle)
+			go func() {
+				if !t.WaitTimeout(15*time.Second) || t.Error() != nil {
+					fmt.Fprintf(stderr, "subscribing to %s: %v\n", filter, t.Error())
+					return
+				}
+				if st, ok := t.(*mqtt.SubscribeToken); ok {
+					for topic, code := range st.Result() {
+						if code >= 0x80 {
+							fmt.Fprintf(stderr, "the broker refused the subscription to %s (code %#x): is the user a server user?\n", topic, code)
+						}
+					}
+				}
+			}()
+		})
 	if *user != "" {
-		o.SetUsername(*user).SetPassword(*password)
+		o.SetUsername(*user).SetPassword(secret)
 	}
 	c := mqtt.NewClient(o)
 	if t := c.Connect(); !t.WaitTimeout(15*time.Second) || t.Error() != nil {
-		return fmt.Errorf("connecting to %s: %v", *broker, t.Error())
+		if t.Error() == nil {
+			return fmt.Errorf("connecting to %s: no answer within 15 s", *broker)
+		}
+		return fmt.Errorf("connecting to %s as %q: %v", *broker, *user, t.Error())
 	}
 	<-ctx.Done()
 	c.Disconnect(250)
