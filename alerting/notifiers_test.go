@@ -3,18 +3,10 @@ package alerting
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
-	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -85,151 +77,32 @@ func TestWebhook(t *testing.T) {
 	}
 }
 
-// smtpServer is a small SMTP server for tests: STARTTLS, then AUTH PLAIN,
-// and it keeps the messages it receives.
-type smtpServer struct {
-	l        net.Listener
-	tls      *tls.Config
-	noTLS    bool
-	mu       sync.Mutex
-	messages []string
-	users    []string
-	wg       sync.WaitGroup
-}
-
-func startSMTP(t *testing.T, noTLS bool) (*smtpServer, *x509.CertPool) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "127.0.0.1"}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	pool := x509.NewCertPool()
-	pool.AddCert(cert)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &smtpServer{l: l, noTLS: noTLS, tls: &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); s.serve(c) }()
-		}
-	}()
-	t.Cleanup(func() { l.Close(); s.wg.Wait() })
-	return s, pool
-}
-
-func (s *smtpServer) serve(c net.Conn) {
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	r := bufio.NewReader(c)
-	say := func(line string) { io.WriteString(c, line+"\r\n") }
-	secure := false
-	say("220 test ESMTP")
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
-			return
-		}
-		line = strings.TrimRight(line, "\r\n")
-		cmd := strings.ToUpper(strings.SplitN(line, " ", 2)[0])
-		switch cmd {
-		case "EHLO", "HELO":
-			switch {
-			case !secure && !s.noTLS:
-				say("250-test")
-				say("250 STARTTLS")
-			default:
-				say("250-test")
-				say("250 AUTH PLAIN")
-			}
-		case "STARTTLS":
-			say("220 go ahead")
-			tc := tls.Server(c, s.tls)
-			if tc.Handshake() != nil {
-				return
-			}
-			c, r, secure = tc, bufio.NewReader(tc), true
-			say = func(line string) { io.WriteString(c, line+"\r\n") }
-		case "AUTH":
-			parts := strings.Fields(line)
-			raw, _ := base64.StdEncoding.DecodeString(parts[len(parts)-1])
-			f := strings.Split(string(raw), "\x00")
-			if len(f) == 3 && f[1] == "pitwall" && f[2] == "mailpass" {
-				s.mu.Lock()
-				s.users = append(s.users, f[1])
-				s.mu.Unlock()
-				say("235 ok")
-			} else {
-				say("535 no")
-			}
-		case "MAIL", "RCPT", "RSET", "NOOP":
-			say("250 ok")
-		case "DATA":
-			say("354 go on")
-			var b strings.Builder
-			for {
-				l, err := r.ReadString('\n')
-				if err != nil {
-					return
-				}
-				if l == ".\r\n" {
-					break
-				}
-				b.WriteString(l)
-			}
-			s.mu.Lock()
-			s.messages = append(s.messages, b.String())
-			s.mu.Unlock()
-			say("250 queued")
-		case "QUIT":
-			say("221 bye")
-			return
-		default:
-			say("502 what")
-		}
-	}
-}
-
 // Email goes over STARTTLS with a login, to the owner, in plain words
 // with the evidence; a server without STARTTLS is refused.
 func TestEmail(t *testing.T) {
-	srv, pool := startSMTP(t, false)
-	e := &Email{Addr: srv.l.Addr().String(), Username: "pitwall", Password: "mailpass", From: "alerts@pitwall.example",
-		TLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	srv := testserver.StartSMTP(t, testserver.SMTPOptions{User: "pitwall", Password: "mailpass"})
+	e := &Email{Addr: srv.Addr(), Username: "pitwall", Password: "mailpass", From: "alerts@pitwall.example",
+		TLS: &tls.Config{RootCAs: srv.Pool, ServerName: "127.0.0.1"}}
 	if err := e.Notify(context.Background(), sample()); err != nil {
 		t.Fatal(err)
 	}
-	srv.mu.Lock()
-	msgs, users := srv.messages, srv.users
-	srv.mu.Unlock()
+	msgs, users := srv.Mails(), srv.Logins()
 	if len(msgs) != 1 || len(users) != 1 {
 		t.Fatalf("%d messages, logins %v", len(msgs), users)
 	}
-	m := msgs[0]
+	m := msgs[0].Data
 	for _, want := range []string{"To: ana@example.com", "Subject: =?utf-8?q?[Pitwall]_the_van:_Engine_overheating", "Message-ID: <n-1@pitwall>",
 		"Hello Ana", "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature = 112.40", "trouble codes: P0217"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("message lacks %q:\n%s", want, m)
 		}
 	}
-	plain, _ := startSMTP(t, true)
-	err := (&Email{Addr: plain.l.Addr().String(), From: "a@b"}).Notify(context.Background(), sample())
+	plain := testserver.StartSMTP(t, testserver.SMTPOptions{NoTLS: true})
+	err := (&Email{Addr: plain.Addr(), From: "a@b"}).Notify(context.Background(), sample())
 	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "STARTTLS") {
 		t.Fatalf("no STARTTLS: %v", err)
 	}
-	if err := (&Email{Addr: srv.l.Addr().String()}).Notify(context.Background(), &Notification{}); err != nil {
+	if err := (&Email{Addr: srv.Addr()}).Notify(context.Background(), &Notification{}); err != nil {
 		t.Fatalf("no owner: %v", err)
 	}
 }

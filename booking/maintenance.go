@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -91,6 +92,10 @@ type Reminder struct {
 	Item   string `json:"item"`
 	Name   string `json:"name"`
 	Status string `json:"status"` // ok, soon, due, unknown
+	// EveryKm and EveryMonths are the interval that applies: the car's
+	// class's, or the owner's own.
+	EveryKm     float64 `json:"every_km,omitempty"`
+	EveryMonths int     `json:"every_months,omitempty"`
 	// LastDone, LastKm: the last time it was done; zero without a record.
 	LastDone time.Time `json:"last_done,omitzero"`
 	LastKm   float64   `json:"last_km,omitempty"`
@@ -111,11 +116,11 @@ func Reminders(class string, odometer float64, services []store.Service, overrid
 	var out []Reminder
 	for _, it := range items {
 		km, months := it.interval(class, overrides)
-		r := Reminder{Item: it.ID, Name: it.Name}
+		r := Reminder{Item: it.ID, Name: it.Name, EveryKm: km, EveryMonths: months}
 		i := slices.IndexFunc(services, func(sv store.Service) bool { return sv.Kind == it.ID })
 		if i < 0 {
 			r.Status = "unknown"
-			r.Message = fmt.Sprintf("No record of the last %s; add it and Pitwall will remind you.", lower(it.Name))
+			r.Message = fmt.Sprintf("Every %s. No record of the last %s; add it and Pitwall will remind you.", every(km, months), lower(it.Name))
 			out = append(out, r)
 			continue
 		}
@@ -157,6 +162,26 @@ func Reminders(class string, odometer float64, services []store.Service, overrid
 	rank := map[string]int{"due": 0, "soon": 1, "ok": 2, "unknown": 3}
 	slices.SortStableFunc(out, func(a, b Reminder) int { return rank[a.Status] - rank[b.Status] })
 	return out
+}
+
+// every says an interval in words: "15,000 km or 12 months".
+func every(km float64, months int) string {
+	var parts []string
+	if km > 0 {
+		parts = append(parts, thousands(km)+" km")
+	}
+	if months > 0 {
+		parts = append(parts, fmt.Sprintf("%d months", months))
+	}
+	return strings.Join(parts, " or ")
+}
+
+func thousands(x float64) string {
+	s := fmt.Sprintf("%.0f", x)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 func worse(a, b string) string {

@@ -102,7 +102,7 @@ func (w *Web) signUp(ctx context.Context, ip string, in signUpInput) error {
 	u, err = w.st.SignUp(ctx, u, sh)
 	if errors.Is(err, store.ErrExists) {
 		if old, err := w.st.UserByEmail(ctx, in.Email); err == nil {
-			w.mail(ctx, old, "exists", "You already have a Pitwall account",
+			w.mail(ctx, old, "exists", "You already have an account",
 				"Someone, probably you, tried to open a Pitwall account with this address, which has one already.\n\n"+
 					"Sign in at "+w.url("/login")+", or set a new password at "+w.url("/reset")+".\n\nIf it was not you, you need do nothing.")
 		}
@@ -133,13 +133,17 @@ func (w *Web) sendLink(ctx context.Context, u store.User, purpose string) error 
 		return err
 	}
 	link := w.url(path + "?token=" + url.QueryEscape(tok))
+	hello := "Hello"
+	if u.Name != "" {
+		hello += " " + u.Name
+	}
 	switch purpose {
 	case store.LinkConfirm:
-		w.mail(ctx, u, purpose, "Confirm your Pitwall account",
-			fmt.Sprintf("Hello %s,\n\nconfirm your address to start using Pitwall:\n\n%s\n\nThe link works once, for %d hours.", u.Name, link, int(ttl.Hours())))
+		w.mail(ctx, u, purpose, "Confirm your account",
+			fmt.Sprintf("%s,\n\nconfirm your address to start using Pitwall:\n\n%s\n\nThe link works once, for %d hours.", hello, link, int(ttl.Hours())))
 	case store.LinkReset:
-		w.mail(ctx, u, purpose, "Set a new Pitwall password",
-			fmt.Sprintf("Hello %s,\n\nset a new password here:\n\n%s\n\nThe link works once, for %d minutes. If you did not ask for it, ignore this email: your password stays as it is.", u.Name, link, int(ttl.Minutes())))
+		w.mail(ctx, u, purpose, "Set a new password",
+			fmt.Sprintf("%s,\n\nset a new Pitwall password here:\n\n%s\n\nThe link works once, for %d minutes. If you did not ask for it, ignore this email: your password stays as it is.", hello, link, int(ttl.Minutes())))
 	}
 	return nil
 }

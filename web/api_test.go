@@ -22,6 +22,7 @@ import (
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 	"github.com/pitwall-io/pitwall/server"
 	"github.com/pitwall-io/pitwall/store"
+	"github.com/pitwall-io/pitwall/testserver"
 	"github.com/pitwall-io/pitwall/web"
 )
 
@@ -32,22 +33,26 @@ type fixture struct {
 	base       string
 	carA, carB string // Ana's and Bo's cars
 	devA       string
+	smtp       *testserver.SMTP // the server's mail goes here
 }
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	s, err := server.New(ctx, server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
+	mail := testserver.StartSMTP(t, testserver.SMTPOptions{NoTLS: true})
+	cfg := server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
 		Series: server.SeriesConfig{Path: filepath.Join(dir, "series.db")}, EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"},
-		HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"}})
+		HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"}}
+	cfg.Alerting.Email = server.EmailConfig{Addr: mail.Addr(), From: "pitwall@example.com", AllowPlain: true}
+	s, err := server.New(ctx, cfg, server.WithBcryptCost(bcrypt.MinCost))
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	f := &fixture{s: s, base: "http://" + s.HTTPAddr()}
+	f := &fixture{s: s, base: "http://" + s.HTTPAddr(), smtp: mail}
 	st := s.Store
 	hash, _ := web.HashPassword(pw, "", bcrypt.MinCost)
 	for i, name := range []string{"ana", "bo"} {

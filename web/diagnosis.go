@@ -78,3 +78,11 @@ func (w *Web) forgetDiagnosis(vehicleID string) {
 	delete(w.diags, vehicleID)
 	w.mu.Unlock()
 }
+
+// forgetDiagnoses drops every cached pre-diagnosis: the shops that match
+// changed.
+func (w *Web) forgetDiagnoses() {
+	w.mu.Lock()
+	w.diags = map[string]diagEntry{}
+	w.mu.Unlock()
+}

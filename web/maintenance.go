@@ -25,7 +25,7 @@ func (w *Web) reminders(rw http.ResponseWriter, r *http.Request, c *caller) erro
 }
 
 func (w *Web) remindersOf(ctx context.Context, c *caller, v store.Vehicle) ([]booking.Reminder, error) {
-	odo := 0.0
+	odo := v.OdometerKm // what the owner said, until a dongle reads more
 	devs, err := w.st.DevicesOfVehicle(ctx, v.ID)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,12 @@ func classify(err error) *apiError {
 		return fail(http.StatusConflict, "conflict", "%s", cleanMsg(err))
 	case errors.Is(err, errLogin):
 		return fail(http.StatusUnauthorized, "unauthenticated", "%s", err.Error())
+	case errors.Is(err, errUnconfirmed):
+		return fail(http.StatusForbidden, "unconfirmed", "%s", err.Error())
+	case errors.Is(err, ErrWeakPassword):
+		return fail(http.StatusUnprocessableEntity, "invalid", "%s", err.Error())
+	case errors.Is(err, store.ErrExpired):
+		return fail(http.StatusGone, "gone", "%s", cleanMsg(err))
 	}
 	return fail(http.StatusInternalServerError, "internal", "something went wrong on our side; it has been logged")
 }
@@ -62,7 +68,7 @@ func classify(err error) *apiError {
 // need not read.
 func cleanMsg(err error) string {
 	m := err.Error()
-	for _, p := range []string{"booking: invalid: ", "booking: not allowed: ", "booking: not found: ", "booking: no shop can take this job: ", "store: not found: ", "store: invalid value: ", "store: the record changed state: ", "store: already exists: "} {
+	for _, p := range []string{"booking: invalid: ", "booking: not allowed: ", "booking: not found: ", "booking: no shop can take this job: ", "store: not found: ", "store: invalid value: ", "store: the record changed state: ", "store: already exists: ", "store: expired or used: "} {
 		m = strings.Replace(m, p, "", 1)
 	}
 	return m

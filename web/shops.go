@@ -89,7 +89,11 @@ func (w *Web) saveShop(ctx context.Context, c *caller, in shopInput) (booking.Sh
 	}
 	sh := store.Shop{ID: old.ID, Name: strings.TrimSpace(in.Name), Email: strings.ToLower(strings.TrimSpace(in.Email)), Phone: strings.TrimSpace(in.Phone),
 		Address: strings.TrimSpace(in.Address), Lat: in.Lat, Lon: in.Lon, TimeZone: strings.TrimSpace(in.TimeZone), WebhookURL: strings.TrimSpace(in.WebhookURL), WebhookSecret: in.WebhookSecret}
-	return w.bk.SaveShop(ctx, sh, in.Profile)
+	saved, err := w.bk.SaveShop(ctx, sh, in.Profile)
+	if err == nil {
+		w.forgetDiagnoses()
+	}
+	return saved, err
 }
 
 func (w *Web) getShopProfile(rw http.ResponseWriter, r *http.Request, c *caller) error {
@@ -178,6 +182,7 @@ func (w *Web) reviewShopAPI(rw http.ResponseWriter, r *http.Request, c *caller) 
 	if err != nil {
 		return err
 	}
+	w.forgetDiagnoses()
 	w.writeJSON(rw, http.StatusOK, map[string]string{"id": st.ID, "status": st.Status})
 	return nil
 }
@@ -371,6 +376,7 @@ func (w *Web) reviewShopPost(rw http.ResponseWriter, r *http.Request, c *caller)
 	if err != nil {
 		return err
 	}
+	w.forgetDiagnoses()
 	http.Redirect(rw, r, "/admin?notice="+url.QueryEscape(st.Name+" is "+st.Status+"."), http.StatusSeeOther)
 	return nil
 }
