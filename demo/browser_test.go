@@ -3,9 +3,6 @@ package demo_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,59 +12,8 @@ import (
 
 	"github.com/pitwall-io/pitwall/demo"
 	"github.com/pitwall-io/pitwall/store"
+	"github.com/pitwall-io/pitwall/testserver"
 )
-
-// chromium finds Debian's browser. Under CI it must be there (the test
-// script installs it); elsewhere the browser tests are skipped without it.
-func chromium(t testing.TB) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatal("chromium is not installed; ./scripts/test installs Debian's chromium package")
-	}
-	t.Skip("chromium is not installed (apt-get install chromium)")
-	return ""
-}
-
-// artefacts is where screenshots are kept: $PITWALL_ARTEFACTS/browser
-// when set (the test script sets it), else the test's temp dir.
-func artefacts(t testing.TB) string {
-	dir := t.TempDir()
-	if a := os.Getenv("PITWALL_ARTEFACTS"); a != "" {
-		dir = filepath.Join(a, "browser")
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func browser(t testing.TB, exe string) (context.Context, context.CancelFunc) {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
-		chromedp.Flag("headless", true), chromedp.WindowSize(1280, 1000), chromedp.Flag("disable-gpu", true))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelC := chromedp.NewContext(actx)
-	ctx, cancelT := context.WithTimeout(ctx, 4*time.Minute)
-	// Start the browser on this context: a browser started by a step's
-	// shorter-lived context would close with it.
-	if err := chromedp.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return ctx, func() { cancelT(); cancelC(); cancelA() }
-}
-
-func shot(dir, name string) chromedp.Action {
-	return chromedp.ActionFunc(func(ctx context.Context) error {
-		var buf []byte
-		if err := chromedp.FullScreenshot(&buf, 100).Do(ctx); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, name+".png"), buf, 0o644)
-	})
-}
 
 func login(base, email string) chromedp.Tasks {
 	return chromedp.Tasks{
@@ -85,8 +31,8 @@ func login(base, email string) chromedp.Tasks {
 // shop signs in and accepts with a quote and a slot; the owner books; the
 // shop accepts the booking and confirms the drop-off.
 func TestOwnerAndShopInTheBrowser(t *testing.T) {
-	exe := chromium(t)
-	dir := artefacts(t)
+	exe := testserver.Chromium(t)
+	dir := testserver.Artefacts(t)
 	d, err := demo.Start(context.Background(), demo.Options{HTTP: "127.0.0.1:0", Vehicles: 3, Speed: 30, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
@@ -114,26 +60,26 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 		time.Sleep(500 * time.Millisecond)
 	}
 
-	ctx, cancel := browser(t, exe)
+	ctx, cancel := testserver.Browser(t, exe, 4*time.Minute)
 	defer cancel()
 	var safe, summary string
-	step(t, ctx, dir,
+	testserver.Step(t, ctx, dir,
 		login(d.URL, "owner@pitwall.demo"),
 		chromedp.WaitVisible(".alerts-list li.alert", chromedp.ByQuery),
 		chromedp.Sleep(2500*time.Millisecond), // a live update over server-sent events
-		shot(dir, "1-owner-garage"),
+		testserver.Shot(dir, "1-owner-garage"),
 		chromedp.Navigate(d.URL+"/vehicles/"+overheating),
 		chromedp.WaitVisible("#charts .uplot", chromedp.ByQuery),
-		shot(dir, "1b-owner-vehicle"),
+		testserver.Shot(dir, "1b-owner-vehicle"),
 		chromedp.Click("#open-diagnosis", chromedp.ByID),
 		chromedp.WaitVisible("#summary", chromedp.ByID),
 		chromedp.Text("#safe", &safe, chromedp.ByID),
 		chromedp.Text("#summary", &summary, chromedp.ByID),
-		shot(dir, "2-owner-diagnosis"),
+		testserver.Shot(dir, "2-owner-diagnosis"),
 		chromedp.Click("#share-vin", chromedp.ByID),
 		chromedp.Click("#request-quotes", chromedp.ByID),
 		chromedp.WaitVisible(".lead", chromedp.ByQuery),
-		shot(dir, "3-owner-quotes-requested"),
+		testserver.Shot(dir, "3-owner-quotes-requested"),
 	)
 	if safe != "no" || !strings.Contains(summary, "P0217") {
 		t.Errorf("diagnosis: safe %q, summary %q", safe, summary)
@@ -154,42 +100,42 @@ func TestOwnerAndShopInTheBrowser(t *testing.T) {
 	shopEmail := shopID + "@pitwall.demo"
 
 	// The shop, in its own browser session.
-	sctx, scancel := browser(t, exe) // a browser of its own: its own cookies
+	sctx, scancel := testserver.Browser(t, exe, 4*time.Minute) // a browser of its own: its own cookies
 	defer scancel()
 	quote := fmt.Sprintf("%.0f", (lead.FairLow+lead.FairHigh)/2)
-	step(t, sctx, dir,
+	testserver.Step(t, sctx, dir,
 		login(d.URL, shopEmail),
 		chromedp.WaitVisible(`a[href="/shop/leads/`+lead.ID+`"]`, chromedp.ByQuery),
-		shot(dir, "4-shop-inbox"),
+		testserver.Shot(dir, "4-shop-inbox"),
 		chromedp.Click(`a[href="/shop/leads/`+lead.ID+`"]`, chromedp.ByQuery),
 		chromedp.WaitVisible("#quote-form", chromedp.ByID),
 		chromedp.SendKeys("#quote", quote, chromedp.ByID),
-		shot(dir, "5-shop-lead"),
+		testserver.Shot(dir, "5-shop-lead"),
 		chromedp.Click("#send-quote", chromedp.ByID),
 		chromedp.WaitVisible(".flash.ok", chromedp.ByQuery),
 	)
 	// The owner books the quote.
-	step(t, ctx, dir,
+	testserver.Step(t, ctx, dir,
 		chromedp.Navigate(d.URL+"/leads"),
 		chromedp.WaitVisible("button.book", chromedp.ByQuery),
-		shot(dir, "6-owner-quote"),
+		testserver.Shot(dir, "6-owner-quote"),
 		chromedp.Click("button.book", chromedp.ByQuery),
 		chromedp.WaitVisible("tr.booking.requested", chromedp.ByQuery),
-		shot(dir, "7-owner-booked"),
+		testserver.Shot(dir, "7-owner-booked"),
 	)
 	bs, _ := st.Bookings(context.Background(), store.BookingFilter{ShopID: shopID})
 	if len(bs) != 1 {
 		t.Fatalf("bookings %+v", bs)
 	}
 	// The shop accepts the booking and confirms the drop-off.
-	step(t, sctx, dir,
+	testserver.Step(t, sctx, dir,
 		chromedp.Navigate(d.URL+"/shop/bookings/"+bs[0].ID),
 		chromedp.WaitVisible("#accept-booking", chromedp.ByID),
 		chromedp.Click("#accept-booking", chromedp.ByID),
 		chromedp.WaitVisible("#schedule-booking", chromedp.ByID),
 		chromedp.Click("#schedule-booking", chromedp.ByID),
 		chromedp.WaitVisible("#start-booking", chromedp.ByID), // only a scheduled booking offers it
-		shot(dir, "8-shop-booking-scheduled"),
+		testserver.Shot(dir, "8-shop-booking-scheduled"),
 	)
 	b, _ := st.Booking(context.Background(), bs[0].ID)
 	if b.Status != "scheduled" || fmt.Sprintf("%.0f", b.Price) != quote {
@@ -204,17 +150,4 @@ func ownerID(t *testing.T, st *store.Store) string {
 		t.Fatal(err)
 	}
 	return u.OwnerID
-}
-
-// step runs actions with a minute to spare; on failure it keeps a
-// screenshot of the page as it was, and says what the page said.
-func step(t *testing.T, ctx context.Context, dir string, actions ...chromedp.Action) {
-	t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := chromedp.Run(sctx, actions...); err != nil {
-		var text, url string
-		_ = chromedp.Run(ctx, chromedp.Location(&url), chromedp.Text("main", &text, chromedp.ByQuery), shot(dir, "failed"))
-		t.Fatalf("%v at %s:\n%.600s", err, url, text)
-	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/pitwall-io/pitwall/demo"
 	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/series"
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
 // BenchmarkVehicleChartsDay measures the vehicle page's charts over a day
@@ -22,7 +23,7 @@ import (
 //
 //	go test -run - -bench VehicleChartsDay ./demo
 func BenchmarkVehicleChartsDay(b *testing.B) {
-	exe := chromium(b)
+	exe := testserver.Chromium(b)
 	d, err := demo.Start(context.Background(), demo.Options{HTTP: "127.0.0.1:0", Vehicles: 1, Speed: 1, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		b.Fatal(err)
@@ -47,7 +48,7 @@ func BenchmarkVehicleChartsDay(b *testing.B) {
 	if err := d.Server.Series.Write(ctx, pts); err != nil {
 		b.Fatal(err)
 	}
-	bctx, cancel := browser(b, exe)
+	bctx, cancel := testserver.Browser(b, exe, 10*time.Minute)
 	defer cancel()
 	if err := chromedp.Run(bctx, login(d.URL, "owner@pitwall.demo")); err != nil {
 		b.Fatal(err)

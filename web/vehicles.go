@@ -44,6 +44,8 @@ type VehicleView struct {
 	Online     bool               `json:"online"`
 	Seen       time.Time          `json:"seen,omitzero"`
 	Devices    []string           `json:"devices"`
+	// DeviceOnline says which of the devices has a session now.
+	DeviceOnline map[string]bool `json:"device_online"`
 	Latest     map[string]float64 `json:"latest"`
 	Alerts     int                `json:"firing_alerts"`
 	Worst      string             `json:"worst_severity,omitempty"`
@@ -64,7 +66,7 @@ var liveSignals = []string{diagnosis.SigSpeed, diagnosis.SigRPM, diagnosis.SigCo
 
 func (w *Web) view(ctx context.Context, g store.GarageVehicle, alerts []store.Alert) (VehicleView, error) {
 	vv := VehicleView{ID: g.ID, Name: g.Name, VIN: g.VIN, Make: g.Make, Model: g.Model, Year: g.Year, Class: g.Class, Plate: g.Plate,
-		OdometerKm: g.OdometerKm, Latest: map[string]float64{}, Devices: []string{}}
+		OdometerKm: g.OdometerKm, Latest: map[string]float64{}, Devices: []string{}, DeviceOnline: map[string]bool{}}
 	if g.HasHome {
 		vv.Home = &Place{g.HomeLat, g.HomeLon}
 	}
@@ -73,6 +75,7 @@ func (w *Web) view(ctx context.Context, g store.GarageVehicle, alerts []store.Al
 			continue
 		}
 		vv.Devices = append(vv.Devices, d.ID)
+		vv.DeviceOnline[d.ID] = d.Online
 		if d.VIN != "" && d.VIN != g.VIN && vv.ReportedVIN == "" {
 			vv.ReportedVIN, vv.ReportedBy = d.VIN, d.ID
 		}

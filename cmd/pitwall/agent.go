@@ -82,6 +82,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if cfg.Adapter == "" || cfg.Broker.URL == "" || cfg.DeviceID == "" {
 		return usageError{"give --adapter; and pair once (--server and --pair), or give --broker, --device-id and a secret (--secret-file or " + secretEnv + "), or --config"}
 	}
+	cfg.Defaults()
 	a, err := edge.New(cfg, edge.WithLogger(logger(stderr, *verbose)))
 	if err != nil {
 		return err

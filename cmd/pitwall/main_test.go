@@ -12,6 +12,7 @@ import (
 
 	"github.com/pitwall-io/pitwall/obd"
 	"github.com/pitwall-io/pitwall/obd/obdtest"
+	"github.com/pitwall-io/pitwall/store"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -105,6 +106,14 @@ func TestScanReportText(t *testing.T) {
 func TestDevicesCommand(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "pitwall.db")
+	if out := do0(t, 1, "devices", "add", "car-1", "--db", db); !strings.Contains(out, "pitwall server` creates the database") {
+		t.Errorf("adding to a database that does not exist: %s", out)
+	}
+	st, err := store.Open(context.Background(), db) // as the server's first start makes it
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
 	do := func(code int, args ...string) string {
 		t.Helper()
 		var out, errb bytes.Buffer
@@ -139,6 +148,16 @@ func TestDevicesCommand(t *testing.T) {
 		!strings.HasPrefix(string(passwd), "car-1:$7$1000$") || !strings.Contains(string(passwd), "pitwall-server:$7$") {
 		t.Errorf("export:\n%s\n%s", acl, passwd)
 	}
+}
+
+// do0 runs a command and checks its exit code.
+func do0(t *testing.T, code int, args ...string) string {
+	t.Helper()
+	var out, errb bytes.Buffer
+	if got := run(context.Background(), args, &out, &errb); got != code {
+		t.Fatalf("pitwall %s: exit %d, want %d; %s%s", strings.Join(args, " "), got, code, out.String(), errb.String())
+	}
+	return out.String() + errb.String()
 }
 
 // The README's first command: the demo starts, prints its logins and

@@ -4,6 +4,40 @@
 
 const csrf = () => document.querySelector('meta[name="csrf"]').content;
 
+// The account's time zone: every time on the page is shown in it.
+const zone = () => (document.querySelector('meta[name="tz"]') || {}).content || "UTC";
+
+function at(t) {
+  try {
+    return new Intl.DateTimeFormat("en-GB", { timeZone: zone(), weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(new Date(t));
+  } catch (e) {
+    return new Date(t).toUTCString().slice(0, 22);
+  }
+}
+
+// Forms that ask for the browser's time zone (sign-up) get it filled in.
+function browserZone() {
+  let tz = "UTC";
+  try { tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (e) { /* keep UTC */ }
+  document.querySelectorAll("[data-browser-zone]").forEach((el) => { if (!el.value || el.value === "UTC") el.value = tz; });
+}
+
+// "Use my location" buttons fill the named latitude and longitude fields.
+function locate() {
+  document.querySelectorAll("[data-locate]").forEach((b) => {
+    if (!navigator.geolocation) { b.disabled = true; b.title = "This browser does not share its location"; return; }
+    b.addEventListener("click", () => {
+      const [lat, lon] = b.dataset.locate.split(",").map((id) => document.getElementById(id));
+      b.textContent = "Locating…";
+      navigator.geolocation.getCurrentPosition((p) => {
+        lat.value = p.coords.latitude.toFixed(4);
+        lon.value = p.coords.longitude.toFixed(4);
+        b.textContent = "Use my location";
+      }, (err) => { b.textContent = "Location refused: type it"; }, { timeout: 10000 });
+    });
+  });
+}
+
 function fmt(sig, v) {
   if (v === undefined || v === null) return "–";
   const digits = /Voltage/.test(sig) ? 1 : 0;
@@ -29,9 +63,14 @@ function live() {
         const st = scope.querySelector('[data-field="status"]');
         if (st) st.textContent = v.online ? "online" : "offline";
         scope.querySelectorAll('[data-field="online"]').forEach((d) => d.classList.toggle("on", v.online));
+        scope.querySelectorAll("[data-device-online]").forEach((d) => {
+          const on = !!(v.device_online || {})[d.dataset.deviceOnline];
+          if (d.classList.contains("dot")) d.classList.toggle("on", on);
+          else if (d.textContent === "online" || d.textContent === "offline") d.textContent = on ? "online" : "offline";
+        });
       });
-      // The odometer and other values outside the card.
-      document.querySelectorAll('[data-sig="Vehicle.TraveledDistance"]').forEach((el) => { el.textContent = fmt("", v.latest["Vehicle.TraveledDistance"]); });
+      // The odometer: the dongle's reading, else what the owner said.
+      document.querySelectorAll('[data-odometer="' + v.id + '"]').forEach((el) => { el.textContent = fmt("", v.odometer_km); });
     });
   });
 }
@@ -47,7 +86,7 @@ function feed() {
     const li = document.createElement("li");
     const when = document.createElement("span");
     when.className = "muted";
-    when.textContent = new Date(it.time).toUTCString().slice(0, 22) + " ";
+    when.textContent = at(it.time) + " ";
     li.append(when, document.createTextNode(it.summary));
     list.prepend(li);
   });
@@ -97,7 +136,7 @@ async function charts(hours) {
     const scales = { x: { time: true } };
     const axes = [{}, { scale: "y" }];
     if (g.scales.includes("rpm")) { scales.rpm = {}; axes.push({ scale: "rpm", side: 1, grid: { show: false } }); }
-    new uPlot({ title: g.title, width, height: 200, scales, axes,
+    new uPlot({ title: g.title, width, height: 200, scales, axes, tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), zone()),
       series: [{}].concat(g.names.map((n, i) => ({ label: n, stroke: colours[i], width: 1.5, scale: g.scales[i], spanGaps: false }))) }, aligned, div);
   });
   const ms = Math.round(performance.now() - t0);
@@ -117,4 +156,4 @@ function ranges() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { live(); feed(); ranges(); charts(24); });
+document.addEventListener("DOMContentLoaded", () => { browserZone(); locate(); live(); feed(); ranges(); charts(24); });
