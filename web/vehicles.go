@@ -31,24 +31,24 @@ func (w *Web) vehicleFor(ctx context.Context, c *caller, id string) (store.Vehic
 
 // VehicleView is a vehicle with its devices and newest values.
 type VehicleView struct {
-	ID         string             `json:"id"`
-	Name       string             `json:"name"`
-	VIN        string             `json:"vin,omitempty"`
-	Make       string             `json:"make"`
-	Model      string             `json:"model"`
-	Year       int                `json:"year"`
-	Class      string             `json:"class"`
-	Plate      string             `json:"plate,omitempty"`
-	OdometerKm float64            `json:"odometer_km"` // the device's reading, else what the owner said
-	Home       *Place             `json:"home,omitempty"`
-	Online     bool               `json:"online"`
-	Seen       time.Time          `json:"seen,omitzero"`
-	Devices    []string           `json:"devices"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	VIN        string    `json:"vin,omitempty"`
+	Make       string    `json:"make"`
+	Model      string    `json:"model"`
+	Year       int       `json:"year"`
+	Class      string    `json:"class"`
+	Plate      string    `json:"plate,omitempty"`
+	OdometerKm float64   `json:"odometer_km"` // the device's reading, else what the owner said
+	Home       *Place    `json:"home,omitempty"`
+	Online     bool      `json:"online"`
+	Seen       time.Time `json:"seen,omitzero"`
+	Devices    []string  `json:"devices"`
 	// DeviceOnline says which of the devices has a session now.
-	DeviceOnline map[string]bool `json:"device_online"`
-	Latest     map[string]float64 `json:"latest"`
-	Alerts     int                `json:"firing_alerts"`
-	Worst      string             `json:"worst_severity,omitempty"`
+	DeviceOnline map[string]bool    `json:"device_online"`
+	Latest       map[string]float64 `json:"latest"`
+	Alerts       int                `json:"firing_alerts"`
+	Worst        string             `json:"worst_severity,omitempty"`
 	// ReportedVIN is a VIN a dongle read from the car that is not the
 	// car's VIN on record (or the car has none): the owner decides.
 	ReportedVIN string `json:"reported_vin,omitempty"`

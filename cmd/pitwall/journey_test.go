@@ -367,4 +367,3 @@ func waitUntil(t *testing.T, within time.Duration, what string, ok func() bool) 
 		time.Sleep(time.Second)
 	}
 }
-

@@ -97,7 +97,9 @@ func Provision(ctx context.Context, client *http.Client, server, token, prefix s
 		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
 		resp.Body.Close()
 		if resp.StatusCode != http.StatusCreated {
-			var e struct{ Error struct{ Code, Message string } }
+			var e struct {
+				Error struct{ Code, Message string }
+			}
 			msg := resp.Status
 			if json.Unmarshal(raw, &e) == nil && e.Error.Message != "" {
 				msg = e.Error.Message
