@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -373,6 +374,14 @@ func TestLeadConsentQuoteBookAndVerify(t *testing.T) {
 		actor := first
 		if s.who == OwnerRole {
 			actor = r.owner.ID
+		}
+		if s.a == Complete {
+			// A mileage or price that is not a number is refused, naming it.
+			for _, bad := range []Input{{Work: "x", Odometer: math.NaN()}, {Work: "x", Odometer: math.Inf(1)}, {Work: "x", Price: math.NaN()}} {
+				if _, err := r.svc.Act(ctx, s.who, actor, b.ID, s.a, bad); !errors.Is(err, ErrInvalid) {
+					t.Errorf("completing with %+v: %v", bad, err)
+				}
+			}
 		}
 		if b, err = r.svc.Act(ctx, s.who, actor, b.ID, s.a, s.in); err != nil {
 			t.Fatalf("%s: %v", s.a, err)

@@ -775,7 +775,7 @@ func (s *Service) Act(ctx context.Context, who Role, actorID, bookingID string, 
 			return store.Booking{}, invalid("work", "%d characters, at most 4000", len(in.Work))
 		case in.Price < 0 || in.Price > quoteMax || math.IsNaN(in.Price):
 			return store.Booking{}, invalid("price", "%v: want 0–%d (0 keeps the booked price)", in.Price, quoteMax)
-		case in.Odometer < 0 || in.Odometer > 3_000_000:
+		case in.Odometer < 0 || in.Odometer > 3_000_000 || math.IsNaN(in.Odometer):
 			return store.Booking{}, invalid("odometer", "%v km", in.Odometer)
 		}
 		c.Work, c.Price, c.Completed, c.Odometer = strings.TrimSpace(in.Work), in.Price, s.now(), in.Odometer

@@ -88,6 +88,12 @@ type HTTPConfig struct {
 	// believed: for the client's address (sign-in limits) and HTTPS
 	// (secure cookies, HSTS).
 	TrustedProxies []string `yaml:"trusted_proxies"`
+	// MetricsAddr serves /metrics on an address of its own (a port only
+	// the monitoring network reaches); MetricsTokenFile instead puts it on
+	// the main listener behind a bearer token. With neither, /metrics is
+	// served only when the main listener is a loopback address.
+	MetricsAddr      string `yaml:"metrics_addr"`
+	MetricsTokenFile string `yaml:"metrics_token_file"`
 }
 
 // Defaults fills what the file leaves out.
@@ -142,7 +148,10 @@ func (c *Config) Validate() error {
 	if c.EmbeddedBroker.Addr != "" && c.Ingest.Broker.URL != "" {
 		errs = append(errs, configfile.Bad("embedded_broker.addr", "with an embedded broker the ingest takes its messages directly; leave ingest.broker.url empty"))
 	}
-	for field, addr := range map[string]string{"embedded_broker.addr": c.EmbeddedBroker.Addr, "http.addr": c.HTTP.Addr} {
+	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsTokenFile != "" {
+		errs = append(errs, configfile.Bad("http.metrics_addr", "give metrics_addr or metrics_token_file, not both"))
+	}
+	for field, addr := range map[string]string{"embedded_broker.addr": c.EmbeddedBroker.Addr, "http.addr": c.HTTP.Addr, "http.metrics_addr": c.HTTP.MetricsAddr} {
 		if addr == "" {
 			continue
 		}

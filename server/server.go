@@ -17,7 +17,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pitwall-io/pitwall/alerting"
 	"github.com/pitwall-io/pitwall/booking"
@@ -50,10 +49,13 @@ type Server struct {
 	// other packages may add routes before Run.
 	Mux *http.ServeMux
 
-	listener   net.Listener
-	closers    []func() error
-	bcryptCost int
-	live       liveValues
+	listener net.Listener
+	closers  []func() error
+	// metricsListener serves metricsMux when http.metrics_addr is set.
+	metricsListener net.Listener
+	metricsMux      *http.ServeMux
+	bcryptCost      int
+	live            liveValues
 }
 
 // Option changes a Server.
@@ -148,7 +150,6 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	}
 	s.log.Info("rules loaded", "rules", len(set.Rules), "inhibit_rules", len(set.Inhibits), "notifiers", len(notifiers))
 
-	s.Mux.Handle("GET /metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{Registry: s.Registry}))
 	s.Mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
@@ -158,6 +159,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		return nil, fmt.Errorf("server: http.addr %s: %w", cfg.HTTP.Addr, err)
 	}
 	s.closers = append(s.closers, s.listener.Close)
+	if err := s.mountMetrics(); err != nil {
+		return nil, err
+	}
 	if err := s.mountWeb(); err != nil {
 		return nil, err
 	}
@@ -225,8 +229,20 @@ func (s *Server) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	srv := &http.Server{Handler: s.Mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	var wg sync.WaitGroup
+	var msrv *http.Server
+	if s.metricsListener != nil {
+		msrv = &http.Server{Handler: s.metricsMux, ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := msrv.Serve(s.metricsListener); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("server: metrics: %w", err)
+				cancel()
+			}
+		}()
+	}
 	wg.Add(4)
 	go func() {
 		defer wg.Done()
@@ -259,6 +275,9 @@ func (s *Server) Run(ctx context.Context) error {
 	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)
 	defer done()
 	_ = srv.Shutdown(shutdown)
+	if msrv != nil {
+		_ = msrv.Shutdown(shutdown)
+	}
 	wg.Wait()
 	s.Booking.Wait()
 	s.Close()

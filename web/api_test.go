@@ -36,7 +36,7 @@ type fixture struct {
 	smtp       *testserver.SMTP // the server's mail goes here
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, opts ...func(*server.Config)) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -45,6 +45,9 @@ func newFixture(t *testing.T) *fixture {
 		Series: server.SeriesConfig{Path: filepath.Join(dir, "series.db")}, EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"},
 		HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"}}
 	cfg.Alerting.Email = server.EmailConfig{Addr: mail.Addr(), From: "pitwall@example.com", AllowPlain: true}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	s, err := server.New(ctx, cfg, server.WithBcryptCost(bcrypt.MinCost))
 	if err != nil {
 		t.Fatal(err)

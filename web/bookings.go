@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -208,7 +209,7 @@ func formInput(r *http.Request, loc *time.Location) (booking.Input, error) {
 	for name, dst := range map[string]*float64{"price": &in.Price, "odometer_km": &in.Odometer} {
 		if s := r.PostFormValue(name); s != "" {
 			v, err := strconv.ParseFloat(s, 64)
-			if err != nil {
+			if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 				return in, fail(http.StatusUnprocessableEntity, "invalid", "%s: %q is not a number", name, s)
 			}
 			*dst = v

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"net/url"
 	"time"
@@ -96,7 +97,7 @@ func (w *Web) addService(rw http.ResponseWriter, r *http.Request, c *caller) err
 	switch {
 	case err != nil || d.After(time.Now()):
 		return fail(http.StatusUnprocessableEntity, "invalid", "date: %q: want a past date like 2026-03-14", in.Date)
-	case in.OdometerKm < 0 || in.OdometerKm > 3_000_000:
+	case in.OdometerKm < 0 || in.OdometerKm > 3_000_000 || math.IsNaN(in.OdometerKm):
 		return fail(http.StatusUnprocessableEntity, "invalid", "odometer_km: %v", in.OdometerKm)
 	case in.Kind != "" && !validItem(in.Kind):
 		return fail(http.StatusUnprocessableEntity, "invalid", "kind: %q is no maintenance item", in.Kind)

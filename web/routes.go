@@ -15,7 +15,8 @@ var (
 
 // routes is the one table of what the web side serves: handle is given
 // each pattern and its handler (http.ServeMux.Handle, or a test's list).
-func (w *Web) routes(handle func(pattern string, h http.Handler)) {
+func (w *Web) routes(register func(pattern string, h http.Handler)) {
+	handle := func(pattern string, h http.Handler) { register(pattern, w.harden(h)) }
 	api := func(pattern string, roles []string, h func(http.ResponseWriter, *http.Request, *caller) error) {
 		handle(pattern, w.handler(roles, h))
 	}
@@ -23,7 +24,7 @@ func (w *Web) routes(handle func(pattern string, h http.Handler)) {
 		handle(pattern, w.page(roles, h))
 	}
 	static, _ := fs.Sub(files, "static")
-	handle("GET /static/", http.StripPrefix("/static/", cacheFor(http.FileServerFS(static))))
+	handle("GET /static/", http.StripPrefix("/static/", cacheFor(filesOnly(static, http.FileServerFS(static)))))
 
 	handle("POST /api/v1/tokens", http.HandlerFunc(w.createToken))
 	handle("POST /api/v1/accounts", http.HandlerFunc(w.signUpAPI))
