@@ -303,7 +303,7 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 		return store.Lead{}, nil, err
 	}
 	for _, o := range offers[:min(len(offers), fanout)] {
-		s.sendLead(l, o.ShopID, o.Due)
+		s.sendLead(ctx, l, o.ShopID, o.Due)
 	}
 	return l, sugg, nil
 }
@@ -325,10 +325,16 @@ func (s *Service) answerBy(ctx context.Context, shopID string, sent time.Time) (
 // ErrNoShop is a lead no shop can take.
 var ErrNoShop = errors.New("booking: no shop can take this job")
 
-func (s *Service) sendLead(l store.Lead, shopID string, due time.Time) {
+func (s *Service) sendLead(ctx context.Context, l store.Lead, shopID string, due time.Time) {
+	local := due.UTC()
+	if st, err := s.Store.Shop(ctx, shopID); err == nil {
+		if loc, err := time.LoadLocation(st.TimeZone); err == nil {
+			local = due.In(loc) // the shop reads its deadline in its own time
+		}
+	}
 	s.tellShop(shopID, Note{ID: noteID("lead", l.ID, shopID), Kind: "lead", LeadID: l.ID, Time: s.now(),
 		Subject: fmt.Sprintf("New lead: %d %s %s, %s", l.Year, l.Make, l.Model, strings.Join(l.Codes, " ")),
-		Text:    fmt.Sprintf("%s\nPlease answer with a quote and a slot, or decline, by %s.", l.Summary, due.Format(time.RFC1123)),
+		Text:    fmt.Sprintf("%s\nPlease answer with a quote and a slot, or decline, by %s.", l.Summary, local.Format("Mon 2 Jan 2006, 15:04 MST")),
 		Lead:    viewFor(l, store.Offer{ShopID: shopID, State: store.OfferSent, Due: due})})
 }
 
@@ -549,7 +555,7 @@ func (s *Service) moveOn(ctx context.Context, leadID string) {
 			continue
 		}
 		live++
-		s.sendLead(l, o.ShopID, due)
+		s.sendLead(ctx, l, o.ShopID, due)
 	}
 }
 
@@ -635,6 +641,9 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string, cont
 	sh, err := ReadShop(st)
 	if err != nil {
 		return store.Booking{}, err
+	}
+	if st.Status != store.ShopApproved {
+		return store.Booking{}, invalid("shop", "%s takes no bookings now (%s)", sh.Name, st.Status)
 	}
 	if !o.Slot.After(s.now()) {
 		return store.Booking{}, invalid("slot", "the quoted slot %s has passed; ask the shop for another", o.Slot.Format(time.RFC3339))
@@ -891,7 +900,7 @@ func (s *Service) ReviewShop(ctx context.Context, shopID, action, note string) (
 	}
 	to, ok := steps[action][st.Status]
 	if !ok {
-		return store.Shop{}, fmt.Errorf("%w: a %s shop cannot be %s", ErrIllegal, st.Status, pastTense(action))
+		return store.Shop{}, fmt.Errorf("%w: the shop is %s and cannot be %s", ErrIllegal, st.Status, pastTense(action))
 	}
 	if (action == "reject" || action == "suspend") && strings.TrimSpace(note) == "" {
 		return store.Shop{}, invalid("note", "say why, for the shop")

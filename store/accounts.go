@@ -163,10 +163,21 @@ func (s *Store) RecentLinks(ctx context.Context, userID, purpose string, since t
 	return n, err
 }
 
+// LinkUser is the user a live link (unexpired, unused) belongs to,
+// without spending it.
+func (s *Store) LinkUser(ctx context.Context, tokenHash, purpose string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+` FROM account_links l JOIN users u ON u.id = l.user_id
+		WHERE l.token_hash = ? AND l.purpose = ? AND l.used_ms IS NULL AND l.expires_ms > ?`, tokenHash, purpose, ms(s.now())))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, fmt.Errorf("%w: no live link", ErrNotFound)
+	}
+	return u, err
+}
+
 // UseLink spends a link: it must exist for the purpose, be unexpired and
 // unused. Spending is one conditional update, so two requests racing with
-// the same link cannot both succeed. A confirm link also marks the
-// address confirmed, if it is still the user's.
+// the same link cannot both succeed. Any link marks the address it was
+// sent to confirmed, if it is still the user's.
 func (s *Store) UseLink(ctx context.Context, tokenHash, purpose string) (User, error) {
 	now := s.now()
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -193,10 +204,10 @@ func (s *Store) UseLink(ctx context.Context, tokenHash, purpose string) (User, e
 		`UPDATE account_links SET used_ms = ? WHERE token_hash = ? AND used_ms IS NULL`, ms(now), tokenHash); err != nil {
 		return User{}, err
 	}
-	if purpose == LinkConfirm {
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET confirmed_ms = ? WHERE id = ? AND email = ? AND confirmed_ms IS NULL`, ms(now), l.UserID, l.Email); err != nil {
-			return User{}, fmt.Errorf("store: link: %w", err)
-		}
+	// Either link reached the address it was sent to: it is confirmed, if
+	// it is still the user's.
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET confirmed_ms = ? WHERE id = ? AND email = ? AND confirmed_ms IS NULL`, ms(now), l.UserID, l.Email); err != nil {
+		return User{}, fmt.Errorf("store: link: %w", err)
 	}
 	u, err := scanUser(tx.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, l.UserID))
 	if err != nil {

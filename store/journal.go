@@ -114,22 +114,25 @@ func (s *Store) Messages(ctx context.Context, device, kind string, since time.Ti
 	q += ` ORDER BY time_ms, seq LIMIT ?`
 	args = append(args, limit)
 	rows, err := s.db.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("store: messages of %s: %w", device, err)
-	}
-	defer rows.Close()
-	var out []Message
-	for rows.Next() {
-		var m Message
-		var seq, t int64
-		var boot string
-		if err := rows.Scan(&m.Device, &seq, &m.Kind, &boot, &t, &m.Body); err != nil {
-			return nil, err
-		}
-		m.Seq, m.Boot, m.Time = uint64(seq), bootFromText(boot), fromMS(t)
-		out = append(out, m)
-	}
-	return out, rows.Err()
+	return collect(rows, err, "messages of "+device, scanMessage)
+}
+
+// MessagesAfter lists a device's messages of every kind after a point
+// (time, then sequence number), oldest first, at most limit: a cursor that
+// pages through messages sharing a millisecond without missing any.
+func (s *Store) MessagesAfter(ctx context.Context, device string, after time.Time, afterSeq uint64, limit int) ([]Message, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device, seq, kind, boot, time_ms, body FROM device_messages
+		WHERE device = ? AND (time_ms > ? OR time_ms = ? AND seq > ?) ORDER BY time_ms, seq LIMIT ?`, device, ms(after), ms(after), int64(afterSeq), limit)
+	return collect(rows, err, "messages of "+device, scanMessage)
+}
+
+func scanMessage(r interface{ Scan(...any) error }) (Message, error) {
+	var m Message
+	var seq, t int64
+	var boot string
+	err := r.Scan(&m.Device, &seq, &m.Kind, &boot, &t, &m.Body)
+	m.Seq, m.Boot, m.Time = uint64(seq), bootFromText(boot), fromMS(t)
+	return m, err
 }
 
 // SaveBirth keeps a boot's birth message; a later birth of the same boot

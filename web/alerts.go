@@ -72,8 +72,16 @@ func (w *Web) quietHours(rw http.ResponseWriter, r *http.Request, c *caller) err
 	if (in.Start == "") != (in.End == "") {
 		return fail(http.StatusUnprocessableEntity, "invalid", "start, end: give both (like 22:00 and 07:00) or neither")
 	}
+	if in.TimeZone == "" {
+		in.TimeZone = c.TimeZone // the account's: quiet hours and the pages agree
+	}
 	if err := w.st.SetQuietHours(r.Context(), c.OwnerID, store.QuietHours{Start: in.Start, End: in.End, TimeZone: in.TimeZone}); err != nil {
 		return err
+	}
+	if in.TimeZone != c.TimeZone {
+		if err := w.updateProfile(r.Context(), c, profileInput{TimeZone: &in.TimeZone}); err != nil {
+			return err
+		}
 	}
 	w.writeJSON(rw, http.StatusOK, in)
 	return nil
@@ -89,7 +97,7 @@ func (w *Web) snoozePost(rw http.ResponseWriter, r *http.Request, c *caller) err
 	if err != nil {
 		return err
 	}
-	http.Redirect(rw, r, "/garage?notice="+url.QueryEscape("Snoozed until "+sl.EndsAt.UTC().Format("Mon 2 Jan 15:04 UTC")+"."), http.StatusSeeOther)
+	http.Redirect(rw, r, "/garage?notice="+url.QueryEscape("Snoozed until "+(pageData{Loc: c.location()}).When(sl.EndsAt)+"."), http.StatusSeeOther)
 	return nil
 }
 

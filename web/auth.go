@@ -61,6 +61,14 @@ type caller struct {
 	bearer bool
 }
 
+// location is the caller's time zone (UTC when unset or unknown).
+func (c *caller) location() *time.Location {
+	if loc, err := time.LoadLocation(c.TimeZone); err == nil && c.TimeZone != "" {
+		return loc
+	}
+	return time.UTC
+}
+
 type ctxKey struct{}
 
 func callerOf(r *http.Request) *caller {

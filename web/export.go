@@ -99,9 +99,9 @@ func (w *Web) writeExport(ctx context.Context, out *bufio.Writer, av AccountView
 	}
 	first := true
 	for _, d := range devices {
-		since := time.Time{}
+		after, afterSeq := time.UnixMilli(-1), uint64(0)
 		for {
-			ms, err := w.st.Messages(ctx, d, "", since, 1000)
+			ms, err := w.st.MessagesAfter(ctx, d, after, afterSeq, 1000)
 			if err != nil {
 				return err
 			}
@@ -123,7 +123,7 @@ func (w *Web) writeExport(ctx context.Context, out *bufio.Writer, av AccountView
 			if len(ms) < 1000 {
 				break
 			}
-			since = ms[len(ms)-1].Time.Add(time.Millisecond)
+			after, afterSeq = ms[len(ms)-1].Time, ms[len(ms)-1].Seq
 		}
 	}
 	if _, err := out.WriteString(`],"series":{`); err != nil {

@@ -208,10 +208,7 @@ func (d pageData) Zone() string {
 func (w *Web) render(rw http.ResponseWriter, r *http.Request, status int, name string, d pageData) {
 	d.Loc = time.UTC
 	if c := callerOf(r); c != nil {
-		d.User, d.CSRF = &c.User, c.csrf
-		if loc, err := time.LoadLocation(c.TimeZone); err == nil && c.TimeZone != "" {
-			d.Loc = loc
-		}
+		d.User, d.CSRF, d.Loc = &c.User, c.csrf, c.location()
 	}
 	q := r.URL.Query()
 	if d.Error == "" {

@@ -104,10 +104,7 @@ func (w *Web) routes(register func(pattern string, h http.Handler)) {
 		return nil
 	})
 	page("GET /{$}", anyone, func(rw http.ResponseWriter, r *http.Request, c *caller) error {
-		to := "/garage"
-		if c.Role == RoleShop {
-			to = "/shop"
-		}
+		to := landing(c.User, "/")
 		http.Redirect(rw, r, to, http.StatusSeeOther)
 		return nil
 	})

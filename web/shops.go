@@ -198,6 +198,12 @@ func (w *Web) browse(ctx context.Context, c *caller, q url.Values) ([]booking.Br
 			return nil, err
 		}
 		lat, lon, has = v.HomeLat, v.HomeLon, v.HasHome
+		if !has {
+			// A car added before cars had homes of their own: the owner's.
+			if lat, lon, has, err = w.st.OwnerHome(ctx, v.OwnerID); err != nil {
+				return nil, err
+			}
+		}
 	} else if q.Get("lat") != "" || q.Get("lon") != "" {
 		var err1, err2 error
 		lat, err1 = strconv.ParseFloat(q.Get("lat"), 64)
