@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -366,6 +367,10 @@ func (in *Ingest) prepare(m mqtt.Message) *job {
 			reason = "schema"
 		case errors.Is(err, wire.ErrDevice):
 			reason = "device"
+		case errors.Is(err, wire.ErrNonFinite):
+			reason = "non_finite"
+		case errors.Is(err, wire.ErrCode):
+			reason = "code"
 		}
 		return in.rejected(j, reason, err)
 	}
@@ -415,7 +420,11 @@ func (in *Ingest) status(j *job, st *wirepb.Status, payload []byte) *job {
 	}
 	a, err := wire.AliasesFromBirth(st)
 	if err != nil {
-		return in.rejected(j, "birth", err)
+		reason := "birth"
+		if errors.Is(err, wire.ErrNonFinite) {
+			reason = "non_finite"
+		}
+		return in.rejected(j, reason, err)
 	}
 	t := in.now()
 	if st.GetTimeMs() != 0 {
@@ -550,7 +559,13 @@ func (in *Ingest) telemetry(j *job, t *wirepb.Telemetry) *job {
 			start = len(fields)
 		}
 		last = ms
-		fields = append(fields, series.Field{Signal: s.Name, Value: s.Value(t.GetValue()[i])})
+		v := s.Value(t.GetValue()[i])
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			// AliasesFromBirth's bounds rule this out; the last guard
+			// before the store.
+			return in.rejected(j, "non_finite", fmt.Errorf("sample %d of %s comes out %v", i, s.Name, v))
+		}
+		fields = append(fields, series.Field{Signal: s.Name, Value: v})
 	}
 	if len(fields) > start {
 		j.points = append(j.points, series.Point{Device: j.device, Vehicle: vehicle, Time: time.UnixMilli(last), Fields: fields[start:]})

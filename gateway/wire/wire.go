@@ -40,6 +40,16 @@ const (
 	MaxPayload     = 256 << 10 // bytes in one message
 	MaxSamples     = 20000     // samples in one telemetry batch
 	MaxDeviceIDLen = 64
+	// MaxPacket bounds a whole MQTT packet carrying one message: the
+	// payload and room for the fixed header (5 bytes), the topic (2 +
+	// at most 86 bytes), the packet id and some MQTT 5 properties. A broker
+	// refuses larger packets before reading them.
+	MaxPacket = MaxPayload + 1<<10
+	// MaxStatus bounds a status message (a birth or a last will): the
+	// birth of an agent announcing all 346 signals Pitwall knows is 20 KiB
+	// (TestStatusBound). A broker keeps one retained per device, so it is
+	// bounded tighter than other messages.
+	MaxStatus = 64 << 10
 )
 
 // Errors a receiver branches on.
@@ -48,6 +58,13 @@ var (
 	ErrDevice  = errors.New("wire: bad device id")
 	ErrSchema  = errors.New("wire: unsupported schema version")
 	ErrPayload = errors.New("wire: malformed payload")
+	// ErrNonFinite: a number that is NaN or infinite, or a signal whose
+	// scale and offset can make one. Wrapped together with ErrPayload.
+	ErrNonFinite = errors.New("wire: a number that is not finite")
+	// ErrCode: a trouble code that is not of the form J2012 gives
+	// (P, C, B or U, a digit 0-3, three hex digits), or an ECU address
+	// that is not hex. Wrapped together with ErrPayload.
+	ErrCode = errors.New("wire: malformed trouble code")
 )
 
 // Topic is the topic of a device's messages of a kind.
@@ -153,6 +170,17 @@ func Decode(k Kind, payload []byte) (Message, error) {
 		}
 		if n > MaxSamples {
 			return nil, fmt.Errorf("%w: %d samples, the limit is %d", ErrPayload, n, MaxSamples)
+		}
+	}
+	if k == KindStatus && len(payload) > MaxStatus {
+		return nil, fmt.Errorf("%w: a status of %d bytes, the limit is %d", ErrPayload, len(payload), MaxStatus)
+	}
+	if err := checkFinite(m.ProtoReflect(), k); err != nil {
+		return nil, err
+	}
+	if r, ok := m.(*wirepb.DTCReport); ok {
+		if err := checkCodes(r); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil
