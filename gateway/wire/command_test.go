@@ -64,20 +64,30 @@ func TestVerifyCommand(t *testing.T) {
 		want   error
 		says   string
 	}{
-		"unsigned":           {"car-1", signed(func(c *wirepb.Command) { c.Signature = nil }), key, now, ErrUnsigned, "not signed"},
-		"another key":        {"car-1", signed(nil), other, now, ErrSignature, "does not match"},
-		"another device":     {"car-2", signed(nil), key, now, ErrSignature, "car-2"},
-		"another id":         {"car-1", signed(func(c *wirepb.Command) { c.Id = "c-2" }), key, now, ErrSignature, "c-2"},
-		"extended":           {"car-1", signed(func(c *wirepb.Command) { c.ExpiresMs += 3600_000 }), key, now, ErrSignature, ""},
-		"another action":     {"car-1", signed(func(c *wirepb.Command) { c.Action = &wirepb.Command_ScanNow{ScanNow: &wirepb.ScanNow{}} }), key, now, ErrSignature, ""},
-		"expired":            {"car-1", signed(nil), key, now.Add(2*time.Minute + 61*time.Second), ErrCommandTimes, "expired at"},
-		"from the future":    {"car-1", signed(nil), key, now.Add(-61 * time.Second), ErrCommandTimes, "after this receiver's clock"},
-		"no key here":        {"car-1", signed(nil), nil, now, ErrSignature, "no command key"},
-		"bad id":             {"car-1", signed(func(c *wirepb.Command) { c.Id = "a/b" }), key, now, ErrCommandID, ""},
-		"a truncated mac":    {"car-1", signed(func(c *wirepb.Command) { c.Signature = c.Signature[:16] }), key, now, ErrSignature, ""},
-		"no action, at all":  {"car-1", signed(func(c *wirepb.Command) { c.Action = nil }), key, now, ErrPayload, "without an action"},
-		"issued after it ex": {"car-1", func() *wirepb.Command { c := clearCommand("car-1", "x"); c.IssuedMs, c.ExpiresMs = 10, 5; c.Signature = sign(key, c); return c }(), key, time.UnixMilli(7), ErrCommandTimes, "at most"},
-		"lives a day":        {"car-1", func() *wirepb.Command { c := clearCommand("car-1", "x"); c.IssuedMs, c.ExpiresMs = 0, 86400_000; c.Signature = sign(key, c); return c }(), key, time.UnixMilli(1000), ErrCommandTimes, "at most"},
+		"unsigned":        {"car-1", signed(func(c *wirepb.Command) { c.Signature = nil }), key, now, ErrUnsigned, "not signed"},
+		"another key":     {"car-1", signed(nil), other, now, ErrSignature, "does not match"},
+		"another device":  {"car-2", signed(nil), key, now, ErrSignature, "car-2"},
+		"another id":      {"car-1", signed(func(c *wirepb.Command) { c.Id = "c-2" }), key, now, ErrSignature, "c-2"},
+		"extended":        {"car-1", signed(func(c *wirepb.Command) { c.ExpiresMs += 3600_000 }), key, now, ErrSignature, ""},
+		"another action":  {"car-1", signed(func(c *wirepb.Command) { c.Action = &wirepb.Command_ScanNow{ScanNow: &wirepb.ScanNow{}} }), key, now, ErrSignature, ""},
+		"expired":         {"car-1", signed(nil), key, now.Add(2*time.Minute + 61*time.Second), ErrCommandTimes, "expired at"},
+		"from the future": {"car-1", signed(nil), key, now.Add(-61 * time.Second), ErrCommandTimes, "after this receiver's clock"},
+		"no key here":     {"car-1", signed(nil), nil, now, ErrSignature, "no command key"},
+		"bad id":          {"car-1", signed(func(c *wirepb.Command) { c.Id = "a/b" }), key, now, ErrCommandID, ""},
+		"a truncated mac": {"car-1", signed(func(c *wirepb.Command) { c.Signature = c.Signature[:16] }), key, now, ErrSignature, ""},
+		"no action":       {"car-1", signed(func(c *wirepb.Command) { c.Action = nil }), key, now, ErrPayload, "without an action"},
+		"ends before it starts": {"car-1", func() *wirepb.Command {
+			c := clearCommand("car-1", "x")
+			c.IssuedMs, c.ExpiresMs = 10, 5
+			c.Signature = sign(key, c)
+			return c
+		}(), key, time.UnixMilli(7), ErrCommandTimes, "at most"},
+		"lives a day": {"car-1", func() *wirepb.Command {
+			c := clearCommand("car-1", "x")
+			c.IssuedMs, c.ExpiresMs = 0, 86400_000
+			c.Signature = sign(key, c)
+			return c
+		}(), key, time.UnixMilli(1000), ErrCommandTimes, "at most"},
 	} {
 		err := VerifyCommand(c.key, c.device, c.cmd, c.at, time.Minute)
 		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.says) {
