@@ -288,7 +288,12 @@ func TestRevokeCutsSession(t *testing.T) {
 	got := map[string]int{}
 	r := startWith(t, 2, func(o *broker.Options) {
 		o.RevocationCheck = 500 * time.Millisecond
-		o.Deliver = func(_ context.Context, topic string, _ []byte) error { mu.Lock(); got[topic]++; mu.Unlock(); return nil }
+		o.Deliver = func(_ context.Context, topic string, _ []byte) error {
+			mu.Lock()
+			got[topic]++
+			mu.Unlock()
+			return nil
+		}
 	})
 	delivered := func(topic string) int { mu.Lock(); defer mu.Unlock(); return got[topic] }
 	ctx := context.Background()
