@@ -953,7 +953,7 @@ func (w *Web) addDevice(rw http.ResponseWriter, r *http.Request, c *caller) erro
 }
 
 func (w *Web) revokeDevice(rw http.ResponseWriter, r *http.Request, c *caller) error {
-	if err := w.st.RevokeDevice(r.Context(), r.PathValue("id")); err != nil {
+	if err := w.srv.RevokeDevice(r.Context(), r.PathValue("id")); err != nil {
 		return err
 	}
 	writeJSON(rw, http.StatusOK, map[string]string{"id": r.PathValue("id"), "status": "revoked"})

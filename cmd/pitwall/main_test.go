@@ -46,7 +46,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"explain", "P0420", "--labour", "cheap"}, 2, "", "want low-high"},
 		{[]string{"explain", "1HGCM82633A004353"}, 1, "", "check digit"},
 		{[]string{"explain", "1HGCM82633A004352"}, 0, "Honda", ""},
-		{[]string{"server"}, 2, "", "give --config, --broker or --embedded-broker"},
+		{[]string{"server"}, 2, "", "give --config, --broker, --embedded-broker or --embedded-broker-tls"},
 		{[]string{"server", "--broker", "tcp://127.0.0.1:1", "--embedded-broker", "127.0.0.1:0", "--db", "/nonexistent-dir/x.db"}, 1, "", "leave ingest.broker.url empty"},
 		{[]string{"server", "--config", "/nonexistent.yaml"}, 1, "", "no such file"},
 		{[]string{"bench", "ingest"}, 2, "", "--broker and --influx-url are required"},

@@ -286,6 +286,31 @@ func (in *Ingest) setReady(i int, ok bool) {
 	}
 }
 
+// ErrNotConnected: none of the ingest's broker connections is up.
+var ErrNotConnected = errors.New("ingest: not connected to the broker")
+
+// Publish sends a message (a command to a device) through one of the
+// ingest's broker connections, at QoS 1, never retained, and returns once
+// the broker has it.
+func (in *Ingest) Publish(ctx context.Context, topic string, payload []byte) error {
+	in.mu.Lock()
+	clients := in.clients
+	in.mu.Unlock()
+	for _, c := range clients {
+		if !c.IsConnectionOpen() {
+			continue
+		}
+		t := c.Publish(topic, 1, false, payload)
+		select {
+		case <-t.Done():
+			return t.Error()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("%w %s", ErrNotConnected, in.cfg.Broker.URL)
+}
+
 // Deliver hands over one message in process (from the embedded broker)
 // and returns once it is stored, or refused for good, which counts as
 // handled. An error means it was not stored: the caller must not
