@@ -34,7 +34,7 @@ func start(t *testing.T, devices int, deliver func(context.Context, string, []by
 
 // startWith starts a broker on a fresh store of devices car-00001...,
 // with the options mod sets.
-func startWith(t *testing.T, devices int, mod func(*broker.Options)) *rig {
+func startWith(t testing.TB, devices int, mod func(*broker.Options)) *rig {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "pitwall.db")
 	st, err := store.Open(context.Background(), path)
