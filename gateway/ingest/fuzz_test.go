@@ -40,7 +40,7 @@ func FuzzPrepare(f *testing.F) {
 	for k, m := range map[wire.Kind]wire.Message{
 		wire.KindDTC: &wirepb.DTCReport{Header: wire.NewHeader("car-f", 1, 3), TimeMs: now, Mil: true, Stored: []*wirepb.Code{{Code: "P0217", Ecu: "7E8"}},
 			FreezeFrames: []*wirepb.FreezeFrame{{Ecu: "7E8", Dtc: "P0217", Values: []*wirepb.Value{{Signal: "Vehicle.Speed", Value: 50, Unit: "km/h"}}}}},
-		wire.KindEvent: &wirepb.Event{Header: wire.NewHeader("car-f", 1, 4), TimeMs: now, Kind: &wirepb.Event_TripStart{TripStart: &wirepb.TripStart{TripId: 1, OdometerKm: 12345.6}}},
+		wire.KindEvent:         &wirepb.Event{Header: wire.NewHeader("car-f", 1, 4), TimeMs: now, Kind: &wirepb.Event_TripStart{TripStart: &wirepb.TripStart{TripId: 1, OdometerKm: 12345.6}}},
 		wire.KindCommandResult: &wirepb.CommandResult{Header: wire.NewHeader("car-f", 1, 5), Id: "c-1", Error: "refused: the command came as a retained message; the car was not touched"},
 	} {
 		raw, _ := wire.Encode(m)
