@@ -71,17 +71,7 @@ func WritesToCar(c *wirepb.Command) bool {
 }
 
 // ValidCommandID checks a command id: 1 to 64 letters, digits, '-' or '_'.
-func ValidCommandID(id string) error {
-	if id == "" || len(id) > MaxCommandIDLen {
-		return fmt.Errorf("%w %q: 1 to %d characters", ErrCommandID, id, MaxCommandIDLen)
-	}
-	for _, c := range id {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("%w %q: only letters, digits, '-' and '_'", ErrCommandID, id)
-		}
-	}
-	return nil
-}
+func ValidCommandID(id string) error { return checkID(ErrCommandID, id, MaxCommandIDLen) }
 
 // commandBytes is what a command's signature covers: commandMAC, the
 // device id, the command id, the action's name (the oneof field's name,

@@ -82,13 +82,17 @@ func Filter(k Kind, group string) string {
 }
 
 // ValidDeviceID checks a device id: 1 to 64 letters, digits, '-' or '_'.
-func ValidDeviceID(id string) error {
-	if id == "" || len(id) > MaxDeviceIDLen {
-		return fmt.Errorf("%w %q: 1 to %d characters", ErrDevice, id, MaxDeviceIDLen)
+func ValidDeviceID(id string) error { return checkID(ErrDevice, id, MaxDeviceIDLen) }
+
+// checkID checks an id that travels in topics and files: 1 to max ASCII
+// letters, digits, '-' or '_'; an error wraps kind.
+func checkID(kind error, id string, max int) error {
+	if id == "" || len(id) > max {
+		return fmt.Errorf("%w %q: 1 to %d characters", kind, id, max)
 	}
 	for _, c := range id {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("%w %q: only letters, digits, '-' and '_'", ErrDevice, id)
+			return fmt.Errorf("%w %q: only letters, digits, '-' and '_'", kind, id)
 		}
 	}
 	return nil
