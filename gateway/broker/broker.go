@@ -176,7 +176,7 @@ func Start(opt Options) (_ *Broker, err error) {
 		if l.tls != nil {
 			nl = tls.NewListener(nl, l.tls)
 		}
-		g := newGuard(nl, b, b.slots, opt.ConnectTimeout)
+		g := newGuard(l.id, nl, b, b.slots, opt.ConnectTimeout)
 		b.guards = append(b.guards, g)
 		if err := srv.AddListener(listeners.NewNet(l.id, g)); err != nil {
 			return nil, fmt.Errorf("broker: listening on %s: %w", l.addr, err)

@@ -78,6 +78,7 @@ func (s *slots) counts() (open, connecting int) {
 // byte of its body is buffered.
 type guard struct {
 	net.Listener
+	id      string // the mochi listener's
 	b       *Broker
 	slots   *slots
 	timeout time.Duration
@@ -86,8 +87,8 @@ type guard struct {
 	closed bool
 }
 
-func newGuard(l net.Listener, b *Broker, s *slots, timeout time.Duration) *guard {
-	return &guard{Listener: l, b: b, slots: s, timeout: timeout}
+func newGuard(id string, l net.Listener, b *Broker, s *slots, timeout time.Duration) *guard {
+	return &guard{id: id, Listener: l, b: b, slots: s, timeout: timeout}
 }
 
 // Accept returns the next connection the bounds let in.
@@ -104,15 +105,23 @@ func (g *guard) Accept() (net.Conn, error) {
 			c.Close()
 			return nil, net.ErrClosed
 		}
-		gc := &guardedConn{Conn: c, g: g, connecting: true}
-		if reason := g.slots.take(gc); reason != "" {
-			g.b.refused(reason, c.RemoteAddr())
-			c.Close()
-			continue
+		if gc := g.admit(c); gc != nil {
+			return gc, nil
 		}
-		_ = c.SetDeadline(time.Now().Add(g.timeout))
-		return gc, nil
 	}
+}
+
+// admit gives a new connection its places and its CONNECT deadline, or
+// closes it when there are none.
+func (g *guard) admit(c net.Conn) *guardedConn {
+	gc := &guardedConn{Conn: c, g: g, connecting: true}
+	if reason := g.slots.take(gc); reason != "" {
+		g.b.refused(reason, c.RemoteAddr())
+		c.Close()
+		return nil
+	}
+	_ = c.SetDeadline(time.Now().Add(g.timeout))
+	return gc
 }
 
 // Close stops accepting and closes every connection of this listener
