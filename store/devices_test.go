@@ -23,7 +23,11 @@ func TestDeviceIDs(t *testing.T) {
 		}
 	}
 	if list, err := s.Devices(ctx); err != nil || len(list) != 0 {
-		t.Errorf("stored %v, %v", list, err)
+		var ids []string
+		for _, d := range list {
+			ids = append(ids, d.ID)
+		}
+		t.Errorf("stored %q, %v", ids, err)
 	}
 	if _, _, err := s.AddDevice(ctx, strings.Repeat("x", wire.MaxDeviceIDLen), ""); err != nil {
 		t.Errorf("the longest id: %v", err)
