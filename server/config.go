@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pitwall-io/pitwall/configfile"
+	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/ingest"
 )
 
@@ -69,12 +70,36 @@ type InfluxConfig struct {
 
 // EmbeddedBrokerConfig starts Pitwall's own MQTT broker.
 type EmbeddedBrokerConfig struct {
-	// Addr to listen on; empty for none.
+	// Addr to listen on in the clear; empty for none.
 	Addr string `yaml:"addr"`
+	// TLS is the TLS listener; with an Addr of its own, the broker runs
+	// with it alone or beside the one in the clear.
+	TLS BrokerTLSConfig `yaml:"tls"`
 	// ServerUsers may read every device and send commands: user name to
 	// secret hash ($7$..., as `pitwall devices hash` prints).
 	ServerUsers map[string]string `yaml:"server_users"`
+	// MaxClients bounds the connections open at once, logged in or not.
+	MaxClients int `yaml:"max_clients"`
+	// MaxConnecting bounds the connections that have not logged in yet.
+	MaxConnecting int `yaml:"max_connecting"`
+	// ConnectTimeout is how long a new connection has to log in (its TLS
+	// handshake and CONNECT).
+	ConnectTimeout time.Duration `yaml:"connect_timeout"`
+	// RevocationCheck is how often the broker looks for devices revoked
+	// by another process (`pitwall devices revoke` on this database): the
+	// bound on how long such a device keeps its session.
+	RevocationCheck time.Duration `yaml:"revocation_check"`
 }
+
+// BrokerTLSConfig is the embedded broker's TLS listener.
+type BrokerTLSConfig struct {
+	Addr     string `yaml:"addr"`      // HOST:PORT, usually :8883
+	CertFile string `yaml:"cert_file"` // PEM, the chain after the certificate
+	KeyFile  string `yaml:"key_file"`  // PEM
+}
+
+// Enabled reports whether the embedded broker runs.
+func (c EmbeddedBrokerConfig) Enabled() bool { return c.Addr != "" || c.TLS.Addr != "" }
 
 // HTTPConfig is the HTTP listener.
 type HTTPConfig struct {
@@ -119,6 +144,21 @@ func (c *Config) Defaults() {
 	if c.HTTP.PublicURL == "" {
 		c.HTTP.PublicURL = "http://" + c.HTTP.Addr
 	}
+	if c.EmbeddedBroker.Enabled() {
+		b := &c.EmbeddedBroker
+		if b.MaxClients == 0 {
+			b.MaxClients = broker.DefaultMaxClients
+		}
+		if b.MaxConnecting == 0 {
+			b.MaxConnecting = min(broker.DefaultMaxConnecting, b.MaxClients)
+		}
+		if b.ConnectTimeout == 0 {
+			b.ConnectTimeout = broker.DefaultConnectTimeout
+		}
+		if b.RevocationCheck == 0 {
+			b.RevocationCheck = broker.DefaultRevocationCheck
+		}
+	}
 	c.Ingest.Defaults()
 }
 
@@ -142,16 +182,41 @@ func (c *Config) Validate() error {
 			errs = append(errs, configfile.Bad("series.influxdb.token_file", "%v", err))
 		}
 	}
-	if c.EmbeddedBroker.Addr == "" && c.Ingest.Broker.URL == "" {
-		errs = append(errs, configfile.Bad("ingest.broker.url", "give a broker to consume from, or embedded_broker.addr"))
+	eb := c.EmbeddedBroker
+	if !eb.Enabled() && c.Ingest.Broker.URL == "" {
+		errs = append(errs, configfile.Bad("ingest.broker.url", "give a broker to consume from, or embedded_broker.addr (or embedded_broker.tls.addr)"))
 	}
-	if c.EmbeddedBroker.Addr != "" && c.Ingest.Broker.URL != "" {
+	if eb.Enabled() && c.Ingest.Broker.URL != "" {
 		errs = append(errs, configfile.Bad("embedded_broker.addr", "with an embedded broker the ingest takes its messages directly; leave ingest.broker.url empty"))
 	}
 	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsTokenFile != "" {
 		errs = append(errs, configfile.Bad("http.metrics_addr", "give metrics_addr or metrics_token_file, not both"))
 	}
-	for field, addr := range map[string]string{"embedded_broker.addr": c.EmbeddedBroker.Addr, "http.addr": c.HTTP.Addr, "http.metrics_addr": c.HTTP.MetricsAddr} {
+	if eb.TLS.Addr != "" || eb.TLS.CertFile != "" || eb.TLS.KeyFile != "" {
+		if eb.TLS.Addr == "" || eb.TLS.CertFile == "" || eb.TLS.KeyFile == "" {
+			errs = append(errs, configfile.Bad("embedded_broker.tls", "a TLS listener needs addr, cert_file and key_file"))
+		}
+		for field, path := range map[string]string{"embedded_broker.tls.cert_file": eb.TLS.CertFile, "embedded_broker.tls.key_file": eb.TLS.KeyFile} {
+			if _, err := os.Stat(path); path != "" && err != nil {
+				errs = append(errs, configfile.Bad(field, "%v", err))
+			}
+		}
+	}
+	if eb.Enabled() {
+		if eb.MaxClients < 1 || eb.MaxClients > 1_000_000 {
+			errs = append(errs, configfile.Bad("embedded_broker.max_clients", "%d: want 1 to 1000000", eb.MaxClients))
+		}
+		if eb.MaxConnecting < 1 || eb.MaxConnecting > eb.MaxClients {
+			errs = append(errs, configfile.Bad("embedded_broker.max_connecting", "%d: want 1 to max_clients (%d)", eb.MaxConnecting, eb.MaxClients))
+		}
+		if eb.ConnectTimeout < time.Second || eb.ConnectTimeout > 2*time.Minute {
+			errs = append(errs, configfile.Bad("embedded_broker.connect_timeout", "%v: want 1s to 2m", eb.ConnectTimeout))
+		}
+		if eb.RevocationCheck < 100*time.Millisecond || eb.RevocationCheck > time.Minute {
+			errs = append(errs, configfile.Bad("embedded_broker.revocation_check", "%v: want 100ms to 1m", eb.RevocationCheck))
+		}
+	}
+	for field, addr := range map[string]string{"embedded_broker.addr": eb.Addr, "embedded_broker.tls.addr": eb.TLS.Addr, "http.addr": c.HTTP.Addr, "http.metrics_addr": c.HTTP.MetricsAddr} {
 		if addr == "" {
 			continue
 		}
@@ -211,7 +276,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, configfile.Bad(key, "%v: want 0 to 168h", d))
 		}
 	}
-	if a.MQTT.Enabled && c.EmbeddedBroker.Addr == "" {
+	if a.MQTT.Enabled && !c.EmbeddedBroker.Enabled() {
 		errs = append(errs, configfile.Bad("alerting.mqtt.enabled", "app notifications go through the embedded broker; set embedded_broker.addr"))
 	}
 	if err := configfile.Within("ingest", c.Ingest.Validate()); err != nil {

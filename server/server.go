@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +58,9 @@ type Server struct {
 	metricsMux      *http.ServeMux
 	bcryptCost      int
 	live            liveValues
+
+	commandBoot uint64        // the header's boot id of the commands this server sends
+	commandSeq  atomic.Uint64 // and their numbers
 }
 
 // Option changes a Server.
@@ -76,7 +81,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: slog.New(slog.DiscardHandler), Registry: prometheus.NewRegistry(), Mux: http.NewServeMux(), commandBoot: rand.Uint64()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -129,9 +134,16 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		ingest.WithListener(s.evaluate)); err != nil {
 		return nil, err
 	}
-	if cfg.EmbeddedBroker.Addr != "" {
-		b, err := broker.Start(broker.Options{Addr: cfg.EmbeddedBroker.Addr, Devices: s.Store, CheckSecret: store.CheckSecret,
-			Servers: cfg.EmbeddedBroker.ServerUsers, Deliver: s.Ingest.Deliver, Log: s.log})
+	if eb := cfg.EmbeddedBroker; eb.Enabled() {
+		opt := broker.Options{Addr: eb.Addr, TLSAddr: eb.TLS.Addr, Devices: s.Store, CheckSecret: store.CheckSecret,
+			Servers: eb.ServerUsers, Deliver: s.Ingest.Deliver, MaxClients: eb.MaxClients, MaxConnecting: eb.MaxConnecting,
+			ConnectTimeout: eb.ConnectTimeout, RevocationCheck: eb.RevocationCheck, Registry: s.Registry, Log: s.log}
+		if eb.TLS.Addr != "" {
+			if opt.TLSConfig, err = broker.LoadTLS(eb.TLS.CertFile, eb.TLS.KeyFile); err != nil {
+				return nil, fmt.Errorf("server: embedded_broker.tls: %w", err)
+			}
+		}
+		b, err := broker.Start(opt)
 		if err != nil {
 			return nil, err
 		}
@@ -291,6 +303,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) brokerDesc() string {
 	if s.Broker != nil {
+		if s.Broker.Addr() != "" && s.Broker.TLSURL() != "" {
+			return "embedded " + s.Broker.URL() + " and " + s.Broker.TLSURL()
+		}
 		return "embedded " + s.Broker.URL()
 	}
 	return s.cfg.Ingest.Broker.URL

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pitwall-io/pitwall/gateway/wire"
 )
 
 // Device is a registered device and its credentials.
@@ -24,6 +26,10 @@ type Device struct {
 	SecretHash string
 	Created    time.Time
 	Revoked    time.Time // zero while the device may connect
+	// CommandKey signs the commands that write to the car; the device has
+	// it too. Nil for a device added before keys existed, until its
+	// credentials are rotated.
+	CommandKey []byte
 }
 
 // Active reports whether the device may connect.
@@ -73,35 +79,44 @@ func newSecret() string {
 }
 
 // AddDevice registers a device, optionally fitted to a vehicle, and
-// returns its new secret: shown once, never stored.
+// returns its new secret (shown once, never stored) and, in the Device,
+// its new command key. The id must be a valid wire device id: it becomes
+// a topic level, a user name and a line of a Mosquitto password file.
 func (s *Store) AddDevice(ctx context.Context, id, vehicleID string) (Device, string, error) {
-	if id == "" {
-		return Device{}, "", fmt.Errorf("%w: a device needs an id", ErrInvalid)
+	if err := wire.ValidDeviceID(id); err != nil {
+		return Device{}, "", fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	secret := newSecret()
-	d := Device{ID: id, VehicleID: vehicleID, SecretHash: HashSecret(secret), Created: s.now().UTC().Truncate(time.Millisecond)}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (id, vehicle_id, secret_hash, created_ms) VALUES (?, ?, ?, ?)`,
-		d.ID, nullable(vehicleID), d.SecretHash, ms(d.Created))
+	d := Device{ID: id, VehicleID: vehicleID, SecretHash: HashSecret(secret), Created: s.now().UTC().Truncate(time.Millisecond), CommandKey: wire.NewCommandKey()}
+	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (id, vehicle_id, secret_hash, created_ms, command_key) VALUES (?, ?, ?, ?, ?)`,
+		d.ID, nullable(vehicleID), d.SecretHash, ms(d.Created), d.CommandKey)
 	if err != nil {
 		return Device{}, "", constraint(err, "device "+id)
 	}
 	return d, secret, nil
 }
 
-// RotateSecret gives a device a new secret (and re-activates a revoked one).
+// RotateSecret gives a device a new secret and a new command key (and
+// re-activates a revoked one); it returns the secret.
 func (s *Store) RotateSecret(ctx context.Context, id string) (string, error) {
-	secret := newSecret()
-	res, err := s.db.ExecContext(ctx, `UPDATE devices SET secret_hash = ?, revoked_ms = NULL WHERE id = ?`, HashSecret(secret), id)
-	if err != nil {
-		return "", fmt.Errorf("store: device %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return "", fmt.Errorf("%w: device %s", ErrNotFound, id)
-	}
-	return secret, nil
+	secret, _, err := s.RotateCredentials(ctx, id)
+	return secret, err
 }
 
-// RevokeDevice stops a device from connecting; its data stays.
+// RotateCredentials gives a device a new secret and a new command key,
+// both shown once, and lets a revoked device back in.
+func (s *Store) RotateCredentials(ctx context.Context, id string) (secret string, commandKey []byte, err error) {
+	secret, commandKey = newSecret(), wire.NewCommandKey()
+	if err := execOne(ctx, s.db, "device "+id, fmt.Errorf("%w: device %s", ErrNotFound, id),
+		`UPDATE devices SET secret_hash = ?, command_key = ?, revoked_ms = NULL WHERE id = ?`, HashSecret(secret), commandKey, id); err != nil {
+		return "", nil, err
+	}
+	return secret, commandKey, nil
+}
+
+// RevokeDevice stops a device from connecting; its data stays. A running
+// broker learns of it through RevokedSince (or at once, when the revoking
+// server tells its own broker).
 func (s *Store) RevokeDevice(ctx context.Context, id string) error {
 	res, err := s.db.ExecContext(ctx, `UPDATE devices SET revoked_ms = ? WHERE id = ? AND revoked_ms IS NULL`, ms(s.now()), id)
 	if err != nil {
@@ -115,9 +130,28 @@ func (s *Store) RevokeDevice(ctx context.Context, id string) error {
 	return nil
 }
 
+// RevokedSince lists the devices revoked at t or later, by whatever
+// process revoked them.
+func (s *Store) RevokedSince(ctx context.Context, t time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM devices WHERE revoked_ms >= ? ORDER BY id`, ms(t))
+	return collect(rows, err, "revoked devices", func(r interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+}
+
+// DeviceActive reports whether a device is registered and not revoked.
+func (s *Store) DeviceActive(ctx context.Context, id string) (bool, error) {
+	d, err := s.Device(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil && d.Active(), err
+}
+
 // Device reads one device.
 func (s *Store) Device(ctx context.Context, id string) (Device, error) {
-	row := s.db.QueryRowContext(ctx, `SELECT id, vehicle_id, secret_hash, created_ms, revoked_ms FROM devices WHERE id = ?`, id)
+	row := s.db.QueryRowContext(ctx, `SELECT id, vehicle_id, secret_hash, created_ms, revoked_ms, command_key FROM devices WHERE id = ?`, id)
 	d, err := scanDevice(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Device{}, fmt.Errorf("%w: device %s", ErrNotFound, id)
@@ -127,7 +161,7 @@ func (s *Store) Device(ctx context.Context, id string) (Device, error) {
 
 // Devices lists every device, by id.
 func (s *Store) Devices(ctx context.Context) ([]Device, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, vehicle_id, secret_hash, created_ms, revoked_ms FROM devices ORDER BY id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, vehicle_id, secret_hash, created_ms, revoked_ms, command_key FROM devices ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: devices: %w", err)
 	}
@@ -148,7 +182,7 @@ func scanDevice(r interface{ Scan(...any) error }) (Device, error) {
 	var vehicle sql.NullString
 	var created int64
 	var revoked sql.NullInt64
-	if err := r.Scan(&d.ID, &vehicle, &d.SecretHash, &created, &revoked); err != nil {
+	if err := r.Scan(&d.ID, &vehicle, &d.SecretHash, &created, &revoked, &d.CommandKey); err != nil {
 		return Device{}, err
 	}
 	d.VehicleID, d.Created, d.Revoked = vehicle.String, fromMS(created), fromMS(revoked.Int64)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/store"
 )
 
@@ -87,8 +88,11 @@ type Paired struct {
 	DeviceID  string `json:"device_id"`
 	VehicleID string `json:"vehicle_id"`
 	Secret    string `json:"secret"`
-	BrokerURL string `json:"broker_url"`
-	CAPEM     string `json:"ca_pem,omitempty"`
+	// CommandKey authorises commands that write to the car; only the
+	// server and this dongle hold it.
+	CommandKey string `json:"command_key"`
+	BrokerURL  string `json:"broker_url"`
+	CAPEM      string `json:"ca_pem,omitempty"`
 }
 
 // pair trades a pairing code for a new device fitted to the code's car.
@@ -142,7 +146,7 @@ func (w *Web) pairCode(ctx context.Context, code string) (Paired, error) {
 	if err := w.st.SetPairedDevice(ctx, hash, d.ID); err != nil {
 		return Paired{}, err
 	}
-	return Paired{DeviceID: d.ID, VehicleID: vehicle, Secret: sec, BrokerURL: w.pairing.BrokerURL, CAPEM: w.pairing.CAPEM}, nil
+	return Paired{DeviceID: d.ID, VehicleID: vehicle, Secret: sec, CommandKey: wire.FormatCommandKey(d.CommandKey), BrokerURL: w.pairing.BrokerURL, CAPEM: w.pairing.CAPEM}, nil
 }
 
 // newID is n random characters of the pairing alphabet.
@@ -214,7 +218,7 @@ func (w *Web) addDevice(rw http.ResponseWriter, r *http.Request, c *caller) erro
 	if err != nil {
 		return err
 	}
-	w.writeJSON(rw, http.StatusCreated, map[string]any{"id": d.ID, "vehicle_id": d.VehicleID, "secret": sec})
+	w.writeJSON(rw, http.StatusCreated, map[string]any{"id": d.ID, "vehicle_id": d.VehicleID, "secret": sec, "command_key": wire.FormatCommandKey(d.CommandKey)})
 	return nil
 }
 
@@ -275,5 +279,52 @@ func (w *Web) revokePost(rw http.ResponseWriter, r *http.Request, c *caller) err
 		return err
 	}
 	http.Redirect(rw, r, "/vehicles/"+url.PathEscape(d.VehicleID)+"?notice="+url.QueryEscape("Dongle "+d.ID+" revoked: it is cut off and cannot log in again."), http.StatusSeeOther)
+	return nil
+}
+
+// clearCodes asks the car's connected dongles to clear its trouble codes
+// (service 04): only at its owner's explicit request, with a command each
+// dongle can check was signed for it, now, once.
+func (w *Web) clearCodes(ctx context.Context, c *caller, vehicleID string) ([]string, error) {
+	g, err := w.garageOne(ctx, c, vehicleID)
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, d := range g.Devices {
+		if d.Revoked || !d.Online {
+			continue
+		}
+		id, err := w.fleet.ClearTroubleCodes(ctx, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	if len(ids) == 0 {
+		return nil, fail(http.StatusConflict, "offline", "no dongle of this car is online to clear its codes; start the car with the dongle plugged in")
+	}
+	w.forgetDiagnosis(vehicleID)
+	return ids, nil
+}
+
+func (w *Web) clearCodesAPI(rw http.ResponseWriter, r *http.Request, c *caller) error {
+	ids, err := w.clearCodes(r.Context(), c, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.writeJSON(rw, http.StatusAccepted, map[string]any{"commands": ids,
+		"message": "Sent: the car clears its codes when its dongle receives the command; the result arrives in the car's messages."})
+	return nil
+}
+
+func (w *Web) clearCodesPost(rw http.ResponseWriter, r *http.Request, c *caller) error {
+	if r.PostFormValue("confirm") != "yes" {
+		return invalid("confirm", "tick the box: clearing erases the codes and freeze frames a shop would read")
+	}
+	if _, err := w.clearCodes(r.Context(), c, r.PathValue("id")); err != nil {
+		return err
+	}
+	http.Redirect(rw, r, "/vehicles/"+url.PathEscape(r.PathValue("id"))+"?notice="+url.QueryEscape("Sent: the car clears its trouble codes when its dongle gets the command."), http.StatusSeeOther)
 	return nil
 }

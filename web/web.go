@@ -49,6 +49,9 @@ type Fleet interface {
 	RevokeDevice(ctx context.Context, id string) error
 	// EraseDevice cuts an erased device's session and erases its series.
 	EraseDevice(ctx context.Context, id string) error
+	// ClearTroubleCodes sends a device the signed, once-only command to
+	// clear its car's trouble codes; it returns the command's id.
+	ClearTroubleCodes(ctx context.Context, device string) (string, error)
 }
 
 // Mailer sends one email (*alerting.Email is one).

@@ -18,6 +18,7 @@ import (
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/pitwall-io/pitwall/alerting"
+	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 	"github.com/pitwall-io/pitwall/server"
@@ -105,7 +106,9 @@ func benchAlerts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cfg.Ingest.Broker.ClientID = fmt.Sprintf("pitwall-bench-alerts-%d", time.Now().UnixNano())
 		cfg.Ingest.Consumers = 2
 	} else {
-		cfg.EmbeddedBroker.Addr = "127.0.0.1:0"
+		// The bench's cars all connect at once from this machine.
+		n := max(*vehicles+16, broker.DefaultMaxClients)
+		cfg.EmbeddedBroker = server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0", MaxClients: n, MaxConnecting: n}
 	}
 	srv, err := server.New(ctx, cfg, server.WithLogger(logger(stderr, *verbose)))
 	if err != nil {

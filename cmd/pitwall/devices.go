@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -29,13 +30,17 @@ func runDevices(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stdout, usage)
 		fmt.Fprintln(stdout, `
-  add ID [--vehicle VEHICLE_ID]   register a device and print its new secret (shown once)
+  add ID [--vehicle VEHICLE_ID] [--out DIR]
+                                  register a device and print its new secret and command key
+                                  (shown once), or write them to DIR/secret and DIR/command.key
   add --count N --out FILE [--prefix P]
                                   register N devices P-00001 ... and write their ids and
                                   secrets to FILE (mode 0600), for pitwall sim fleet --credentials
   list [--json]                   every device, its vehicle, and what the ingest last heard
-  revoke ID                       stop a device from logging in; its data stays
-  rotate ID                       give a device a new secret (and let a revoked one back in)
+  revoke ID                       stop a device from logging in; a server running on this
+                                  database cuts its session within embedded_broker.revocation_check
+  rotate ID [--out DIR]           give a device a new secret and command key (and let a revoked
+                                  one back in)
   export --dir DIR                write DIR/passwd and DIR/acl for a Mosquitto broker
   hash                            read a secret on stdin, print its hash (for server users)
 
@@ -51,11 +56,11 @@ Each takes --db PATH (default `+defaultDB+`).`)
 	db := fs.String("db", defaultDB, "database file")
 	vehicle := fs.String("vehicle", "", "add: the vehicle the device is fitted to")
 	asJSON := fs.Bool("json", false, "list: print JSON")
+	out := fs.String("out", "", "add, rotate: write the secret and the command key to files in this directory (mode 0600) instead of printing them;\nadd --count: the credentials file to write")
 	dir := fs.String("dir", "", "export: the directory for passwd and acl")
 	serverUser := fs.String("server-user", "pitwall-server", "export: the server's user name")
 	serverSecretFile := fs.String("server-secret-file", "", "export: a file holding the server's secret (required)")
 	count := fs.Int("count", 0, "add: register this many devices")
-	out := fs.String("out", "", "add --count: the credentials file to write")
 	prefix := fs.String("prefix", "sim", "add --count: device ids are PREFIX-00001, ...")
 	if err := parse(fs, rest); err != nil {
 		return err
@@ -90,25 +95,34 @@ Each takes --db PATH (default `+defaultDB+`).`)
 	defer st.Close()
 	switch sub {
 	case "add":
-		_, secret, err := st.AddDevice(ctx, id, *vehicle)
+		if *out != "" {
+			if err := credentialsDir(*out); err != nil {
+				return err
+			}
+		}
+		d, secret, err := st.AddDevice(ctx, id, *vehicle)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "device %s added; its secret (shown only now):\n\n  %s\n\nIn the agent's configuration:\n  device_id: %s\n  broker:\n    password: %s\n", id, secret, id, secret)
-		return nil
+		return handOut(stdout, "device "+id+" added", id, secret, d.CommandKey, *out)
 	case "revoke":
 		if err := st.RevokeDevice(ctx, id); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "device %s revoked; export again to update a Mosquitto broker\n", id)
+		fmt.Fprintf(stdout, "device %s revoked. A pitwall server with its embedded broker on this database refuses its messages and\n"+
+			"cuts its session within embedded_broker.revocation_check (5s by default); export again to update a Mosquitto broker\n", id)
 		return nil
 	case "rotate":
-		secret, err := st.RotateSecret(ctx, id)
+		if *out != "" {
+			if err := credentialsDir(*out); err != nil {
+				return err
+			}
+		}
+		secret, key, err := st.RotateCredentials(ctx, id)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "device %s has a new secret (shown only now):\n\n  %s\n", id, secret)
-		return nil
+		return handOut(stdout, "device "+id+" has new credentials", id, secret, key, *out)
 	case "list":
 		return listDevices(ctx, st, *asJSON, stdout)
 	case "export":
@@ -140,6 +154,55 @@ Each takes --db PATH (default `+defaultDB+`).`)
 		return nil
 	}
 	return usageError{fmt.Sprintf("unknown devices command %q", sub)}
+}
+
+// credentialsDir checks, before anything is stored, that the credentials
+// can be written there.
+func credentialsDir(dir string) error {
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return fmt.Errorf("--out %s: not a directory", dir)
+	}
+	return nil
+}
+
+// handOut gives a device's secret and command key to the operator, once:
+// printed, or written to two files only the owner can read.
+func handOut(stdout io.Writer, what, id, secret string, key []byte, dir string) error {
+	secretFile, keyFile := "/etc/pitwall/secret", "/etc/pitwall/command.key"
+	if dir != "" {
+		secretFile, keyFile = filepath.Join(dir, "secret"), filepath.Join(dir, "command.key")
+		for f, v := range map[string]string{secretFile: secret, keyFile: wire.FormatCommandKey(key)} {
+			if err := writePrivate(f, v+"\n"); err != nil {
+				return fmt.Errorf("%s, but its credentials could not be written (rotate it to try again): %w", what, err)
+			}
+		}
+		fmt.Fprintf(stdout, "%s; its secret is in %s and its command key in %s (mode 0600).\nCopy both to the device.", what, secretFile, keyFile)
+	} else {
+		fmt.Fprintf(stdout, "%s. Its credentials, shown only now:\n\n  secret:      %s\n  command key: %s\n\n"+
+			"Put each in a file only the agent's user can read (mode 0600) on the device.", what, secret, wire.FormatCommandKey(key))
+	}
+	fmt.Fprintf(stdout, " In the agent's configuration:\n  device_id: %s\n  broker:\n    password_file: %s\n  commands:\n    key_file: %s\n", id, secretFile, keyFile)
+	return nil
+}
+
+// writePrivate replaces a file with content only its owner can read.
+func writePrivate(path, content string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString(content)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }
 
 type deviceRow struct {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/obd"
 	"github.com/pitwall-io/pitwall/obd/obdtest"
 	"github.com/pitwall-io/pitwall/store"
@@ -45,7 +46,7 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"explain", "P0420", "--labour", "cheap"}, 2, "", "want low-high"},
 		{[]string{"explain", "1HGCM82633A004353"}, 1, "", "check digit"},
 		{[]string{"explain", "1HGCM82633A004352"}, 0, "Honda", ""},
-		{[]string{"server"}, 2, "", "give --config, --broker or --embedded-broker"},
+		{[]string{"server"}, 2, "", "give --config, --broker, --embedded-broker or --embedded-broker-tls"},
 		{[]string{"server", "--broker", "tcp://127.0.0.1:1", "--embedded-broker", "127.0.0.1:0", "--db", "/nonexistent-dir/x.db"}, 1, "", "leave ingest.broker.url empty"},
 		{[]string{"server", "--config", "/nonexistent.yaml"}, 1, "", "no such file"},
 		{[]string{"bench", "ingest"}, 2, "", "--broker and --influx-url are required"},
@@ -123,8 +124,32 @@ func TestDevicesCommand(t *testing.T) {
 		return out.String() + errb.String()
 	}
 	out := do(0, "devices", "add", "car-1", "--db", db)
-	if !strings.Contains(out, "device_id: car-1") || !strings.Contains(out, "password: ") {
+	if !strings.Contains(out, "device_id: car-1") || !strings.Contains(out, "password_file: ") || !strings.Contains(out, "key_file: ") {
 		t.Fatalf("add: %s", out)
+	}
+	st, err = store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := st.Device(context.Background(), "car-1")
+	st.Close()
+	if key := wire.FormatCommandKey(d.CommandKey); len(d.CommandKey) != wire.CommandKeySize || !strings.Contains(out, "command key: "+key+"\n") {
+		t.Errorf("add does not print the stored command key %q:\n%s", key, out)
+	}
+	if out := do(2, "devices", "add", "a/b#", "--db", db); !strings.Contains(out, "bad device id") {
+		t.Errorf("a wildcard id: %s", out)
+	}
+	creds := t.TempDir()
+	out = do(0, "devices", "rotate", "car-1", "--db", db, "--out", creds)
+	for _, f := range []string{"secret", "command.key"} {
+		fi, err := os.Stat(filepath.Join(creds, f))
+		if err != nil || fi.Mode().Perm() != 0o600 || !strings.Contains(out, filepath.Join(creds, f)) {
+			t.Errorf("rotate --out: %s: %v %v\n%s", f, fi, err, out)
+		}
+	}
+	keyText, _ := os.ReadFile(filepath.Join(creds, "command.key"))
+	if _, err := wire.ParseCommandKey(string(keyText)); err != nil || strings.Contains(out, strings.TrimSpace(string(keyText))) {
+		t.Errorf("the written key %q: %v; printed too: %s", keyText, err, out)
 	}
 	do(0, "devices", "add", "car-2", "--db", db)
 	if out := do(1, "devices", "add", "car-2", "--db", db); !strings.Contains(out, "already exists") {

@@ -21,6 +21,7 @@ import (
 type rig struct {
 	b       *broker.Broker
 	st      *store.Store
+	dbPath  string
 	secrets map[string]string
 }
 
@@ -28,12 +29,20 @@ const serverSecret = "server-secret"
 
 func start(t *testing.T, devices int, deliver func(context.Context, string, []byte) error) *rig {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "pitwall.db"))
+	return startWith(t, devices, func(o *broker.Options) { o.Deliver = deliver })
+}
+
+// startWith starts a broker on a fresh store of devices car-00001...,
+// with the options mod sets.
+func startWith(t testing.TB, devices int, mod func(*broker.Options)) *rig {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "pitwall.db")
+	st, err := store.Open(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	r := &rig{st: st, secrets: map[string]string{}}
+	r := &rig{st: st, dbPath: path, secrets: map[string]string{}}
 	for i := range devices {
 		id := fmt.Sprintf("car-%05d", i+1)
 		_, secret, err := st.AddDevice(context.Background(), id, "")
@@ -42,8 +51,12 @@ func start(t *testing.T, devices int, deliver func(context.Context, string, []by
 		}
 		r.secrets[id] = secret
 	}
-	b, err := broker.Start(broker.Options{Addr: "127.0.0.1:0", Devices: st, CheckSecret: store.CheckSecret,
-		Servers: map[string]string{"pitwall-server": store.HashSecret(serverSecret)}, Deliver: deliver})
+	opt := broker.Options{Addr: "127.0.0.1:0", Devices: st, CheckSecret: store.CheckSecret,
+		Servers: map[string]string{"pitwall-server": store.HashSecret(serverSecret)}}
+	if mod != nil {
+		mod(&opt)
+	}
+	b, err := broker.Start(opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,4 +213,16 @@ func TestAcknowledgedMeansStored(t *testing.T) {
 	if n != res.Samples || n != 5*20*20 {
 		t.Fatalf("stored %d samples when the cars had %d acknowledged", n, res.Samples)
 	}
+}
+
+// openStore opens a second handle on a rig's database, as another process
+// (the CLI) would.
+func openStore(t *testing.T, r *rig) *store.Store {
+	t.Helper()
+	other, err := store.Open(context.Background(), r.dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { other.Close() })
+	return other
 }

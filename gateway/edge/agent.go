@@ -73,9 +73,11 @@ type Agent struct {
 	tiers     []TierConfig // the poll plan's configuration (a command may change it)
 	replan    bool
 
-	clearToken string
-	password   string
-	cmds       chan *wirepb.Command
+	cmdKey   []byte       // the device's command key; nil: no command writes to the car
+	ran      *ranCommands // ids of commands that wrote to the car, until they expire
+	now      func() time.Time
+	password string
+	cmds     chan *wirepb.Command
 
 	spoolOpen     func(string, int, os.FileMode) (*os.File, error) // nil: os.OpenFile
 	spoolMu       sync.Mutex
@@ -89,7 +91,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &Agent{cfg: cfg, log: slog.New(slog.DiscardHandler), boot: rand.Uint64(), tiers: cfg.Poll.Tiers, cmds: make(chan *wirepb.Command, 8)}
+	a := &Agent{cfg: cfg, log: slog.New(slog.DiscardHandler), boot: rand.Uint64(), tiers: cfg.Poll.Tiers, cmds: make(chan *wirepb.Command, 8), now: time.Now}
 	a.open = func(ctx context.Context, url string) (obd.Transport, func() error, error) {
 		ad, err := adapter.Open(ctx, url, adapter.WithLogger(a.log))
 		if err != nil {
@@ -107,7 +109,7 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if a.password, err = secret(cfg.Broker.Password, cfg.Broker.PasswordFile); err != nil {
 		return nil, err
 	}
-	if a.clearToken, err = secret(cfg.Commands.ClearToken, cfg.Commands.ClearTokenFile); err != nil {
+	if a.cmdKey, err = commandKey(cfg.Commands.KeyFile); err != nil {
 		return nil, err
 	}
 	a.aliases, err = wire.NewAliases(catalog())
@@ -118,6 +120,10 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("edge: spool %s: %w", cfg.Spool.Dir, err)
 	}
+	if a.ran, err = openRan(cfg.Spool.Dir); err != nil {
+		a.spool.Close()
+		return nil, err
+	}
 	a.metrics = newMetrics(a)
 	a.loadPlan()
 	if err := a.announce(); err != nil {
@@ -125,6 +131,32 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// CommandKeyEnv names the environment variable an agent reads its command
+// key from when commands.key_file is not set.
+const CommandKeyEnv = "PITWALL_COMMAND_KEY"
+
+// commandKey reads the device's command key from its file, else from the
+// environment; none is no error (commands that write to the car are then
+// refused), a malformed one is.
+func commandKey(file string) ([]byte, error) {
+	text, where := os.Getenv(CommandKeyEnv), CommandKeyEnv
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("edge: commands.key_file: %w", err)
+		}
+		text, where = string(b), file
+	}
+	if text == "" {
+		return nil, nil
+	}
+	k, err := wire.ParseCommandKey(text)
+	if err != nil {
+		return nil, fmt.Errorf("edge: the command key in %s: %w", where, err)
+	}
+	return k, nil
 }
 
 // catalog is every signal the agent may send: all the PID table's fields

@@ -2,12 +2,12 @@ package edge
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
 
@@ -18,7 +18,8 @@ import (
 )
 
 // onCommand takes a command from the broker and queues it for the session
-// that owns the adapter.
+// that owns the adapter. A retained command is refused: Pitwall never
+// retains commands, so one is an old copy a broker kept.
 func (a *Agent) onCommand(_ mqtt.Client, msg mqtt.Message) {
 	m, err := wire.Decode(wire.KindCommand, msg.Payload())
 	if err != nil {
@@ -27,7 +28,11 @@ func (a *Agent) onCommand(_ mqtt.Client, msg mqtt.Message) {
 	}
 	c := m.(*wirepb.Command)
 	if c.GetHeader().GetDeviceId() != a.cfg.DeviceID {
-		a.reply(c, nil, fmt.Errorf("command for device %q reached %q", c.GetHeader().GetDeviceId(), a.cfg.DeviceID))
+		a.refuse(c, fmt.Errorf("%w: the command is for device %q, this is %q", errRefused, c.GetHeader().GetDeviceId(), a.cfg.DeviceID))
+		return
+	}
+	if msg.Retained() {
+		a.refuse(c, fmt.Errorf("%w: the command came as a retained message, an old copy a broker kept; commands are never retained", errRefused))
 		return
 	}
 	select {
@@ -50,8 +55,19 @@ func (a *Agent) reply(c *wirepb.Command, result any, err error) {
 	_, _ = a.emit(wire.KindCommandResult, spool.Important, func(h *wirepb.Header) wire.Message { r.Header = h; return r })
 }
 
+// refuse answers a command the agent will not run.
+func (a *Agent) refuse(c *wirepb.Command, err error) {
+	a.reply(c, nil, fmt.Errorf("%w; the car was not touched", err))
+}
+
 // runCommand carries a command out on the session's adapter.
 func (a *Agent) runCommand(ctx context.Context, s *session, c *wirepb.Command) {
+	if wire.WritesToCar(c) {
+		if err := a.authorise(c); err != nil {
+			a.refuse(c, err)
+			return
+		}
+	}
 	switch x := c.GetAction().(type) {
 	case *wirepb.Command_ScanNow:
 		r, err := obd.Scan(ctx, s.client)
@@ -63,10 +79,7 @@ func (a *Agent) runCommand(ctx context.Context, s *session, c *wirepb.Command) {
 		tiers, err := a.setPlan(x.SetPollPlan)
 		a.reply(c, map[string]any{"tiers": tiers}, err)
 	case *wirepb.Command_ClearDtcs:
-		err := a.checkClearToken(x.ClearDtcs.GetConfirmationToken())
-		if err == nil {
-			err = s.client.ClearDTCs(ctx, true)
-		}
+		err := s.client.ClearDTCs(ctx, true)
 		a.reply(c, nil, err)
 		if err == nil {
 			s.codes = ""
@@ -77,13 +90,26 @@ func (a *Agent) runCommand(ctx context.Context, s *session, c *wirepb.Command) {
 	}
 }
 
-// checkClearToken guards service 04: only with the configured token.
-func (a *Agent) checkClearToken(token string) error {
-	if a.clearToken == "" {
-		return errors.New("clearing trouble codes is disabled on this agent (no commands.clear_token is configured)")
+// errRefused opens the error of every command the agent will not run.
+var errRefused = errors.New("refused")
+
+// clockSkew is how far the agent's clock and the server's may differ for a
+// command's times.
+const clockSkew = time.Minute
+
+// authorise lets a command that writes to the car run: signed with this
+// device's key, within its times, and an id never run before, which is
+// remembered (on disk, before the command runs) until it expires.
+func (a *Agent) authorise(c *wirepb.Command) error {
+	if len(a.cmdKey) == 0 {
+		return fmt.Errorf("%w: commands that write to the car are disabled on this agent: it has no command key (commands.key_file, or %s)", errRefused, CommandKeyEnv)
 	}
-	if subtle.ConstantTimeCompare([]byte(token), []byte(a.clearToken)) != 1 {
-		return errors.New("the confirmation token is wrong; trouble codes were not cleared")
+	now := a.now()
+	if err := wire.VerifyCommand(a.cmdKey, a.cfg.DeviceID, c, now, clockSkew); err != nil {
+		return fmt.Errorf("%w: %w", errRefused, err)
+	}
+	if err := a.ran.claim(c.GetId(), time.UnixMilli(c.GetExpiresMs()).Add(clockSkew), now); err != nil {
+		return fmt.Errorf("%w: %w", errRefused, err)
 	}
 	return nil
 }

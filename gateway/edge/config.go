@@ -84,8 +84,13 @@ type ParkedConfig struct {
 
 // CommandsConfig governs remote commands.
 type CommandsConfig struct {
-	// ClearToken must accompany a command to clear trouble codes; without
-	// one configured, clearing is refused.
+	// KeyFile holds the device's command key (as `pitwall devices add`
+	// prints it); without it (or PITWALL_COMMAND_KEY in the environment)
+	// commands that write to the car, such as clearing trouble codes, are
+	// refused.
+	KeyFile string `yaml:"key_file"`
+	// ClearToken and ClearTokenFile are no longer used: a static token
+	// could be replayed by anyone who saw it. Validate says so.
 	ClearToken     string `yaml:"clear_token"`
 	ClearTokenFile string `yaml:"clear_token_file"`
 }
@@ -188,12 +193,15 @@ func (c *Config) Validate() error {
 		bad("broker.url", "%q: want tcp://HOST:PORT, or ssl://HOST:PORT for TLS", c.Broker.URL)
 	}
 	for field, path := range map[string]string{"broker.ca_file": c.Broker.CAFile, "broker.cert_file": c.Broker.CertFile,
-		"broker.key_file": c.Broker.KeyFile, "broker.password_file": c.Broker.PasswordFile, "commands.clear_token_file": c.Commands.ClearTokenFile} {
+		"broker.key_file": c.Broker.KeyFile, "broker.password_file": c.Broker.PasswordFile, "commands.key_file": c.Commands.KeyFile} {
 		if path != "" {
 			if _, err := os.Stat(path); err != nil {
 				bad(field, "%v", err)
 			}
 		}
+	}
+	if c.Commands.ClearToken != "" || c.Commands.ClearTokenFile != "" {
+		bad("commands.clear_token", "no longer used: clearing trouble codes needs a command signed with the device's key; give commands.key_file (docs/agent.md)")
 	}
 	if (c.Broker.CertFile == "") != (c.Broker.KeyFile == "") {
 		bad("broker.cert_file", "a client certificate needs both cert_file and key_file")

@@ -25,7 +25,10 @@ type Credentials struct {
 	DeviceID  string `json:"device_id"`
 	VehicleID string `json:"vehicle_id,omitempty"`
 	Secret    string `json:"secret"`
-	BrokerURL string `json:"broker_url"`
+	// CommandKey authorises the commands that write to the car (clearing
+	// trouble codes); Save writes it beside the credentials as command.key.
+	CommandKey string `json:"command_key,omitempty"`
+	BrokerURL  string `json:"broker_url"`
 	// CAPEM is the broker's CA certificate when it uses TLS; Save writes
 	// it beside the credentials as ca.pem.
 	CAPEM  string `json:"ca_pem,omitempty"`
@@ -101,6 +104,11 @@ func (c Credentials) check() error {
 	if c.Secret == "" {
 		return errors.New("no secret")
 	}
+	if c.CommandKey != "" {
+		if _, err := wire.ParseCommandKey(c.CommandKey); err != nil {
+			return err
+		}
+	}
 	if u, err := url.Parse(c.BrokerURL); err != nil || u.Host == "" {
 		return fmt.Errorf("broker_url %q is not a URL", c.BrokerURL)
 	}
@@ -115,6 +123,11 @@ func (c Credentials) Save(dir string) error {
 	}
 	if c.CAPEM != "" {
 		if err := writeFile(filepath.Join(dir, "ca.pem"), []byte(c.CAPEM)); err != nil {
+			return err
+		}
+	}
+	if c.CommandKey != "" {
+		if err := writeFile(filepath.Join(dir, "command.key"), []byte(c.CommandKey+"\n")); err != nil {
 			return err
 		}
 	}
@@ -180,7 +193,7 @@ func LoadCredentials(dir string) (Credentials, error) {
 }
 
 // Apply fills what the configuration leaves out from the credentials: the
-// device id, the broker and its CA, the secret.
+// device id, the broker and its CA, the secret, the command key.
 func (c Credentials) Apply(cfg *Config, dir string) {
 	if cfg.DeviceID == "" {
 		cfg.DeviceID = c.DeviceID
@@ -193,5 +206,8 @@ func (c Credentials) Apply(cfg *Config, dir string) {
 	}
 	if cfg.Broker.CAFile == "" && c.CAPEM != "" {
 		cfg.Broker.CAFile = filepath.Join(dir, "ca.pem")
+	}
+	if cfg.Commands.KeyFile == "" && c.CommandKey != "" {
+		cfg.Commands.KeyFile = filepath.Join(dir, "command.key")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -285,6 +286,31 @@ func (in *Ingest) setReady(i int, ok bool) {
 	}
 }
 
+// ErrNotConnected: none of the ingest's broker connections is up.
+var ErrNotConnected = errors.New("ingest: not connected to the broker")
+
+// Publish sends a message (a command to a device) through one of the
+// ingest's broker connections, at QoS 1, never retained, and returns once
+// the broker has it.
+func (in *Ingest) Publish(ctx context.Context, topic string, payload []byte) error {
+	in.mu.Lock()
+	clients := in.clients
+	in.mu.Unlock()
+	for _, c := range clients {
+		if !c.IsConnectionOpen() {
+			continue
+		}
+		t := c.Publish(topic, 1, false, payload)
+		select {
+		case <-t.Done():
+			return t.Error()
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return fmt.Errorf("%w %s", ErrNotConnected, in.cfg.Broker.URL)
+}
+
 // Deliver hands over one message in process (from the embedded broker)
 // and returns once it is stored, or refused for good, which counts as
 // handled. An error means it was not stored: the caller must not
@@ -366,6 +392,10 @@ func (in *Ingest) prepare(m mqtt.Message) *job {
 			reason = "schema"
 		case errors.Is(err, wire.ErrDevice):
 			reason = "device"
+		case errors.Is(err, wire.ErrNonFinite):
+			reason = "non_finite"
+		case errors.Is(err, wire.ErrCode):
+			reason = "code"
 		}
 		return in.rejected(j, reason, err)
 	}
@@ -415,7 +445,11 @@ func (in *Ingest) status(j *job, st *wirepb.Status, payload []byte) *job {
 	}
 	a, err := wire.AliasesFromBirth(st)
 	if err != nil {
-		return in.rejected(j, "birth", err)
+		reason := "birth"
+		if errors.Is(err, wire.ErrNonFinite) {
+			reason = "non_finite"
+		}
+		return in.rejected(j, reason, err)
 	}
 	t := in.now()
 	if st.GetTimeMs() != 0 {
@@ -550,7 +584,13 @@ func (in *Ingest) telemetry(j *job, t *wirepb.Telemetry) *job {
 			start = len(fields)
 		}
 		last = ms
-		fields = append(fields, series.Field{Signal: s.Name, Value: s.Value(t.GetValue()[i])})
+		v := s.Value(t.GetValue()[i])
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			// AliasesFromBirth's bounds rule this out; the last guard
+			// before the store.
+			return in.rejected(j, "non_finite", fmt.Errorf("sample %d of %s comes out %v", i, s.Name, v))
+		}
+		fields = append(fields, series.Field{Signal: s.Name, Value: v})
 	}
 	if len(fields) > start {
 		j.points = append(j.points, series.Point{Device: j.device, Vehicle: vehicle, Time: time.UnixMilli(last), Fields: fields[start:]})

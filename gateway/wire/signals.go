@@ -33,8 +33,12 @@ func (s Signal) Quantize(v float64) int64 { return int64(math.Round((v - s.Offse
 
 // Value turns a received number back into the value.
 func (s Signal) Value(q int64) float64 {
+	v := s.Offset + s.Scale*float64(q)
+	if math.Abs(v) >= 1e15 {
+		return v // beyond a millionth's reach of float64; rounding would overflow
+	}
 	// Six decimals, as obd.Decode gives them.
-	return math.Round((s.Offset+s.Scale*float64(q))*1e6) / 1e6
+	return math.Round(v*1e6) / 1e6
 }
 
 // Agent-side signals that do not come from a PID.
@@ -87,8 +91,16 @@ func NewAliases(names []string) (*Aliases, error) {
 func AliasesFromBirth(st *wirepb.Status) (*Aliases, error) {
 	a := &Aliases{byAlias: map[uint32]Signal{}, byName: map[string]Signal{}}
 	for _, d := range st.GetSignals() {
-		if d.GetAlias() == 0 || d.GetScale() <= 0 || math.IsNaN(d.GetScale()) || math.IsInf(d.GetOffset(), 0) || math.IsNaN(d.GetOffset()) {
-			return nil, fmt.Errorf("%w: signal %q: alias %d, scale %v", ErrPayload, d.GetName(), d.GetAlias(), d.GetScale())
+		if d.GetAlias() == 0 {
+			return nil, fmt.Errorf("%w: signal %q: alias 0", ErrPayload, d.GetName())
+		}
+		if sc := d.GetScale(); sc <= 0 {
+			return nil, fmt.Errorf("%w: signal %q: scale %v, want more than 0", ErrPayload, d.GetName(), sc)
+		}
+		if sc, off := d.GetScale(), d.GetOffset(); !finite(sc) || !finite(off) || !finite(math.Abs(off)+sc*0x1p63) {
+			// Every value a sample can carry (a 64-bit integer) must
+			// come out finite.
+			return nil, fmt.Errorf("%w: %w: signal %q: scale %v and offset %v make values that are not finite", ErrPayload, ErrNonFinite, d.GetName(), sc, off)
 		}
 		if err := ValidSignalName(d.GetName()); err != nil {
 			return nil, err

@@ -40,6 +40,16 @@ const (
 	MaxPayload     = 256 << 10 // bytes in one message
 	MaxSamples     = 20000     // samples in one telemetry batch
 	MaxDeviceIDLen = 64
+	// MaxPacket bounds a whole MQTT packet carrying one message: the
+	// payload and room for the fixed header (5 bytes), the topic (2 +
+	// at most 86 bytes), the packet id and some MQTT 5 properties. A broker
+	// refuses larger packets before reading them.
+	MaxPacket = MaxPayload + 1<<10
+	// MaxStatus bounds a status message (a birth or a last will): the
+	// birth of an agent announcing all 346 signals Pitwall knows is 20 KiB
+	// (TestStatusBound). A broker keeps one retained per device, so it is
+	// bounded tighter than other messages.
+	MaxStatus = 64 << 10
 )
 
 // Errors a receiver branches on.
@@ -48,6 +58,13 @@ var (
 	ErrDevice  = errors.New("wire: bad device id")
 	ErrSchema  = errors.New("wire: unsupported schema version")
 	ErrPayload = errors.New("wire: malformed payload")
+	// ErrNonFinite: a number that is NaN or infinite, or a signal whose
+	// scale and offset can make one. Wrapped together with ErrPayload.
+	ErrNonFinite = errors.New("wire: a number that is not finite")
+	// ErrCode: a trouble code that is not of the form J2012 gives
+	// (P, C, B or U, a digit 0-3, three hex digits), or an ECU address
+	// that is not hex. Wrapped together with ErrPayload.
+	ErrCode = errors.New("wire: malformed trouble code")
 )
 
 // Topic is the topic of a device's messages of a kind.
@@ -65,13 +82,17 @@ func Filter(k Kind, group string) string {
 }
 
 // ValidDeviceID checks a device id: 1 to 64 letters, digits, '-' or '_'.
-func ValidDeviceID(id string) error {
-	if id == "" || len(id) > MaxDeviceIDLen {
-		return fmt.Errorf("%w %q: 1 to %d characters", ErrDevice, id, MaxDeviceIDLen)
+func ValidDeviceID(id string) error { return checkID(ErrDevice, id, MaxDeviceIDLen) }
+
+// checkID checks an id that travels in topics and files: 1 to max ASCII
+// letters, digits, '-' or '_'; an error wraps kind.
+func checkID(kind error, id string, max int) error {
+	if id == "" || len(id) > max {
+		return fmt.Errorf("%w %q: 1 to %d characters", kind, id, max)
 	}
 	for _, c := range id {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return fmt.Errorf("%w %q: only letters, digits, '-' and '_'", ErrDevice, id)
+			return fmt.Errorf("%w %q: only letters, digits, '-' and '_'", kind, id)
 		}
 	}
 	return nil
@@ -153,6 +174,17 @@ func Decode(k Kind, payload []byte) (Message, error) {
 		}
 		if n > MaxSamples {
 			return nil, fmt.Errorf("%w: %d samples, the limit is %d", ErrPayload, n, MaxSamples)
+		}
+	}
+	if k == KindStatus && len(payload) > MaxStatus {
+		return nil, fmt.Errorf("%w: a status of %d bytes, the limit is %d", ErrPayload, len(payload), MaxStatus)
+	}
+	if err := checkFinite(m.ProtoReflect(), k); err != nil {
+		return nil, err
+	}
+	if r, ok := m.(*wirepb.DTCReport); ok {
+		if err := checkCodes(r); err != nil {
+			return nil, err
 		}
 	}
 	return m, nil

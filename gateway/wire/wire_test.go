@@ -189,18 +189,83 @@ func TestBirthRoundTrip(t *testing.T) {
 	}
 }
 
+// Whatever bytes arrive as any kind, Decode never panics, and what it
+// accepts keeps its promises: it encodes and decodes again to the same
+// message, holds only finite numbers, well-formed codes and matching
+// telemetry columns, and a birth's signals give finite values.
 func FuzzDecode(f *testing.F) {
 	raw, _ := hex.DecodeString(telemetryVector.hex)
 	f.Add(raw, uint8(0))
+	h := NewHeader("car-f", 0x1122334455667788, 9)
+	a, _ := NewAliases(telemetryVector.names)
+	for k, m := range map[Kind]Message{
+		KindStatus: &wirepb.Status{Header: h, Online: true, TimeMs: 1763800000000, AgentVersion: "dev", Vin: "WVWZZZ1JZXW000001",
+			Adapter: "ELM327 v1.5", Protocol: "ISO 15765-4 (CAN 11/500)", Signals: a.Defs()},
+		KindDTC: &wirepb.DTCReport{Header: h, TimeMs: 1763800000000, Mil: true, Stored: []*wirepb.Code{{Code: "P0217", Ecu: "7E8"}},
+			FreezeFrames: []*wirepb.FreezeFrame{{Ecu: "7E8", Dtc: "P0217", Values: []*wirepb.Value{{Signal: "Vehicle.Speed", Value: 88, Unit: "km/h"}}}},
+			Monitors:     []*wirepb.Monitor{{Name: "catalyst", Supported: true}}},
+		KindEvent:         &wirepb.Event{Header: h, TimeMs: 1763800000000, Kind: &wirepb.Event_TripEnd{TripEnd: &wirepb.TripEnd{TripId: 1, DistanceKm: 12.5, DurationS: 900, FuelUsedL: 0.9, MaxCoolantC: 96}}},
+		KindCommand:       &wirepb.Command{Header: h, Id: "c-1", IssuedMs: 1, ExpiresMs: 2, Signature: make([]byte, 32), Action: &wirepb.Command_SetPollPlan{SetPollPlan: &wirepb.SetPollPlan{Tiers: []*wirepb.PollTier{{Hz: 2, Signals: []string{"0C"}}}}}},
+		KindCommandResult: &wirepb.CommandResult{Header: h, Id: "c-1", Ok: false, Error: "refused", Json: []byte(`{"x":1}`)},
+	} {
+		b, err := Encode(m)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for i, kk := range kinds {
+			if kk == k {
+				f.Add(b, uint8(i))
+			}
+		}
+	}
 	f.Fuzz(func(t *testing.T, payload []byte, k uint8) {
 		kind := kinds[int(k)%len(kinds)]
 		m, err := Decode(kind, payload)
 		if err != nil {
+			if !errors.Is(err, ErrPayload) && !errors.Is(err, ErrSchema) && !errors.Is(err, ErrDevice) {
+				t.Fatalf("an error of no known kind: %v", err)
+			}
 			return
 		}
-		if tm, ok := m.(*wirepb.Telemetry); ok {
-			a, _ := NewAliases([]string{"Vehicle.Speed"})
-			_, _ = Samples(tm, a)
+		again, err := Encode(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m2, err := Decode(kind, again)
+		if err != nil || !proto.Equal(m, m2) {
+			t.Fatalf("re-encoded, it decodes as %v, %v", m2, err)
+		}
+		if err := checkFinite(m.ProtoReflect(), kind); err != nil {
+			t.Fatal(err)
+		}
+		switch x := m.(type) {
+		case *wirepb.Telemetry:
+			if n := len(x.GetAlias()); len(x.GetDtMs()) != n || len(x.GetValue()) != n || n > MaxSamples {
+				t.Fatalf("columns %d %d %d", n, len(x.GetDtMs()), len(x.GetValue()))
+			}
+			_, _ = Samples(x, a)
+		case *wirepb.DTCReport:
+			for _, c := range append(append(append([]*wirepb.Code{}, x.GetStored()...), x.GetPending()...), x.GetPermanent()...) {
+				if ValidCode(c.GetCode()) != nil || len(c.GetEcu()) > MaxECULen {
+					t.Fatalf("code %q from ECU %q accepted", c.GetCode(), c.GetEcu())
+				}
+			}
+		case *wirepb.Status:
+			if len(payload) > MaxStatus {
+				t.Fatalf("a status of %d bytes", len(payload))
+			}
+			if b, err := AliasesFromBirth(x); err == nil {
+				for _, d := range b.Defs() {
+					s, _ := b.ByAlias(d.GetAlias())
+					for _, q := range []int64{math.MinInt64, 0, math.MaxInt64} {
+						if v := s.Value(q); math.IsNaN(v) || math.IsInf(v, 0) {
+							t.Fatalf("signal %+v gives %v for %d", s, v, q)
+						}
+					}
+				}
+			}
+		case *wirepb.Command:
+			_ = VerifyCommand(make([]byte, CommandKeySize), x.GetHeader().GetDeviceId(), x, time.UnixMilli(1), time.Minute)
 		}
 	})
 }

@@ -1135,18 +1135,30 @@ func (x *Adapter) GetDetail() string {
 	return ""
 }
 
-// Command is sent by the cloud on pitwall/v1/{device}/cmd.
+// Command is sent by the cloud on pitwall/v1/{device}/cmd, never
+// retained.
 type Command struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Header *Header                `protobuf:"bytes,1,opt,name=header,proto3" json:"header,omitempty"` // seq counts the commands of the issuer
-	Id     string                 `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	// id names the command once: 1 to 64 letters, digits, '-' or '_'. An
+	// agent runs a command that writes to the car at most once per id.
+	Id string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
 	// Types that are valid to be assigned to Action:
 	//
 	//	*Command_ScanNow
 	//	*Command_ReadFreezeFrame
 	//	*Command_SetPollPlan
 	//	*Command_ClearDtcs
-	Action        isCommand_Action `protobuf_oneof:"action"`
+	Action isCommand_Action `protobuf_oneof:"action"`
+	// issued_ms and expires_ms (Unix milliseconds) bound when the command
+	// may run; at most 10 minutes apart.
+	IssuedMs  int64 `protobuf:"varint,7,opt,name=issued_ms,json=issuedMs,proto3" json:"issued_ms,omitempty"`
+	ExpiresMs int64 `protobuf:"varint,8,opt,name=expires_ms,json=expiresMs,proto3" json:"expires_ms,omitempty"`
+	// signature is HMAC-SHA256 with the device's command key over the
+	// device id, id, action, issued_ms, expires_ms and the action's fields
+	// (docs/mqtt.md gives the exact bytes). Required for commands that
+	// write to the car.
+	Signature     []byte `protobuf:"bytes,9,opt,name=signature,proto3" json:"signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1234,6 +1246,27 @@ func (x *Command) GetClearDtcs() *ClearDTCs {
 		if x, ok := x.Action.(*Command_ClearDtcs); ok {
 			return x.ClearDtcs
 		}
+	}
+	return nil
+}
+
+func (x *Command) GetIssuedMs() int64 {
+	if x != nil {
+		return x.IssuedMs
+	}
+	return 0
+}
+
+func (x *Command) GetExpiresMs() int64 {
+	if x != nil {
+		return x.ExpiresMs
+	}
+	return 0
+}
+
+func (x *Command) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
 	}
 	return nil
 }
@@ -1450,13 +1483,13 @@ func (x *SetPollPlan) GetMaxRequestsPerSecond() float64 {
 	return 0
 }
 
-// ClearDTCs erases the car's codes and resets its readiness monitors; the
-// agent refuses it without the token it was configured with.
+// ClearDTCs erases the car's codes and resets its readiness monitors
+// (service 04); the agent runs it only when the command is signed, fresh
+// and new to it.
 type ClearDTCs struct {
-	state             protoimpl.MessageState `protogen:"open.v1"`
-	ConfirmationToken string                 `protobuf:"bytes,1,opt,name=confirmation_token,json=confirmationToken,proto3" json:"confirmation_token,omitempty"`
-	unknownFields     protoimpl.UnknownFields
-	sizeCache         protoimpl.SizeCache
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ClearDTCs) Reset() {
@@ -1487,13 +1520,6 @@ func (x *ClearDTCs) ProtoReflect() protoreflect.Message {
 // Deprecated: Use ClearDTCs.ProtoReflect.Descriptor instead.
 func (*ClearDTCs) Descriptor() ([]byte, []int) {
 	return file_wirepb_wire_proto_rawDescGZIP(), []int{20}
-}
-
-func (x *ClearDTCs) GetConfirmationToken() string {
-	if x != nil {
-		return x.ConfirmationToken
-	}
-	return ""
 }
 
 // CommandResult answers a Command on pitwall/v1/{device}/cmd/result.
@@ -1659,7 +1685,7 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\x05volts\x18\x02 \x01(\x01R\x05volts\"?\n" +
 	"\aAdapter\x12\x1c\n" +
 	"\tconnected\x18\x01 \x01(\bR\tconnected\x12\x16\n" +
-	"\x06detail\x18\x02 \x01(\tR\x06detail\"\xdc\x02\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\"\xb6\x03\n" +
 	"\aCommand\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.pitwall.wire.v1.HeaderR\x06header\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x125\n" +
@@ -1667,7 +1693,11 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\x11read_freeze_frame\x18\x04 \x01(\v2 .pitwall.wire.v1.ReadFreezeFrameH\x00R\x0freadFreezeFrame\x12B\n" +
 	"\rset_poll_plan\x18\x05 \x01(\v2\x1c.pitwall.wire.v1.SetPollPlanH\x00R\vsetPollPlan\x12;\n" +
 	"\n" +
-	"clear_dtcs\x18\x06 \x01(\v2\x1a.pitwall.wire.v1.ClearDTCsH\x00R\tclearDtcsB\b\n" +
+	"clear_dtcs\x18\x06 \x01(\v2\x1a.pitwall.wire.v1.ClearDTCsH\x00R\tclearDtcs\x12\x1b\n" +
+	"\tissued_ms\x18\a \x01(\x03R\bissuedMs\x12\x1d\n" +
+	"\n" +
+	"expires_ms\x18\b \x01(\x03R\texpiresMs\x12\x1c\n" +
+	"\tsignature\x18\t \x01(\fR\tsignatureB\b\n" +
 	"\x06action\"\t\n" +
 	"\aScanNow\"'\n" +
 	"\x0fReadFreezeFrame\x12\x14\n" +
@@ -1677,9 +1707,8 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\asignals\x18\x02 \x03(\tR\asignals\"u\n" +
 	"\vSetPollPlan\x12/\n" +
 	"\x05tiers\x18\x01 \x03(\v2\x19.pitwall.wire.v1.PollTierR\x05tiers\x125\n" +
-	"\x17max_requests_per_second\x18\x02 \x01(\x01R\x14maxRequestsPerSecond\":\n" +
-	"\tClearDTCs\x12-\n" +
-	"\x12confirmation_token\x18\x01 \x01(\tR\x11confirmationToken\"\x8a\x01\n" +
+	"\x17max_requests_per_second\x18\x02 \x01(\x01R\x14maxRequestsPerSecond\"%\n" +
+	"\tClearDTCsJ\x04\b\x01\x10\x02R\x12confirmation_token\"\x8a\x01\n" +
 	"\rCommandResult\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.pitwall.wire.v1.HeaderR\x06header\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x0e\n" +
