@@ -164,6 +164,9 @@ func OpenOBD(cfg Config, opt isotp.OBDOptions) (*isotp.OBD, *Bus, error) {
 		return nil, nil, err
 	}
 	opt.Extended, opt.Bitrate = cfg.Extended, cfg.Bitrate
+	if cfg.P2 > 0 && opt.P2 == 0 {
+		opt.P2 = cfg.P2
+	}
 	return isotp.NewOBD(bus, opt), bus, nil
 }
 
