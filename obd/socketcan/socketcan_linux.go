@@ -33,8 +33,14 @@ type Bus struct {
 }
 
 // Open binds to an interface. With filters the kernel passes only matching
-// frames (see OBDFilters); with none, every frame.
+// frames (see OBDFilters; a filter should mask CAN_RTR_FLAG, as theirs
+// do); with none, every data frame. Remote frames never reach the bus
+// unfiltered: canbus v0.2.0 reports a 29-bit remote frame as a data frame
+// of zeros, so the kernel is told to keep them back.
 func Open(iface string, filters ...unix.CanFilter) (*Bus, error) {
+	if len(filters) == 0 {
+		filters = []unix.CanFilter{{Id: 0, Mask: unix.CAN_RTR_FLAG}}
+	}
 	sck, err := canbus.New()
 	if err != nil {
 		return nil, fmt.Errorf("socketcan: opening a CAN socket (is the can module loaded?): %w", err)
@@ -43,7 +49,7 @@ func Open(iface string, filters ...unix.CanFilter) (*Bus, error) {
 	if err == nil {
 		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: int64(pollInterval / time.Microsecond)})
 	}
-	if err == nil && len(filters) > 0 {
+	if err == nil {
 		err = sck.SetFilters(filters)
 	}
 	if err == nil {

@@ -43,6 +43,7 @@ type check struct {
 
 // checks run in this order; names are what the host test shows.
 var checks = []check{
+	{"socketcan/filters-and-close", 20 * time.Second, checkBusFilters},
 	{"isotp/pitwall-to-kernel/single-frame", 20 * time.Second, checkToKernelSingle},
 	{"isotp/pitwall-to-kernel/multi-frame", 30 * time.Second, checkToKernelMulti},
 	{"isotp/pitwall-to-kernel/block-size-stmin", 20 * time.Second, checkToKernelBlockSTmin},
