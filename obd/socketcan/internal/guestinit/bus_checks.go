@@ -105,7 +105,7 @@ func checkBusFilters(ctx context.Context, n *notes) error {
 			return fmt.Errorf("a receive ended by Close returned %v, want isotp.ErrClosed", err)
 		}
 	case <-time.After(5 * time.Second):
-		return errors.New("Close did not end a waiting receive within 5 s")
+		return errors.New("close did not end a waiting receive within 5 s")
 	}
 	n.add("Close ended a waiting receive in %v", time.Since(start).Round(time.Millisecond))
 	if err := bus.Close(); err != nil {

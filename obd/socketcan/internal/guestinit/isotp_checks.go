@@ -99,7 +99,7 @@ func sendToKernel(ctx context.Context, conn *isotp.Conn, k *kernelTP, payloads .
 	for _, p := range payloads {
 		got := readAsync(k, 10*time.Second)
 		if err := conn.Send(ctx, p); err != nil {
-			return fmt.Errorf("Pitwall sending %d bytes: %w", len(p), err)
+			return fmt.Errorf("pitwall sending %d bytes: %w", len(p), err)
 		}
 		r := <-got
 		if r.err != nil {
@@ -120,13 +120,13 @@ func receiveFromKernel(ctx context.Context, conn *isotp.Conn, k *kernelTP, paylo
 		go func() { wrote <- k.write(p) }()
 		got, err := conn.Receive(ctx)
 		if err != nil {
-			return fmt.Errorf("Pitwall receiving %d bytes: %w (kernel: %v)", len(p), err, waitErr(wrote))
+			return fmt.Errorf("pitwall receiving %d bytes: %w (kernel: %v)", len(p), err, waitErr(wrote))
 		}
 		if err := waitErr(wrote); err != nil {
 			return fmt.Errorf("kernel sending %d bytes: %w", len(p), err)
 		}
 		if !bytes.Equal(got, p) {
-			return fmt.Errorf("Pitwall received %d bytes [% X], the kernel sent %d [% X]", len(got), head(got), len(p), head(p))
+			return fmt.Errorf("pitwall received %d bytes [% X], the kernel sent %d [% X]", len(got), head(got), len(p), head(p))
 		}
 	}
 	return nil
@@ -293,7 +293,7 @@ func checkToKernelLost(ctx context.Context, n *notes) error {
 	defer bus.Close()
 	got := readAsync(k, 5*time.Second)
 	if err := conn.Send(ctx, pattern(60, 9)); err != nil {
-		return fmt.Errorf("Pitwall sending: %w", err)
+		return fmt.Errorf("pitwall sending: %w", err)
 	}
 	r := <-got
 	if r.err == nil {
@@ -400,7 +400,7 @@ func checkFromKernelBlockSTmin(ctx context.Context, n *notes) error {
 		for _, fc := range r.flowControl {
 			want := []byte{0x30, tc.bs, tc.code, 0xCC, 0xCC, 0xCC, 0xCC, 0xCC}
 			if !bytes.Equal(fc.data, want) {
-				return fmt.Errorf("Pitwall's flow control %v, want [% X]", fc, want)
+				return fmt.Errorf("pitwall's flow control %v, want [% X]", fc, want)
 			}
 		}
 	}
@@ -448,7 +448,7 @@ func checkFromKernelLost(ctx context.Context, n *notes) error {
 			var seq *isotp.SequenceError
 			switch {
 			case err == nil:
-				return fmt.Errorf("Pitwall delivered %d bytes [% X] from a transfer missing frame %d", len(msg), head(msg), tc.drop)
+				return fmt.Errorf("pitwall delivered %d bytes [% X] from a transfer missing frame %d", len(msg), head(msg), tc.drop)
 			case errors.As(tc.want, &seq) && !errors.As(err, &seq):
 				return fmt.Errorf("frame %d lost: Pitwall reported %v, want a sequence error", tc.drop, err)
 			case !errors.As(tc.want, &seq) && !errors.Is(err, tc.want):
