@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -69,13 +70,13 @@ func (m Machine) Boot(ctx context.Context, o BootOptions) error {
 	cmd.Stdout = console
 	cmd.Stderr = console
 	cmd.WaitDelay = 5 * time.Second
-	noInit := false
+	var noInit atomic.Bool
 	if o.InitWithin > 0 {
 		t := time.AfterFunc(o.InitWithin, func() {
 			select {
 			case <-console.seen:
 			default:
-				noInit = true
+				noInit.Store(true)
 				cancel()
 			}
 		})
@@ -83,7 +84,7 @@ func (m Machine) Boot(ctx context.Context, o BootOptions) error {
 	}
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		if noInit {
+		if noInit.Load() {
 			return fmt.Errorf("%w (%v)", ErrNoInit, o.InitWithin)
 		}
 		return fmt.Errorf("%w (%v)", ErrDeadline, ctx.Err())
