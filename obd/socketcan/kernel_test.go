@@ -170,7 +170,7 @@ func goBuild(t *testing.T, out, pkg string) {
 // and /dev/console for init's output.
 func buildInitramfs(t *testing.T, m guestvm.Machine, path, initBin, pitwallBin string) []string {
 	t.Helper()
-	mods, err := guestvm.ResolveModules(m.Modules, "vcan", "can-raw", "can-isotp")
+	mods, err := guestvm.ResolveModules(m.Modules, "vcan", "can-raw", "can-isotp", "sch_tbf")
 	if err != nil {
 		unavailable(t, err.Error())
 	}

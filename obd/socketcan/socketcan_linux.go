@@ -29,6 +29,7 @@ type Bus struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 	dropped atomic.Uint64
+	txWaits atomic.Uint64
 	err     atomic.Value // the error that ended the receiver
 }
 
@@ -115,7 +116,14 @@ func (b *Bus) receive() {
 	}
 }
 
-// Send puts a frame on the bus.
+// txTimeout is ISO 15765-2's N_As: how long a frame may take to get onto
+// the bus, here the longest Send waits for room in the transmit queue.
+const txTimeout = time.Second
+
+// Send puts a frame on the bus. When the interface's transmit queue is full
+// (the kernel answers ENOBUFS: frames come faster than the bus takes them,
+// as a burst of consecutive frames with STmin 0 does on a real controller
+// with its ten-frame queue), it waits for room, up to N_As.
 func (b *Bus) Send(ctx context.Context, f isotp.Frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -124,10 +132,35 @@ func (b *Bus) Send(ctx context.Context, f isotp.Frame) error {
 	if f.Extended {
 		kind = canbus.EFF
 	}
-	if _, err := b.sck.Send(canbus.Frame{ID: f.ID, Data: f.Data, Kind: kind}); err != nil {
-		return fmt.Errorf("socketcan: sending %v: %w", f, err)
+	frame := canbus.Frame{ID: f.ID, Data: f.Data, Kind: kind}
+	var deadline time.Time
+	pause := 100 * time.Microsecond // under half a frame at 500 kbit/s
+	for {
+		_, err := b.sck.Send(frame)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.ENOBUFS) {
+			return fmt.Errorf("socketcan: sending %v: %w", f, err)
+		}
+		if deadline.IsZero() {
+			b.txWaits.Add(1)
+			deadline = time.Now().Add(txTimeout)
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("socketcan: sending %v: %w for %v (%w)", f, ErrTxQueueFull, txTimeout, err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-b.done:
+			t.Stop()
+			return isotp.ErrClosed
+		}
+		pause = min(2*pause, 2*time.Millisecond)
 	}
-	return nil
 }
 
 // Receive returns the next frame the filters let through.
@@ -147,6 +180,10 @@ func (b *Bus) Receive(ctx context.Context) (isotp.Frame, error) {
 		return isotp.Frame{}, ctx.Err()
 	}
 }
+
+// TxWaits counts sends that found the interface's transmit queue full
+// and waited for room.
+func (b *Bus) TxWaits() uint64 { return b.txWaits.Load() }
 
 // Dropped counts frames lost because nobody read them in time.
 func (b *Bus) Dropped() uint64 { return b.dropped.Load() }

@@ -1,18 +1,11 @@
 package socketcan
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"time"
 )
-
-// ErrBadURL: the address could not be understood.
-var ErrBadURL = errors.New("socketcan: bad adapter URL")
-
-// ErrUnsupported: SocketCAN exists only on Linux.
-var ErrUnsupported = errors.New("socketcan: SocketCAN needs Linux")
 
 // Config says which interface to use and how the car's bus is set up.
 type Config struct {

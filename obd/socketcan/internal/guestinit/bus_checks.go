@@ -113,3 +113,40 @@ func checkBusFilters(ctx context.Context, n *notes) error {
 	}
 	return nil
 }
+
+// queueIface has a transmit queue of ten frames drained at 4000 frames a
+// second, as a CAN controller on a 500 kbit/s bus would.
+const queueIface = "vcan2"
+
+func setupQueueIface() error {
+	if err := addVCAN(queueIface); err != nil {
+		return err
+	}
+	return limitTx(queueIface, 4000*16, 5*16, 10*16)
+}
+
+// A burst of consecutive frames with STmin 0 fills a real interface's
+// transmit queue and the kernel answers ENOBUFS; the sender must wait for
+// room instead of giving the message up.
+func checkTxQueueFull(ctx context.Context, n *notes) error {
+	k, err := link11.kernelEnd(queueIface, strictRx(0xCC))
+	if err != nil {
+		return err
+	}
+	defer k.Close()
+	bus, err := socketcan.OpenIDs(queueIface, []uint32{link11.ecu}, false)
+	if err != nil {
+		return err
+	}
+	defer bus.Close()
+	conn := isotp.NewConn(bus, link11.tester, link11.ecu, false, isotp.Options{})
+	start := time.Now()
+	if err := sendToKernel(ctx, conn, k, pattern(isotp.MaxPayload, 1), pattern(700, 2)); err != nil {
+		return err
+	}
+	n.add("%d + 700 bytes through a queue of 10 frames at 4000 frames/s in %v; %d sends waited for room", isotp.MaxPayload, time.Since(start).Round(time.Millisecond), bus.TxWaits())
+	if bus.TxWaits() == 0 {
+		return errors.New("the transmit queue never filled: the check proves nothing")
+	}
+	return nil
+}

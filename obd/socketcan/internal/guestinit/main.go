@@ -44,6 +44,7 @@ type check struct {
 // checks run in this order; names are what the host test shows.
 var checks = []check{
 	{"socketcan/filters-and-close", 20 * time.Second, checkBusFilters},
+	{"socketcan/transmit-queue-full", 20 * time.Second, checkTxQueueFull},
 	{"isotp/pitwall-to-kernel/single-frame", 20 * time.Second, checkToKernelSingle},
 	{"isotp/pitwall-to-kernel/multi-frame", 30 * time.Second, checkToKernelMulti},
 	{"isotp/pitwall-to-kernel/block-size-stmin", 20 * time.Second, checkToKernelBlockSTmin},
@@ -115,7 +116,10 @@ func main() {
 				return "", err
 			}
 		}
-		return pitwallIface + " " + ifaceState(pitwallIface) + ", " + kernelIface + " " + ifaceState(kernelIface), nil
+		if err := setupQueueIface(); err != nil {
+			return "", err
+		}
+		return pitwallIface + " " + ifaceState(pitwallIface) + ", " + kernelIface + " " + ifaceState(kernelIface) + ", " + queueIface + " with a tbf queue", nil
 	})
 	var only *regexp.Regexp
 	if s := opts["run"]; s != "" {

@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"syscall"
@@ -147,7 +148,6 @@ func attr(typ uint16, data []byte) []byte {
 // newLink sends RTM_NEWLINK with an ifinfomsg and attributes and waits for
 // the kernel's acknowledgement.
 func (n *rtnetlink) newLink(flags uint16, index int32, ifFlags, change uint32, attrs ...[]byte) error {
-	n.seq++
 	body := make([]byte, unix.SizeofIfInfomsg)
 	body[0] = unix.AF_UNSPEC
 	binary.NativeEndian.PutUint32(body[4:], uint32(index))
@@ -156,9 +156,15 @@ func (n *rtnetlink) newLink(flags uint16, index int32, ifFlags, change uint32, a
 	for _, a := range attrs {
 		body = append(body, a...)
 	}
+	return n.do(unix.RTM_NEWLINK, flags, body)
+}
+
+// do sends one request and waits for the kernel's acknowledgement.
+func (n *rtnetlink) do(typ, flags uint16, body []byte) error {
+	n.seq++
 	msg := make([]byte, unix.SizeofNlMsghdr, unix.SizeofNlMsghdr+len(body))
 	binary.NativeEndian.PutUint32(msg[0:], uint32(unix.SizeofNlMsghdr+len(body)))
-	binary.NativeEndian.PutUint16(msg[4:], unix.RTM_NEWLINK)
+	binary.NativeEndian.PutUint16(msg[4:], typ)
 	binary.NativeEndian.PutUint16(msg[6:], unix.NLM_F_REQUEST|unix.NLM_F_ACK|flags)
 	binary.NativeEndian.PutUint32(msg[8:], n.seq)
 	msg = append(msg, body...)
@@ -215,4 +221,45 @@ func ifaceState(name string) string {
 	b, _ := os.ReadFile("/sys/class/net/" + name + "/operstate")
 	f, _ := os.ReadFile("/sys/class/net/" + name + "/flags")
 	return strings.TrimSpace(string(b)) + " flags " + string(bytes.TrimSpace(f))
+}
+
+// Token-bucket qdisc attributes (linux/pkt_sched.h).
+const (
+	tcaTBFParms = 1
+	tcaTBFBurst = 6
+	tcHRoot     = 0xFFFFFFFF
+)
+
+// limitTx gives iface a token-bucket queue that lets frames out at
+// bytesPerSecond (a CAN frame counts 16 bytes), holds at most limit bytes
+// and drops the rest, as `tc qdisc add dev IFACE root tbf rate … burst …
+// limit …` would. A vcan interface then behaves like a CAN controller on
+// a busy bus: its transmit queue fills and sending fails with ENOBUFS.
+func limitTx(iface string, bytesPerSecond, burst, limit uint32) error {
+	ifi, err := net.InterfaceByName(iface)
+	if err != nil {
+		return err
+	}
+	n, err := openRtnetlink()
+	if err != nil {
+		return err
+	}
+	defer n.Close()
+	tcm := make([]byte, 20) // struct tcmsg
+	binary.NativeEndian.PutUint32(tcm[4:], uint32(ifi.Index))
+	binary.NativeEndian.PutUint32(tcm[8:], 0x10000) // handle 1:0
+	binary.NativeEndian.PutUint32(tcm[12:], tcHRoot)
+	qopt := make([]byte, 36) // struct tc_tbf_qopt: rate, peakrate (tc_ratespec), limit, buffer, mtu
+	qopt[1] = 1              // rate.linklayer: ethernet, so that no rate table is needed
+	binary.NativeEndian.PutUint32(qopt[8:], bytesPerSecond)
+	binary.NativeEndian.PutUint32(qopt[24:], limit)
+	b := make([]byte, 4)
+	binary.NativeEndian.PutUint32(b, burst)
+	opts := append(attr(tcaTBFParms, qopt), attr(tcaTBFBurst, b)...)
+	body := append(tcm, attr(unix.TCA_KIND, []byte("tbf\x00"))...)
+	body = append(body, attr(unix.TCA_OPTIONS, opts)...)
+	if err := n.do(unix.RTM_NEWQDISC, unix.NLM_F_CREATE|unix.NLM_F_EXCL, body); err != nil {
+		return fmt.Errorf("adding a tbf qdisc to %s: %w", iface, err)
+	}
+	return nil
 }
