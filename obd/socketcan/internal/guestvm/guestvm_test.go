@@ -2,7 +2,9 @@ package guestvm
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -254,5 +256,64 @@ func TestBoot(t *testing.T) {
 	failing := fakeQEMU(t, "echo 'qemu-system-x86_64: -kernel /k: no such file' >&2; exit 1")
 	if err := failing.Boot(ctx, BootOptions{Console: &out}); err == nil || errors.Is(err, ErrDeadline) || errors.Is(err, ErrNoInit) {
 		t.Errorf("qemu failing: %v", err)
+	}
+}
+
+// fakeBzImage lays out a setup header (boot protocol 2.15, one setup
+// sector) in front of payload, with the four-byte size the kernel's build
+// appends.
+func fakeBzImage(payload []byte) []byte {
+	img := make([]byte, 1024)
+	img[0x1F1] = 1
+	copy(img[0x202:], "HdrS")
+	img[0x206], img[0x207] = 0x0F, 0x02
+	payload = append(payload, 1, 2, 3, 4)
+	binary.LittleEndian.PutUint32(img[0x248:], 16)
+	binary.LittleEndian.PutUint32(img[0x24C:], uint32(len(payload)))
+	img = append(img, make([]byte, 16)...)
+	return append(img, payload...)
+}
+
+func TestBzPayload(t *testing.T) {
+	var z bytes.Buffer
+	w := gzip.NewWriter(&z)
+	w.Write([]byte("an uncompressed kernel"))
+	w.Close()
+	p, err := bzPayload(fakeBzImage(z.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	if err := decompress(p, &out); err != nil || out.String() != "an uncompressed kernel" {
+		t.Fatalf("%q %v", out.String(), err)
+	}
+	if _, err := bzPayload(make([]byte, 4096)); err == nil {
+		t.Error("an image without a setup header was taken")
+	}
+	if err := decompress(append([]byte("LZ4?"), make([]byte, 20)...), &out); err == nil {
+		t.Error("an unknown compression was taken")
+	}
+	if err := checkPVH(filepath.Join("testdata", "modules.dep")); err == nil {
+		t.Error("a text file passed for a PVH kernel")
+	}
+}
+
+// On a machine with Debian's kernel, the real image unpacks to a kernel
+// qemu can boot at its PVH entry.
+func TestUncompressedDebianKernel(t *testing.T) {
+	k, _, err := newestKernel("/boot", "/lib/modules")
+	if err != nil {
+		t.Skip(err)
+	}
+	if testing.Short() {
+		t.Skip("-short: unpacking a kernel takes seconds")
+	}
+	dir := t.TempDir()
+	v, err := Uncompressed(k, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := Uncompressed(k, dir); err != nil || again != v {
+		t.Errorf("the second call unpacked again or failed: %s %v", again, err)
 	}
 }
