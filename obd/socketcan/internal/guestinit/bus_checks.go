@@ -16,7 +16,7 @@ import (
 )
 
 // busSees sends frames from a raw socket and lists what a Pitwall bus
-// receives of them, in order, until a quiet 300 ms.
+// receives of them, in order, until a quiet second.
 func busSees(ctx context.Context, bus *socketcan.Bus, frames []frame) ([]string, error) {
 	tx, err := openRaw(pitwallIface)
 	if err != nil {
@@ -30,7 +30,7 @@ func busSees(ctx context.Context, bus *socketcan.Bus, frames []frame) ([]string,
 	}
 	var got []string
 	for {
-		rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		rctx, cancel := context.WithTimeout(ctx, time.Second)
 		f, err := bus.Receive(rctx)
 		cancel()
 		if errors.Is(err, context.DeadlineExceeded) {

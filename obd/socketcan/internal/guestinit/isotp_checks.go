@@ -436,7 +436,7 @@ func checkFromKernelLost(ctx context.Context, n *notes) error {
 				return err
 			}
 			defer k.Close()
-			conn, bus, err := link11.pitwallEnd(isotp.Options{TimeoutCr: 300 * time.Millisecond})
+			conn, bus, err := link11.pitwallEnd(isotp.Options{})
 			if err != nil {
 				return err
 			}

@@ -67,7 +67,7 @@ func checkOBDKernelECU(ctx context.Context, n *notes) error {
 	ectx, cancel := context.WithCancel(ctx)
 	ecu := kernelECU(ectx, k, vinAnswer)
 	defer func() { cancel(); <-ecu }()
-	t, bus, err := socketcan.OpenOBD(socketcan.Config{Interface: pitwallIface, Bitrate: 500}, isotp.OBDOptions{P2: 500 * time.Millisecond})
+	t, bus, err := socketcan.OpenOBD(socketcan.Config{Interface: pitwallIface, Bitrate: 500}, isotp.OBDOptions{P2: time.Second})
 	if err != nil {
 		return err
 	}
@@ -121,7 +121,7 @@ func checkOBDLostFrame(ctx context.Context, n *notes) error {
 	ectx, cancel := context.WithCancel(ctx)
 	ecu := kernelECU(ectx, k, vinAnswer)
 	defer func() { cancel(); <-ecu }()
-	t, bus, err := socketcan.OpenOBD(socketcan.Config{Interface: pitwallIface, Bitrate: 500}, isotp.OBDOptions{P2: 300 * time.Millisecond, Options: isotp.Options{TimeoutCr: 300 * time.Millisecond}})
+	t, bus, err := socketcan.OpenOBD(socketcan.Config{Interface: pitwallIface, Bitrate: 500}, isotp.OBDOptions{P2: time.Second})
 	if err != nil {
 		return err
 	}

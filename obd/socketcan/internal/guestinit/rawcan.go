@@ -137,9 +137,12 @@ func sniff(iface string) (*sniffer, error) {
 	sn.wg.Add(1)
 	go func() {
 		defer sn.wg.Done()
-		for ctx.Err() == nil {
+		for {
 			f, err := s.recv()
 			if errors.Is(err, errNoFrame) {
+				if ctx.Err() != nil {
+					return // stopped, and the socket's queue is empty
+				}
 				continue
 			}
 			sn.mu.Lock()
@@ -156,9 +159,9 @@ func sniff(iface string) (*sniffer, error) {
 }
 
 // stop ends the recording and returns it. Frames still queued in the
-// socket are read first.
+// socket are read first: a frame sent is in every socket's queue by the
+// time its send returns.
 func (sn *sniffer) stop() ([]frame, error) {
-	time.Sleep(30 * time.Millisecond) // let the last frames through
 	sn.cancel()
 	sn.wg.Wait()
 	sn.s.Close()

@@ -42,7 +42,7 @@ func checkScan(extended bool) func(ctx context.Context, n *notes) error {
 		args := []string{"sim", "can", "--iface", pitwallIface, "--seed", fmt.Sprint(simSeed), "--speed", simSpeed}
 		// The simulated ECUs answer in 12–20 ms on a real machine, but can
 		// take over 100 ms (isotp's default P2) in an emulated guest.
-		adapter := "socketcan://" + pitwallIface + "?p2=600ms"
+		adapter := "socketcan://" + pitwallIface + "?p2=1s"
 		proto := obd.ProtocolCAN11_500
 		if extended {
 			args = append(args, "--extended")
