@@ -163,8 +163,17 @@ func (b *Bus) Send(ctx context.Context, f isotp.Frame) error {
 	}
 }
 
-// Receive returns the next frame the filters let through.
+// Receive returns the next frame the filters let through. A frame already
+// received is returned even when ctx has just ended: a process that was
+// not scheduled for a while must not call a frame late that came in time.
 func (b *Bus) Receive(ctx context.Context) (isotp.Frame, error) {
+	select {
+	case f, ok := <-b.rx:
+		if ok {
+			return f, nil
+		}
+	default:
+	}
 	select {
 	case f, ok := <-b.rx:
 		if !ok {

@@ -139,7 +139,7 @@ func checkTxQueueFull(ctx context.Context, n *notes) error {
 		return err
 	}
 	defer bus.Close()
-	conn := isotp.NewConn(bus, link11.tester, link11.ecu, false, isotp.Options{})
+	conn := isotp.NewConn(bus, link11.tester, link11.ecu, false, isotp.Options{TimeoutBs: patient, TimeoutCr: patient})
 	start := time.Now()
 	if err := sendToKernel(ctx, conn, k, pattern(isotp.MaxPayload, 1), pattern(700, 2)); err != nil {
 		return err

@@ -49,9 +49,21 @@ func (l link) kernelEnd(iface string, c tpConfig) (*kernelTP, error) {
 	return openTP(iface, c)
 }
 
+// patient is how long Pitwall's endpoints wait for flow control and
+// consecutive frames (N_Bs, N_Cr) in checks that are not about those
+// timeouts: an emulated guest on a busy host can stall for over the
+// standard second, and these checks judge the data, not the host.
+const patient = 5 * time.Second
+
 // pitwallEnd opens Pitwall's endpoint: a socketcan bus passing only the
 // ECU's frames and an isotp.Conn on it.
 func (l link) pitwallEnd(opt isotp.Options) (*isotp.Conn, *socketcan.Bus, error) {
+	if opt.TimeoutBs == 0 {
+		opt.TimeoutBs = patient
+	}
+	if opt.TimeoutCr == 0 {
+		opt.TimeoutCr = patient
+	}
 	bus, err := socketcan.OpenIDs(pitwallIface, []uint32{l.ecu}, l.extended)
 	if err != nil {
 		return nil, nil, err
@@ -157,33 +169,65 @@ func sizes(ns ...int) [][]byte {
 	return out
 }
 
+// ends opens the kernel's endpoint of the link on kernelIf and Pitwall's on
+// vcan0; done closes both.
+func (l link) ends(kernelIf string, c tpConfig, opt isotp.Options) (k *kernelTP, conn *isotp.Conn, done func(), err error) {
+	k, err = l.kernelEnd(kernelIf, c)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	conn, bus, err := l.pitwallEnd(opt)
+	if err != nil {
+		k.Close()
+		return nil, nil, nil, err
+	}
+	return k, conn, func() { bus.Close(); k.Close() }, nil
+}
+
+// recorded runs f while recording vcan0 and returns the recording.
+func recorded(f func() error) ([]frame, error) {
+	sn, err := sniff(pitwallIface)
+	if err != nil {
+		return nil, err
+	}
+	err = f()
+	frames, serr := sn.stop()
+	if err == nil {
+		err = serr
+	}
+	return frames, err
+}
+
+// onlyCF returns a bridge rule that drops consecutive frame number drop
+// (from 1) of those it sees, once.
+func onlyCF(drop int) hop {
+	cf := 0
+	return func(_ int, f frame) (bool, time.Duration) {
+		if len(f.data) > 0 && f.data[0]>>4 == 2 {
+			cf++
+			return cf == drop, 0
+		}
+		return false, 0
+	}
+}
+
 // Pitwall's single frames reach the kernel intact and correctly padded.
 func checkToKernelSingle(ctx context.Context, n *notes) error {
-	k, err := link11.kernelEnd(pitwallIface, strictRx(0xCC))
+	k, conn, done, err := link11.ends(pitwallIface, strictRx(0xCC), isotp.Options{})
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	conn, bus, err := link11.pitwallEnd(isotp.Options{})
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
+	defer done()
 	return sendToKernel(ctx, conn, k, sizes(1, 2, 6, 7)...)
 }
 
 // Multi-frame messages up to ISO-TP's longest reach the kernel intact.
 func checkToKernelMulti(ctx context.Context, n *notes) error {
-	k, err := link11.kernelEnd(pitwallIface, strictRx(0xCC))
+	k, conn, done, err := link11.ends(pitwallIface, strictRx(0xCC), isotp.Options{})
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	conn, bus, err := link11.pitwallEnd(isotp.Options{})
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
+	defer done()
 	return sendToKernel(ctx, conn, k, sizes(8, 13, 62, 63, 500, isotp.MaxPayload)...)
 }
 
@@ -199,28 +243,15 @@ func checkToKernelBlockSTmin(ctx context.Context, n *notes) error {
 	defer br.stop()
 	cfg := strictRx(0xCC)
 	cfg.bs, cfg.stmin = bs, 5
-	k, err := link11.kernelEnd(kernelIface, cfg)
+	k, conn, done, err := link11.ends(kernelIface, cfg, isotp.Options{})
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	conn, bus, err := link11.pitwallEnd(isotp.Options{})
+	defer done()
+	// a first frame and 14 consecutive frames
+	frames, err := recorded(func() error { return sendToKernel(ctx, conn, k, pattern(100, 3)) })
 	if err != nil {
 		return err
-	}
-	defer bus.Close()
-	sn, err := sniff(pitwallIface)
-	if err != nil {
-		return err
-	}
-	payload := pattern(100, 3) // a first frame and 14 consecutive frames
-	err = sendToKernel(ctx, conn, k, payload)
-	frames, serr := sn.stop()
-	if err != nil {
-		return err
-	}
-	if serr != nil {
-		return serr
 	}
 	r, err := checkFlow(frames, link11.tester, link11.ecu, bs, stmin, true)
 	n.add("%v", r)
@@ -237,27 +268,14 @@ func checkToKernelBlockSTmin(ctx context.Context, n *notes) error {
 func checkToKernelSTminMicro(ctx context.Context, n *notes) error {
 	cfg := strictRx(0xCC)
 	cfg.stmin = 0xF5 // 500 µs
-	k, err := link11.kernelEnd(pitwallIface, cfg)
+	k, conn, done, err := link11.ends(pitwallIface, cfg, isotp.Options{})
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	conn, bus, err := link11.pitwallEnd(isotp.Options{})
+	defer done()
+	frames, err := recorded(func() error { return sendToKernel(ctx, conn, k, pattern(90, 5)) })
 	if err != nil {
 		return err
-	}
-	defer bus.Close()
-	sn, err := sniff(pitwallIface)
-	if err != nil {
-		return err
-	}
-	err = sendToKernel(ctx, conn, k, pattern(90, 5))
-	frames, serr := sn.stop()
-	if err != nil {
-		return err
-	}
-	if serr != nil {
-		return serr
 	}
 	r, err := checkFlow(frames, link11.tester, link11.ecu, 0, 500*time.Microsecond, true)
 	n.add("%v", r)
@@ -268,29 +286,16 @@ func checkToKernelSTminMicro(ctx context.Context, n *notes) error {
 // kernel report a wrong sequence number instead of a message; the next
 // message gets through whole.
 func checkToKernelLost(ctx context.Context, n *notes) error {
-	cf := 0
-	dropThird := func(_ int, f frame) (bool, time.Duration) {
-		if len(f.data) > 0 && f.data[0]>>4 == 2 {
-			cf++
-			return cf == 3, 0
-		}
-		return false, 0
-	}
-	br, err := link11.bridged(dropThird, nil)
+	br, err := link11.bridged(onlyCF(3), nil)
 	if err != nil {
 		return err
 	}
 	defer br.stop()
-	k, err := link11.kernelEnd(kernelIface, strictRx(0xCC))
+	k, conn, done, err := link11.ends(kernelIface, strictRx(0xCC), isotp.Options{})
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	conn, bus, err := link11.pitwallEnd(isotp.Options{})
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
+	defer done()
 	got := readAsync(k, 5*time.Second)
 	if err := conn.Send(ctx, pattern(60, 9)); err != nil {
 		return fmt.Errorf("pitwall sending: %w", err)
@@ -312,18 +317,12 @@ func checkToKernelLost(ctx context.Context, n *notes) error {
 // The kernel's single frames, padded or not, reach Pitwall intact.
 func checkFromKernelSingle(ctx context.Context, n *notes) error {
 	for _, cfg := range []tpConfig{{}, {flags: isotpTxPadding, txPad: 0xAA}} {
-		k, err := link11.kernelEnd(pitwallIface, cfg)
+		k, conn, done, err := link11.ends(pitwallIface, cfg, isotp.Options{})
 		if err != nil {
-			return err
-		}
-		conn, bus, err := link11.pitwallEnd(isotp.Options{})
-		if err != nil {
-			k.Close()
 			return err
 		}
 		err = receiveFromKernel(ctx, conn, k, sizes(1, 3, 7)...)
-		bus.Close()
-		k.Close()
+		done()
 		if err != nil {
 			return fmt.Errorf("kernel padding %v: %w", cfg.flags&isotpTxPadding != 0, err)
 		}
@@ -336,16 +335,11 @@ func checkFromKernelSingle(ctx context.Context, n *notes) error {
 func checkFromKernelMulti(ctx context.Context, n *notes) error {
 	cfg := strictRx(0xCC)
 	cfg.flags |= isotpWaitTxDone
-	k, err := link11.kernelEnd(pitwallIface, cfg)
+	k, conn, done, err := link11.ends(pitwallIface, cfg, isotp.Options{})
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	conn, bus, err := link11.pitwallEnd(isotp.Options{})
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
+	defer done()
 	return receiveFromKernel(ctx, conn, k, sizes(8, 20, 63, 500, isotp.MaxPayload)...)
 }
 
@@ -360,28 +354,12 @@ func checkFromKernelBlockSTmin(ctx context.Context, n *notes) error {
 	}{{3, 5 * time.Millisecond, 0x05}, {0, 300 * time.Microsecond, 0xF3}} {
 		cfg := strictRx(0xCC)
 		cfg.flags |= isotpWaitTxDone
-		k, err := link11.kernelEnd(pitwallIface, cfg)
+		k, conn, done, err := link11.ends(pitwallIface, cfg, isotp.Options{BlockSize: tc.bs, STmin: tc.stmin})
 		if err != nil {
 			return err
 		}
-		conn, bus, err := link11.pitwallEnd(isotp.Options{BlockSize: tc.bs, STmin: tc.stmin})
-		if err != nil {
-			k.Close()
-			return err
-		}
-		sn, err := sniff(pitwallIface)
-		if err != nil {
-			bus.Close()
-			k.Close()
-			return err
-		}
-		err = receiveFromKernel(ctx, conn, k, pattern(100, 7))
-		frames, serr := sn.stop()
-		bus.Close()
-		k.Close()
-		if err == nil {
-			err = serr
-		}
+		frames, err := recorded(func() error { return receiveFromKernel(ctx, conn, k, pattern(100, 7)) })
+		done()
 		if err != nil {
 			return err
 		}
@@ -417,30 +395,22 @@ func checkFromKernelLost(ctx context.Context, n *notes) error {
 		size int
 		want error
 	}{{3, 60, &isotp.SequenceError{}}, {2, 20, isotp.ErrTimeoutCr}} {
-		cf := 0
-		rule := func(_ int, f frame) (bool, time.Duration) {
-			if len(f.data) > 0 && f.data[0]>>4 == 2 {
-				cf++
-				return cf == tc.drop, 0
-			}
-			return false, 0
-		}
 		if err := func() error {
-			br, err := link11.bridged(nil, rule)
+			br, err := link11.bridged(nil, onlyCF(tc.drop))
 			if err != nil {
 				return err
 			}
 			defer br.stop()
-			k, err := link11.kernelEnd(kernelIface, tpConfig{})
+			// The standard N_Cr of 1 s where a lost last frame must time out.
+			opt := isotp.Options{}
+			if tc.want == isotp.ErrTimeoutCr {
+				opt.TimeoutCr = time.Second
+			}
+			k, conn, done, err := link11.ends(kernelIface, tpConfig{}, opt)
 			if err != nil {
 				return err
 			}
-			defer k.Close()
-			conn, bus, err := link11.pitwallEnd(isotp.Options{})
-			if err != nil {
-				return err
-			}
-			defer bus.Close()
+			defer done()
 			wrote := make(chan error, 1)
 			go func() { wrote <- k.write(pattern(tc.size, 11)) }()
 			msg, err := conn.Receive(ctx)
@@ -471,16 +441,11 @@ func checkExtended(ctx context.Context, n *notes) error {
 	cfg := strictRx(0xCC)
 	cfg.flags |= isotpWaitTxDone | isotpTxPadding
 	cfg.txPad, cfg.bs, cfg.stmin = 0x55, 2, 1
-	k, err := link29.kernelEnd(pitwallIface, cfg)
+	k, conn, done, err := link29.ends(pitwallIface, cfg, isotp.Options{BlockSize: 2})
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	conn, bus, err := link29.pitwallEnd(isotp.Options{BlockSize: 2})
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
+	defer done()
 	if err := sendToKernel(ctx, conn, k, sizes(5, 40)...); err != nil {
 		return err
 	}

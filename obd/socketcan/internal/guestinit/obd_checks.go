@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/pitwall-io/pitwall/obd"
@@ -40,6 +41,37 @@ func kernelECU(ctx context.Context, k *kernelTP, answer func(req []byte) []byte)
 	return done
 }
 
+// obdAgainstKernel puts a kernel ECU answering with vinAnswer on kernelIf
+// and opens Pitwall's OBD transport on vcan0. stop ends both and returns
+// what went wrong on the ECU's side; it is safe to call twice.
+func obdAgainstKernel(ctx context.Context, kernelIf string, cfg tpConfig) (t *isotp.OBD, stop func() error, err error) {
+	k, err := link11.kernelEnd(kernelIf, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	ectx, cancel := context.WithCancel(ctx)
+	ecu := kernelECU(ectx, k, vinAnswer)
+	t, bus, err := socketcan.OpenOBD(socketcan.Config{Interface: pitwallIface, Bitrate: 500}, isotp.OBDOptions{P2: time.Second, Options: isotp.Options{TimeoutBs: patient, TimeoutCr: patient}})
+	var once sync.Once
+	var ecuErr error
+	stop = func() error {
+		once.Do(func() {
+			cancel()
+			ecuErr = <-ecu
+			k.Close()
+			if bus != nil {
+				bus.Close()
+			}
+		})
+		return ecuErr
+	}
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return t, stop, nil
+}
+
 const kernelVIN = "1PWKC5EX2LW000042"
 
 // vinAnswer answers 09 02 with a 20-byte (multi-frame) VIN message and
@@ -59,19 +91,11 @@ func vinAnswer(req []byte) []byte {
 // request long enough to need the kernel's flow control.
 func checkOBDKernelECU(ctx context.Context, n *notes) error {
 	cfg := tpConfig{flags: isotpTxPadding | isotpRxPadding | isotpChkPadLen | isotpChkPadData | isotpWaitTxDone, txPad: 0x55, rxPad: 0xCC, bs: 2, stmin: 1}
-	k, err := link11.kernelEnd(pitwallIface, cfg)
+	t, stop, err := obdAgainstKernel(ctx, pitwallIface, cfg)
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	ectx, cancel := context.WithCancel(ctx)
-	ecu := kernelECU(ectx, k, vinAnswer)
-	defer func() { cancel(); <-ecu }()
-	t, bus, err := socketcan.OpenOBD(socketcan.Config{Interface: pitwallIface, Bitrate: 500}, isotp.OBDOptions{P2: time.Second})
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
+	defer stop()
 	rs, err := t.Do(ctx, obd.Request{Service: 0x09, Data: []byte{0x02}, ECU: "7E8"})
 	if err != nil {
 		return fmt.Errorf("09 02 to 7E8: %w", err)
@@ -90,42 +114,22 @@ func checkOBDKernelECU(ctx context.Context, n *notes) error {
 		return fmt.Errorf("a %d-byte request: got %v", len(long.Bytes()), rs)
 	}
 	n.add("a %d-byte request answered under the kernel's block size 2 and STmin 1 ms", len(long.Bytes()))
-	select {
-	case err := <-ecu:
-		return err
-	default:
-		return nil
-	}
+	return stop()
 }
 
 // A frame of the ECU's answer lost on the way: the OBD transport returns
 // an error rather than a VIN with a hole in it.
 func checkOBDLostFrame(ctx context.Context, n *notes) error {
-	cf := 0
-	br, err := link11.bridged(nil, func(_ int, f frame) (bool, time.Duration) {
-		if len(f.data) > 0 && f.data[0]>>4 == 2 {
-			cf++
-			return cf == 1, 0
-		}
-		return false, 0
-	})
+	br, err := link11.bridged(nil, onlyCF(1))
 	if err != nil {
 		return err
 	}
 	defer br.stop()
-	k, err := link11.kernelEnd(kernelIface, tpConfig{flags: isotpTxPadding, txPad: 0x55})
+	t, stop, err := obdAgainstKernel(ctx, kernelIface, tpConfig{flags: isotpTxPadding, txPad: 0x55})
 	if err != nil {
 		return err
 	}
-	defer k.Close()
-	ectx, cancel := context.WithCancel(ctx)
-	ecu := kernelECU(ectx, k, vinAnswer)
-	defer func() { cancel(); <-ecu }()
-	t, bus, err := socketcan.OpenOBD(socketcan.Config{Interface: pitwallIface, Bitrate: 500}, isotp.OBDOptions{P2: time.Second})
-	if err != nil {
-		return err
-	}
-	defer bus.Close()
+	defer stop()
 	rs, err := t.Do(ctx, obd.Request{Service: 0x09, Data: []byte{0x02}, ECU: "7E8"})
 	var seq *isotp.SequenceError
 	if err == nil {
@@ -138,6 +142,9 @@ func checkOBDLostFrame(ctx context.Context, n *notes) error {
 	rs, err = t.Do(ctx, obd.Request{Service: 0x09, Data: []byte{0x02}, ECU: "7E8"})
 	if err != nil || len(rs) != 1 || string(rs[0].Data[3:]) != kernelVIN {
 		return fmt.Errorf("asked again after the lost frame: %v %v", rs, err)
+	}
+	if err := stop(); err != nil {
+		return err
 	}
 	return br.stop()
 }
