@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command guestinit is the init (PID 1) of the guest that the SocketCAN
 // kernel test boots under qemu. It mounts /proc, /sys and /dev, loads the
 // CAN modules named in /etc/pitwall/modules, creates vcan0 and vcan1 over
