@@ -37,7 +37,7 @@ func commands() []command {
 		{"shops", "add repair shops from YAML files, checked field by field", "add FILE.yaml [--db PATH]", runShops},
 		{"users", "add people who sign in (owners, shops' staff, administrators) or servers that read the broker", "add EMAIL --role owner|shop|admin [flags] | add NAME --role server", runUsers},
 		{"tail", "print the wire messages passing a broker (--json: one object a line)", "--broker URL [--user NAME --secret-file F] [--device ID] [--json]", runTail},
-		{"sim", "simulate an ELM327 and a car, or a fleet; list scenarios and profiles", "elm327|fleet|scenarios|profiles [flags]", runSim},
+		{"sim", "simulate an ELM327 and a car, a car's ECUs on SocketCAN, or a fleet; list scenarios and profiles", "elm327|can|fleet|scenarios|profiles [flags]", runSim},
 		{"explain", "explain trouble codes (meaning, severity, causes, fair prices) and decode VINs", "CODE|VIN... [--json] [--currency C --per-usd X --labour LO-HI]", runExplain},
 		{"demo", "run everything in one process: broker, stores, server, web pages, simulated cars and shops", "[--http ADDR] [--vehicles N] [--speed X] [--data DIR]", runDemo},
 		{"version", "print the version", "", runVersion},

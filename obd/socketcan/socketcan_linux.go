@@ -29,12 +29,19 @@ type Bus struct {
 	wg      sync.WaitGroup
 	once    sync.Once
 	dropped atomic.Uint64
+	txWaits atomic.Uint64
 	err     atomic.Value // the error that ended the receiver
 }
 
 // Open binds to an interface. With filters the kernel passes only matching
-// frames (see OBDFilters); with none, every frame.
+// frames (see OBDFilters; a filter should mask CAN_RTR_FLAG, as theirs
+// do); with none, every data frame. Remote frames never reach the bus
+// unfiltered: canbus v0.2.0 reports a 29-bit remote frame as a data frame
+// of zeros, so the kernel is told to keep them back.
 func Open(iface string, filters ...unix.CanFilter) (*Bus, error) {
+	if len(filters) == 0 {
+		filters = []unix.CanFilter{{Id: 0, Mask: unix.CAN_RTR_FLAG}}
+	}
 	sck, err := canbus.New()
 	if err != nil {
 		return nil, fmt.Errorf("socketcan: opening a CAN socket (is the can module loaded?): %w", err)
@@ -43,7 +50,7 @@ func Open(iface string, filters ...unix.CanFilter) (*Bus, error) {
 	if err == nil {
 		err = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Usec: int64(pollInterval / time.Microsecond)})
 	}
-	if err == nil && len(filters) > 0 {
+	if err == nil {
 		err = sck.SetFilters(filters)
 	}
 	if err == nil {
@@ -109,7 +116,14 @@ func (b *Bus) receive() {
 	}
 }
 
-// Send puts a frame on the bus.
+// txTimeout is ISO 15765-2's N_As: how long a frame may take to get onto
+// the bus, here the longest Send waits for room in the transmit queue.
+const txTimeout = time.Second
+
+// Send puts a frame on the bus. When the interface's transmit queue is full
+// (the kernel answers ENOBUFS: frames come faster than the bus takes them,
+// as a burst of consecutive frames with STmin 0 does on a real controller
+// with its ten-frame queue), it waits for room, up to N_As.
 func (b *Bus) Send(ctx context.Context, f isotp.Frame) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -118,14 +132,48 @@ func (b *Bus) Send(ctx context.Context, f isotp.Frame) error {
 	if f.Extended {
 		kind = canbus.EFF
 	}
-	if _, err := b.sck.Send(canbus.Frame{ID: f.ID, Data: f.Data, Kind: kind}); err != nil {
-		return fmt.Errorf("socketcan: sending %v: %w", f, err)
+	frame := canbus.Frame{ID: f.ID, Data: f.Data, Kind: kind}
+	var deadline time.Time
+	pause := 100 * time.Microsecond // under half a frame at 500 kbit/s
+	for {
+		_, err := b.sck.Send(frame)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.ENOBUFS) {
+			return fmt.Errorf("socketcan: sending %v: %w", f, err)
+		}
+		if deadline.IsZero() {
+			b.txWaits.Add(1)
+			deadline = time.Now().Add(txTimeout)
+		} else if time.Now().After(deadline) {
+			return fmt.Errorf("socketcan: sending %v: %w for %v (%w)", f, ErrTxQueueFull, txTimeout, err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-b.done:
+			t.Stop()
+			return isotp.ErrClosed
+		}
+		pause = min(2*pause, 2*time.Millisecond)
 	}
-	return nil
 }
 
-// Receive returns the next frame the filters let through.
+// Receive returns the next frame the filters let through. A frame already
+// received is returned even when ctx has just ended: a process that was
+// not scheduled for a while must not call a frame late that came in time.
 func (b *Bus) Receive(ctx context.Context) (isotp.Frame, error) {
+	select {
+	case f, ok := <-b.rx:
+		if ok {
+			return f, nil
+		}
+	default:
+	}
 	select {
 	case f, ok := <-b.rx:
 		if !ok {
@@ -141,6 +189,10 @@ func (b *Bus) Receive(ctx context.Context) (isotp.Frame, error) {
 		return isotp.Frame{}, ctx.Err()
 	}
 }
+
+// TxWaits counts sends that found the interface's transmit queue full
+// and waited for room.
+func (b *Bus) TxWaits() uint64 { return b.txWaits.Load() }
 
 // Dropped counts frames lost because nobody read them in time.
 func (b *Bus) Dropped() uint64 { return b.dropped.Load() }
@@ -164,6 +216,9 @@ func OpenOBD(cfg Config, opt isotp.OBDOptions) (*isotp.OBD, *Bus, error) {
 		return nil, nil, err
 	}
 	opt.Extended, opt.Bitrate = cfg.Extended, cfg.Bitrate
+	if cfg.P2 > 0 && opt.P2 == 0 {
+		opt.P2 = cfg.P2
+	}
 	return isotp.NewOBD(bus, opt), bus, nil
 }
 

@@ -23,11 +23,12 @@ func TestDescriptorLookup(t *testing.T) {
 }
 
 func TestParseURL(t *testing.T) {
-	c, err := ParseURL("socketcan://can0?extended=true&bitrate=250")
-	if err != nil || c.Interface != "can0" || !c.Extended || c.Bitrate != 250 {
+	c, err := ParseURL("socketcan://can0?extended=true&bitrate=250&p2=300ms")
+	if err != nil || c.Interface != "can0" || !c.Extended || c.Bitrate != 250 || c.P2 != 300*time.Millisecond {
 		t.Fatalf("%+v %v", c, err)
 	}
-	for _, bad := range []string{"socketcan://", "can://can0", "socketcan://can0?speed=1", "socketcan://can0?bitrate=125"} {
+	for _, bad := range []string{"socketcan://", "can://can0", "socketcan://can0?speed=1", "socketcan://can0?bitrate=125",
+		"socketcan://can0?p2=5", "socketcan://can0?p2=1ms", "socketcan://can0?p2=1m"} {
 		if _, err := ParseURL(bad); !errors.Is(err, ErrBadURL) {
 			t.Errorf("%s: %v", bad, err)
 		}

@@ -1,17 +1,11 @@
 package socketcan
 
 import (
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 )
-
-// ErrBadURL: the address could not be understood.
-var ErrBadURL = errors.New("socketcan: bad adapter URL")
-
-// ErrUnsupported: SocketCAN exists only on Linux.
-var ErrUnsupported = errors.New("socketcan: SocketCAN needs Linux")
 
 // Config says which interface to use and how the car's bus is set up.
 type Config struct {
@@ -21,10 +15,14 @@ type Config struct {
 	// Bitrate names the bus rate in kbit/s (500 or 250) for reports; the
 	// interface itself is configured with ip link.
 	Bitrate int
+	// P2 is how long to wait for ECUs to begin answering a request; zero
+	// leaves isotp's default (100 ms). ISO 15765-4 gives ECUs 50 ms, but a
+	// gateway in between, or a simulator on a slow machine, takes longer.
+	P2 time.Duration
 }
 
-// ParseURL reads socketcan://can0, with optional ?extended=true and
-// ?bitrate=250.
+// ParseURL reads socketcan://can0, with optional ?extended=true,
+// ?bitrate=250 and ?p2=300ms.
 func ParseURL(raw string) (Config, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "socketcan" || u.Host == "" || u.Path != "" {
@@ -46,8 +44,14 @@ func ParseURL(raw string) (Config, error) {
 				return Config{}, fmt.Errorf("%w %q: bitrate=%q; OBD runs at 500 or 250 kbit/s", ErrBadURL, raw, v)
 			}
 			c.Bitrate = n
+		case "p2":
+			d, err := time.ParseDuration(v)
+			if err != nil || d < 10*time.Millisecond || d > 10*time.Second {
+				return Config{}, fmt.Errorf("%w %q: p2=%q; want a duration from 10ms to 10s, such as 300ms", ErrBadURL, raw, v)
+			}
+			c.P2 = d
 		default:
-			return Config{}, fmt.Errorf("%w %q: unknown option %q (known: extended, bitrate)", ErrBadURL, raw, k)
+			return Config{}, fmt.Errorf("%w %q: unknown option %q (known: extended, bitrate, p2)", ErrBadURL, raw, k)
 		}
 	}
 	return c, nil
