@@ -33,7 +33,7 @@ Owners and shops can also sign up themselves on the server's /signup page.
 --role server adds a server or tool (pitwall tail, another pitwall server) that
 reads every device through the embedded broker: it prints the new secret once;
 give it to the tool with --secret-file or PITWALL_SECRET. A running server takes
-it within 10 seconds.`)
+it within embedded_broker.revocation_check (5 seconds by default).`)
 			return flag.ErrHelp
 		}
 		return usageError{"name what to do: add"}

@@ -58,6 +58,11 @@ type Options struct {
 	// Servers maps the user names of Pitwall servers and tools to their
 	// secrets' hashes ($7$, as store.HashSecret makes them).
 	Servers map[string]string
+	// ServerUsers, when set, reads more of them (the store's broker users,
+	// as `pitwall users add NAME --role server` adds them): at start and
+	// every RevocationCheck, so a new one logs in within that bound and a
+	// removed one is refused.
+	ServerUsers func(ctx context.Context) (map[string]string, error)
 	// CheckSecret checks a secret against a hash (store.CheckSecret).
 	CheckSecret func(hash, secret string) bool
 	// Deliver, when set, receives each device message before the broker
@@ -109,6 +114,8 @@ type Broker struct {
 	slots   *slots
 	active  *activeCache
 	metrics *brokerMetrics
+	// servers is Options.Servers with ServerUsers' read over it.
+	servers atomic.Pointer[map[string]string]
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -151,6 +158,8 @@ func Start(opt Options) (_ *Broker, err error) {
 			return nil, err
 		}
 	}
+	b.servers.Store(&opt.Servers)
+	b.loadServers(context.Background())
 	if err := srv.AddHook(&hook{opt: opt, b: b}, nil); err != nil {
 		return nil, err
 	}
@@ -247,6 +256,37 @@ func (b *Broker) cut(device, why string) {
 	_ = b.srv.DisconnectClient(cl, packets.ErrNotAuthorized)
 }
 
+// loadServers reads ServerUsers over the configured servers; on an error
+// the last good list stays.
+func (b *Broker) loadServers(ctx context.Context) {
+	if b.opt.ServerUsers == nil {
+		return
+	}
+	qctx, cancel := context.WithTimeout(ctx, b.opt.RevocationCheck)
+	more, err := b.opt.ServerUsers(qctx)
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			b.opt.Log.Warn("broker: reading the server users; the last list stays", "err", err)
+		}
+		return
+	}
+	all := make(map[string]string, len(b.opt.Servers)+len(more))
+	for n, h := range more {
+		all[n] = h
+	}
+	for n, h := range b.opt.Servers {
+		all[n] = h // the configuration's win
+	}
+	b.servers.Store(&all)
+}
+
+// serverHash is a server user's secret hash.
+func (b *Broker) serverHash(user string) (string, bool) {
+	h, ok := (*b.servers.Load())[user]
+	return h, ok
+}
+
 // sweepRevoked looks for devices revoked by another process (a `pitwall
 // devices revoke` on the same database) every RevocationCheck, and cuts
 // their sessions.
@@ -260,6 +300,7 @@ func (b *Broker) sweepRevoked(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		b.loadServers(ctx)
 		start := time.Now()
 		qctx, cancel := context.WithTimeout(ctx, b.opt.RevocationCheck)
 		// The window overlaps the last one: a revocation committed while
@@ -324,7 +365,7 @@ func (h *hook) Provides(b byte) bool {
 }
 
 // role of a logged-in client.
-func (h *hook) isServer(user string) bool { _, ok := h.opt.Servers[user]; return ok }
+func (h *hook) isServer(user string) bool { _, ok := h.b.serverHash(user); return ok }
 
 // OnConnect runs once the CONNECT is read, before the broker sets the
 // connection's deadline from its keep-alive: a keep-alive of 0 (never) or
@@ -343,7 +384,7 @@ func (h *hook) OnConnect(cl *mqtt.Client, _ packets.Packet) error {
 // status; a server user may leave no will.
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	user, secret := string(pk.Connect.Username), string(pk.Connect.Password)
-	if hash, ok := h.opt.Servers[user]; ok {
+	if hash, ok := h.b.serverHash(user); ok {
 		if !h.opt.CheckSecret(hash, secret) {
 			h.opt.Log.Warn("broker: a server login was refused", "user", user, "remote", cl.Net.Remote)
 			return false

@@ -226,3 +226,45 @@ func openStore(t *testing.T, r *rig) *store.Store {
 	t.Cleanup(func() { other.Close() })
 	return other
 }
+
+// Server users kept in the store (`pitwall users add NAME --role server`)
+// log in within RevocationCheck of being added and read every device; a
+// removed one is refused from the next check on.
+func TestServerUsersFromTheStore(t *testing.T) {
+	r := startWith(t, 1, func(o *broker.Options) {
+		o.RevocationCheck = 200 * time.Millisecond
+		o.ServerUsers = func(ctx context.Context) (map[string]string, error) { return o.Devices.(*store.Store).BrokerUsers(ctx) }
+	})
+	if _, err := connect(t, r.b.URL(), "tail-1", "tail", "nope"); err == nil {
+		t.Fatal("an unknown server user logged in")
+	}
+	secret, err := r.st.AddBrokerUser(context.Background(), "tail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.AddBrokerUser(context.Background(), "car-00001"); err == nil {
+		t.Error("a server user named after a device")
+	}
+	var c paho.Client
+	deadline := time.Now().Add(10 * time.Second)
+	for c == nil {
+		if c, err = connect(t, r.b.URL(), "tail-1", "tail", secret); err != nil && time.Now().After(deadline) {
+			t.Fatalf("the new server user: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	st := c.Subscribe(wire.Prefix+"+/#", 1, nil).(*paho.SubscribeToken)
+	if !st.WaitTimeout(5*time.Second) || st.Result()[wire.Prefix+"+/#"] >= 0x80 {
+		t.Errorf("the server user's subscription: %v", st.Result())
+	}
+	if _, err := connect(t, r.b.URL(), "tail-2", "tail", "wrong"); err == nil {
+		t.Error("a server user with a wrong secret logged in")
+	}
+	if err := r.st.RemoveBrokerUser(context.Background(), "tail"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if _, err := connect(t, r.b.URL(), "tail-3", "tail", secret); err == nil {
+		t.Error("a removed server user logged in")
+	}
+}
