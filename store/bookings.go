@@ -40,9 +40,10 @@ type Booking struct {
 var ErrFull = errors.New("store: the shop is fully booked that day")
 
 // AddBooking records a booking when the shop has fewer than capacity live
-// bookings on its day, in one statement so two owners cannot both take
-// the last place. With a lead, the lead becomes booked and the chosen
-// offer too, in the same transaction.
+// bookings on its day. The shop's row is locked for the check and the
+// insert, so two owners cannot both take the last place on any engine.
+// With a lead, the lead becomes booked and the chosen offer too, in the
+// same transaction: a lead is booked once.
 func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Booking, error) {
 	b.ID = newID()
 	b.Created = s.now().UTC().Truncate(time.Millisecond)
@@ -52,16 +53,18 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 		return Booking{}, fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work, created_ms, updated_ms)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-		WHERE (SELECT COUNT(*) FROM bookings WHERE shop_id = ? AND day = ? AND status <> 'cancelled') < ?`,
+	if err := lockRow(ctx, tx, "shops", b.ShopID); err != nil {
+		return Booking{}, err
+	}
+	if err := roomOn(ctx, tx, b.ShopID, b.Day, "", capacity); err != nil {
+		return Booking{}, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work, created_ms, updated_ms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.LeadID, b.ShopID, b.OwnerID, b.VehicleID, b.Kind, b.Status, ms(b.Slot), b.Day, b.Price, b.Currency, strings.Join(b.Codes, ","), b.Work,
-		ms(b.Created), ms(b.Updated), b.ShopID, b.Day, capacity)
+		ms(b.Created), ms(b.Updated))
 	if err != nil {
 		return Booking{}, constraint(err, "booking at shop "+b.ShopID)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return Booking{}, fmt.Errorf("%w: %s", ErrFull, b.Day)
 	}
 	if b.LeadID != "" {
 		if err := execOne(ctx, tx, "lead", fmt.Errorf("%w: lead %s is not open", ErrConflict, b.LeadID),
@@ -86,9 +89,43 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 	return b, nil
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, id string, at time.Time, from, to, actor, note string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, time_ms, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, ?, ?)`,
-		id, ms(at), from, to, actor, note)
+// lockRow takes the write lock of a row by id until the transaction
+// ends (SELECT … FOR UPDATE; on SQLite the transaction holds the one write
+// lock already). A missing row is ErrNotFound.
+func lockRow(ctx context.Context, tx *Tx, table, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`+tx.d.forUpdate(), id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %s %s", ErrNotFound, strings.TrimSuffix(table, "s"), id)
+	}
+	if err != nil {
+		return fmt.Errorf("store: locking %s %s: %w", table, id, err)
+	}
+	return nil
+}
+
+// roomOn checks that a shop has fewer than capacity live bookings on a
+// day, not counting the booking except; the caller holds the shop's lock.
+func roomOn(ctx context.Context, tx *Tx, shopID, day, except string, capacity int) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM bookings WHERE shop_id = ? AND day = ? AND status <> 'cancelled' AND id <> ?`,
+		shopID, day, except).Scan(&n); err != nil {
+		return fmt.Errorf("store: bookings of %s on %s: %w", shopID, day, err)
+	}
+	if n >= capacity {
+		return fmt.Errorf("%w: %s", ErrFull, day)
+	}
+	return nil
+}
+
+// addEvent appends to a booking's history. Its number follows the last:
+// the changes of one booking are serialised by the booking's row lock
+// (its status update), and the unique index on (booking_id, seq) would
+// refuse two with one number.
+func addEvent(ctx context.Context, tx *Tx, id string, at time.Time, from, to, actor, note string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, seq, time_ms, from_status, to_status, actor, note)
+		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM booking_events WHERE booking_id = ?), ?, ?, ?, ?, ?)`,
+		id, id, ms(at), from, to, actor, note)
 	if err != nil {
 		return fmt.Errorf("store: booking event: %w", err)
 	}
@@ -125,6 +162,22 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 		return Booking{}, fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
+	if !c.Slot.IsZero() {
+		// A move to another day is checked against that day's load under
+		// the shop's lock, as a new booking is.
+		var shopID string
+		if err := tx.QueryRowContext(ctx, `SELECT shop_id FROM bookings WHERE id = ?`, id).Scan(&shopID); errors.Is(err, sql.ErrNoRows) {
+			return Booking{}, fmt.Errorf("%w: booking %s", ErrNotFound, id)
+		} else if err != nil {
+			return Booking{}, fmt.Errorf("store: booking %s: %w", id, err)
+		}
+		if err := lockRow(ctx, tx, "shops", shopID); err != nil {
+			return Booking{}, err
+		}
+		if err := roomOn(ctx, tx, shopID, c.Day, id, c.Capacity); err != nil {
+			return Booking{}, err
+		}
+	}
 	set := []string{"status = ?", "updated_ms = ?"}
 	args := []any{c.To, ms(now)}
 	add := func(col string, v any) { set, args = append(set, col+" = ?"), append(args, v) }
@@ -149,26 +202,24 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 		add("verify", c.Verify)
 		add("verify_ms", ms(now))
 	}
+	// Compare-and-set: the row lock this update takes makes a second
+	// change wait, and it then finds the status moved on.
 	q := `UPDATE bookings SET ` + strings.Join(set, ", ") + ` WHERE id = ? AND status = ?`
 	args = append(args, id, c.From)
-	if !c.Slot.IsZero() {
-		q += ` AND (SELECT COUNT(*) FROM bookings b2 WHERE b2.shop_id = bookings.shop_id AND b2.day = ? AND b2.status <> 'cancelled' AND b2.id <> bookings.id) < ?`
-		args = append(args, c.Day, c.Capacity)
-	}
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return Booking{}, fmt.Errorf("store: booking %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		b, err := s.Booking(ctx, id)
-		switch {
-		case err != nil:
-			return Booking{}, err
-		case b.Status != c.From:
-			return Booking{}, fmt.Errorf("%w: booking %s is %s, not %s", ErrConflict, id, b.Status, c.From)
-		default:
-			return Booking{}, fmt.Errorf("%w: %s", ErrFull, c.Day)
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM bookings WHERE id = ?`, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Booking{}, fmt.Errorf("%w: booking %s", ErrNotFound, id)
 		}
+		if err != nil {
+			return Booking{}, fmt.Errorf("store: booking %s: %w", id, err)
+		}
+		return Booking{}, fmt.Errorf("%w: booking %s is %s, not %s", ErrConflict, id, status, c.From)
 	}
 	if c.Review != nil {
 		r := c.Review
@@ -242,7 +293,7 @@ type BookingEvent struct {
 
 // BookingEvents lists a booking's changes, oldest first.
 func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT time_ms, from_status, to_status, actor, note FROM booking_events WHERE booking_id = ? ORDER BY time_ms, rowid`, id)
+	rows, err := s.db.QueryContext(ctx, `SELECT time_ms, from_status, to_status, actor, note FROM booking_events WHERE booking_id = ? ORDER BY seq, time_ms`, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: booking events: %w", err)
 	}

@@ -107,7 +107,7 @@ func (s *Store) AddLead(ctx context.Context, l Lead, offers []Offer) (Lead, erro
 	_, err = tx.ExecContext(ctx, `INSERT INTO leads (id, owner_id, vehicle_id, status, share_report, share_vin, share_location, make, model, year, class,
 		codes, repairs, summary, fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.ID, l.OwnerID, l.VehicleID, l.Status, l.ShareReport, l.ShareVIN, l.ShareLocation, l.Make, l.Model, l.Year, l.Class,
+		l.ID, l.OwnerID, l.VehicleID, l.Status, boolInt(l.ShareReport), boolInt(l.ShareVIN), boolInt(l.ShareLocation), l.Make, l.Model, l.Year, l.Class,
 		strings.Join(l.Codes, ","), strings.Join(l.Repairs, ","), l.Summary, l.FairLow, l.FairHigh, l.Currency, l.VIN, lat, lon, report, ms(l.Created), ms(l.Updated))
 	if err != nil {
 		return Lead{}, constraint(err, "lead for vehicle "+l.VehicleID)
