@@ -196,7 +196,9 @@ func (s *Store) RecordNotifications(ctx context.Context, claimer string, ts []Te
 // server may try again.
 func (s *Store) ReleaseNotifications(ctx context.Context, claimer string, ts []Telling) error {
 	return s.eachTelling(ctx, ts, `DELETE FROM notifications WHERE notifier = ? AND fingerprint = ? AND starts_ms = ? AND state = ? AND nth = ? AND claimed_by = ? AND sent_ms IS NULL`,
-		func(t Telling) []any { return []any{t.Notifier, t.Fingerprint, ms(t.StartsAt), t.State, t.Nth, claimer} })
+		func(t Telling) []any {
+			return []any{t.Notifier, t.Fingerprint, ms(t.StartsAt), t.State, t.Nth, claimer}
+		})
 }
 
 func (s *Store) eachTelling(ctx context.Context, ts []Telling, q string, args func(Telling) []any) error {

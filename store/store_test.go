@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-		"testing"
+	"testing"
 	"time"
 
 	"github.com/pitwall-io/pitwall/testserver"
