@@ -86,7 +86,7 @@ type Manager struct {
 	log       *slog.Logger
 	now       func() time.Time
 
-	id        string // this manager's name in the notification log's claims
+	id string // this manager's name in the notification log's claims
 
 	mu     sync.Mutex
 	alerts map[string]*store.Alert // by fingerprint: firing, and resolved ones not yet done with
