@@ -311,11 +311,21 @@ func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, e
 	return out, rows.Err()
 }
 
-// SetVerify records the verify-the-fix state of a completed booking.
-func (s *Store) SetVerify(ctx context.Context, id, verify, note string, cycles int) error {
-	return execOne(ctx, s.db, "booking "+id, fmt.Errorf("%w: booking %s is not being watched", ErrConflict, id),
-		`UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ? WHERE id = ? AND verify = 'watching'`,
-		verify, note, cycles, ms(s.now()), id)
+// Verify is a booking's verify-the-fix state: what it is and how many
+// drive cycles it counted.
+type Verify struct {
+	State  string
+	Cycles int
+}
+
+// SetVerify moves the verify-the-fix state of a completed booking from
+// one state to another: compare-and-set on the state and the count, so
+// that a drive cycle seen by two servers counts once and a verdict is
+// given once. A booking no longer in from is ErrConflict.
+func (s *Store) SetVerify(ctx context.Context, id string, from, to Verify, note string) error {
+	return execOne(ctx, s.db, "booking "+id, fmt.Errorf("%w: booking %s is no longer %s after %d drive cycles", ErrConflict, id, from.State, from.Cycles),
+		`UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ? WHERE id = ? AND verify = ? AND verify_cycles = ?`,
+		to.State, note, to.Cycles, ms(s.now()), id, from.State, from.Cycles)
 }
 
 // MaintenanceOverride is an owner's own interval for one item on one car.

@@ -88,15 +88,27 @@ func (s *Store) AddDevice(ctx context.Context, id, vehicleID string) (Device, st
 	return d, secret, nil
 }
 
-// RotateSecret gives a device a new secret (and re-activates a revoked one).
+// RotateSecret gives a device a new secret (and re-activates a revoked
+// one). It replaces the secret it read, compare-and-set: of two rotations
+// at once one fails with ErrConflict, rather than both handing out a
+// secret of which only the later works.
 func (s *Store) RotateSecret(ctx context.Context, id string) (string, error) {
+	d, err := s.Device(ctx, id)
+	if err != nil {
+		return "", err
+	}
+	return s.replaceSecret(ctx, id, d.SecretHash)
+}
+
+// replaceSecret gives a device a new secret if its hash is still old.
+func (s *Store) replaceSecret(ctx context.Context, id, old string) (string, error) {
 	secret := newSecret()
-	res, err := s.db.ExecContext(ctx, `UPDATE devices SET secret_hash = ?, revoked_ms = NULL WHERE id = ?`, HashSecret(secret), id)
+	res, err := s.db.ExecContext(ctx, `UPDATE devices SET secret_hash = ?, revoked_ms = NULL WHERE id = ? AND secret_hash = ?`, HashSecret(secret), id, old)
 	if err != nil {
 		return "", fmt.Errorf("store: device %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return "", fmt.Errorf("%w: device %s", ErrNotFound, id)
+		return "", fmt.Errorf("%w: device %s's secret was rotated meanwhile", ErrConflict, id)
 	}
 	return secret, nil
 }

@@ -252,7 +252,103 @@ func (s *Store) Offers(ctx context.Context, leadID string) ([]Offer, error) {
 
 // DueOffers lists the sent offers whose answer is overdue at now.
 func (s *Store) DueOffers(ctx context.Context, now time.Time) ([]Offer, error) {
-	return s.offers(ctx, `SELECT `+offerCols+` FROM lead_offers WHERE state = 'sent' AND due_ms <= ? ORDER BY due_ms`, ms(now))
+	return s.offers(ctx, `SELECT `+offerCols+` FROM lead_offers WHERE state = ? AND due_ms <= ? ORDER BY due_ms`, OfferSent, ms(now))
+}
+
+// ExpireDueOffers moves up to limit offers in state from whose answer was
+// due by now to state to, and returns them. Servers sweeping at once
+// share the work: each takes the rows no other holds (FOR UPDATE SKIP
+// LOCKED), so every offer expires once.
+func (s *Store) ExpireDueOffers(ctx context.Context, from, to string, now time.Time, limit int) ([]Offer, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	rows, err := tx.QueryContext(ctx, `SELECT `+offerCols+` FROM lead_offers WHERE state = ? AND due_ms <= ? ORDER BY due_ms, lead_id, shop_id LIMIT ?`+s.d.skipLocked(),
+		from, ms(now), limit)
+	due, err := collect(rows, err, "due offers", scanOffer)
+	if err != nil {
+		return nil, err
+	}
+	for i := range due {
+		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: offer of lead %s to shop %s", ErrConflict, due[i].LeadID, due[i].ShopID),
+			`UPDATE lead_offers SET state = ? WHERE lead_id = ? AND shop_id = ? AND state = ?`, to, due[i].LeadID, due[i].ShopID, from); err != nil {
+			return nil, err
+		}
+		due[i].State = to
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return due, nil
+}
+
+// Promotion sends a lead's next offers: while fewer than Live of its
+// offers are in state Live, waiting ones (state Waiting, by rank) move to
+// it, due when Due says.
+type Promotion struct {
+	LeadOpen      string // the lead status in which offers move on
+	Waiting, Sent string // offer states
+	Live          int
+	Due           func(shopID string) time.Time
+	Now           time.Time
+}
+
+// PromoteOffers moves a lead on, under the lead's row lock, so that two
+// servers moving the same lead on at once (a decline here, an expiry
+// there) send it to no more shops than p.Live between them. It returns
+// the offers it sent.
+func (s *Store) PromoteOffers(ctx context.Context, leadID string, p Promotion) ([]Offer, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	var status string
+	err = tx.QueryRowContext(ctx, `SELECT status FROM leads WHERE id = ?`+s.d.forUpdate(), leadID).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: lead %s", ErrNotFound, leadID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: lead %s: %w", leadID, err)
+	}
+	if status != p.LeadOpen {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+offerCols+` FROM lead_offers WHERE lead_id = ? ORDER BY rank`, leadID)
+	offers, err := collect(rows, err, "offers", scanOffer)
+	if err != nil {
+		return nil, err
+	}
+	live := 0
+	for _, o := range offers {
+		if o.State == p.Sent {
+			live++
+		}
+	}
+	var sent []Offer
+	for _, o := range offers {
+		if live >= p.Live {
+			break
+		}
+		if o.State != p.Waiting {
+			continue
+		}
+		due := p.Due(o.ShopID)
+		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: offer of lead %s to shop %s", ErrConflict, leadID, o.ShopID),
+			`UPDATE lead_offers SET state = ?, sent_ms = ?, due_ms = ? WHERE lead_id = ? AND shop_id = ? AND state = ?`,
+			p.Sent, ms(p.Now), ms(due), leadID, o.ShopID, p.Waiting); err != nil {
+			return nil, err
+		}
+		o.State, o.Sent, o.Due = p.Sent, p.Now, due
+		sent = append(sent, o)
+		live++
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return sent, nil
 }
 
 func (s *Store) offers(ctx context.Context, q string, args ...any) ([]Offer, error) {
