@@ -100,8 +100,14 @@ func (h *hookLog) kinds(shop string) []string {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigOn(t, filepath.Join(t.TempDir(), "pitwall.db"))
+}
+
+// newRigOn is a rig on the database dsn names.
+func newRigOn(t *testing.T, dsn string) *rig {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "pitwall.db"))
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}

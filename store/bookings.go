@@ -199,8 +199,13 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 		add("completed_odometer", c.Odometer)
 	}
 	if c.Verify != "" {
+		// Watching starts at the completion: drives after it count.
+		at := now
+		if !c.Completed.IsZero() {
+			at = c.Completed
+		}
 		add("verify", c.Verify)
-		add("verify_ms", ms(now))
+		add("verify_ms", ms(at))
 	}
 	// Compare-and-set: the row lock this update takes makes a second
 	// change wait, and it then finds the status moved on.
@@ -311,21 +316,29 @@ func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, e
 	return out, rows.Err()
 }
 
-// Verify is a booking's verify-the-fix state: what it is and how many
-// drive cycles it counted.
+// Verify is a booking's verify-the-fix state: what it is, how many drive
+// cycles it counted, and when the car said so (the drive or the report
+// that moved it; Booking.VerifyAt).
 type Verify struct {
 	State  string
 	Cycles int
+	At     time.Time
 }
 
 // SetVerify moves the verify-the-fix state of a completed booking from
-// one state to another: compare-and-set on the state and the count, so
-// that a drive cycle seen by two servers counts once and a verdict is
-// given once. A booking no longer in from is ErrConflict.
+// one state to another: compare-and-set on the state and the count, and
+// only forward in the car's time, so that a drive cycle seen by two
+// servers (or delivered twice) counts once and a verdict is given once. A
+// booking no longer in from is ErrConflict.
 func (s *Store) SetVerify(ctx context.Context, id string, from, to Verify, note string) error {
-	return execOne(ctx, s.db, "booking "+id, fmt.Errorf("%w: booking %s is no longer %s after %d drive cycles", ErrConflict, id, from.State, from.Cycles),
-		`UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ? WHERE id = ? AND verify = ? AND verify_cycles = ?`,
-		to.State, note, to.Cycles, ms(s.now()), id, from.State, from.Cycles)
+	at := to.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	return execOne(ctx, s.db, "booking "+id, fmt.Errorf("%w: booking %s is no longer %s after %d drive cycles before %s", ErrConflict, id, from.State, from.Cycles, at.Format(time.RFC3339)),
+		`UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ?
+		WHERE id = ? AND verify = ? AND verify_cycles = ? AND (verify_ms IS NULL OR verify_ms < ?)`,
+		to.State, note, to.Cycles, ms(at), id, from.State, from.Cycles, ms(at))
 }
 
 // MaintenanceOverride is an owner's own interval for one item on one car.

@@ -360,20 +360,23 @@ func (s *Store) offers(ctx context.Context, q string, args ...any) ([]Offer, err
 // is no longer in the state the change starts from.
 var ErrConflict = errors.New("store: the record changed state")
 
-// AnswerOffer records a shop's answer to a sent offer of an open lead:
-// accepted with a quote and a slot, or declined.
-func (s *Store) AnswerOffer(ctx context.Context, o Offer) error {
-	if o.State != OfferAccepted && o.State != OfferDeclined {
+// AnswerOffer records a shop's answer to an offer of an open lead, moving
+// it from state from to o.State with o's quote and slot (recorded when
+// the quote is not zero) and note. The offer's row lock makes it
+// compare-and-set: of two answers, or an answer and an expiry, one wins
+// and the other is ErrConflict.
+func (s *Store) AnswerOffer(ctx context.Context, o Offer, from string) error {
+	if o.State == "" || o.State == from {
 		return fmt.Errorf("%w: answer %q", ErrInvalid, o.State)
 	}
 	var quote, slot any
-	if o.State == OfferAccepted {
+	if o.Quote != 0 {
 		quote, slot = o.Quote, ms(o.Slot)
 	}
 	return execOne(ctx, s.db, "offer", fmt.Errorf("%w: lead %s is not waiting for shop %s's answer", ErrConflict, o.LeadID, o.ShopID),
 		`UPDATE lead_offers SET state = ?, answered_ms = ?, quote = ?, slot_ms = ?, note = ?
-		WHERE lead_id = ? AND shop_id = ? AND state = 'sent' AND EXISTS (SELECT 1 FROM leads WHERE id = ? AND status = 'open')`,
-		o.State, ms(s.now()), quote, slot, o.Note, o.LeadID, o.ShopID, o.LeadID)
+		WHERE lead_id = ? AND shop_id = ? AND state = ? AND EXISTS (SELECT 1 FROM leads WHERE id = ? AND status = ?)`,
+		o.State, ms(s.now()), quote, slot, o.Note, o.LeadID, o.ShopID, from, o.LeadID, LeadOpen)
 }
 
 // SetOfferState moves an offer from one state to another (expired,

@@ -102,7 +102,7 @@ func leadWithQuotes(t *testing.T, s *Store, o Owner, v Vehicle, shops ...string)
 		t.Fatal(err)
 	}
 	for _, id := range shops {
-		if err := s.AnswerOffer(ctx, Offer{LeadID: l.ID, ShopID: id, State: OfferAccepted, Quote: 300, Slot: time.Now().Add(48 * time.Hour)}); err != nil {
+		if err := s.AnswerOffer(ctx, Offer{LeadID: l.ID, ShopID: id, State: OfferAccepted, Quote: 300, Slot: time.Now().Add(48 * time.Hour)}, OfferSent); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,7 +154,7 @@ func testAnswerRacesSweep(t *testing.T, s *Store, _ string) {
 				if i == 2 {
 					state = OfferDeclined
 				}
-				return s.AnswerOffer(ctx, Offer{LeadID: l.ID, ShopID: sh.ID, State: state, Quote: 200, Slot: due.Add(24 * time.Hour)})
+				return s.AnswerOffer(ctx, Offer{LeadID: l.ID, ShopID: sh.ID, State: state, Quote: 200, Slot: due.Add(24 * time.Hour)}, OfferSent)
 			}
 			got, err := s.ExpireDueOffers(ctx, OfferSent, OfferExpired, due, 10)
 			expired.Add(int32(len(got)))
@@ -240,14 +240,14 @@ func testVerifyIsCompareAndSet(t *testing.T, s *Store, _ string) {
 		t.Fatal(err)
 	}
 	ok, lost := race(t, 6, ErrConflict, func(int) error {
-		return s.SetVerify(ctx, b.ID, Verify{"watching", 0}, Verify{"watching", 1}, "1 of 3")
+		return s.SetVerify(ctx, b.ID, Verify{State: "watching"}, Verify{State: "watching", Cycles: 1, At: time.Now().Add(time.Minute)}, "1 of 3")
 	})
 	if ok != 1 || lost != 5 {
 		t.Fatalf("one drive cycle counted %d times (%d refused)", ok, lost)
 	}
 	ok, lost = race(t, 6, ErrConflict, func(i int) error {
 		verdict := []string{"fixed", "returned"}[i%2]
-		return s.SetVerify(ctx, b.ID, Verify{"watching", 1}, Verify{verdict, 1}, verdict)
+		return s.SetVerify(ctx, b.ID, Verify{State: "watching", Cycles: 1}, Verify{State: verdict, Cycles: 1, At: time.Now().Add(time.Hour)}, verdict)
 	})
 	got, _ := s.Booking(ctx, b.ID)
 	if ok != 1 || lost != 5 || got.Verify == "watching" {
