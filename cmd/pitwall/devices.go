@@ -70,7 +70,7 @@ Each takes --db PATH (default `+defaultDB+`).`)
 			return usageError{err.Error()}
 		}
 	}
-	if sub != "add" {
+	if e, _ := store.Engine(*db); sub != "add" && e == store.SQLite {
 		if _, err := os.Stat(*db); err != nil {
 			return fmt.Errorf("database %s: %w (give --db)", *db, err)
 		}

@@ -6,11 +6,12 @@ import (
 	"io"
 
 	"github.com/pitwall-io/pitwall/server"
+	"github.com/pitwall-io/pitwall/store"
 	"github.com/pitwall-io/pitwall/web"
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("server", "--config server.yaml | --broker URL | --embedded-broker ADDR [--influx-url URL ...] [--http ADDR] [--db PATH]",
+	fs := newFlags("server", "--config server.yaml | --broker URL | --embedded-broker ADDR [--influx-url URL ...] [--http ADDR] [--db PATH|URL]",
 		"Runs the cloud side: consumes every car's messages from the broker (or runs an embedded\n"+
 			"one), stores telemetry in InfluxDB (or the embedded engine) and the rest in the database,\n"+
 			"acknowledging nothing before it is stored, and serves /metrics, /healthz and /readyz.\n"+
@@ -23,7 +24,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	bucket := fs.String("influx-bucket", "", "InfluxDB bucket, or database for 1.8 (default pitwall)")
 	token := fs.String("influx-token", "", "InfluxDB token (user:password for 1.8)")
 	httpAddr := fs.String("http", "", "HTTP address (default 127.0.0.1:8080)")
-	db := fs.String("db", "", "database file (default /var/lib/pitwall/pitwall.db)")
+	db := fs.String("db", "", "database: a SQLite file (default "+server.DefaultStorePath+") or a postgres:// URL")
 	verbose := fs.Bool("v", false, "log details to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -37,9 +38,17 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	for dst, v := range map[*string]string{&cfg.Ingest.Broker.URL: *brokerURL, &cfg.EmbeddedBroker.Addr: *embedded, &cfg.Ingest.Group: *group,
 		&cfg.Series.Influx.URL: *influxURL, &cfg.Series.Influx.Bucket: *bucket, &cfg.Series.Influx.Token: *token,
-		&cfg.HTTP.Addr: *httpAddr, &cfg.Store.Path: *db} {
+		&cfg.HTTP.Addr: *httpAddr} {
 		if v != "" {
 			*dst = v
+		}
+	}
+	if *db != "" {
+		// A URL is PostgreSQL; anything else goes to the path, where a
+		// URL of another scheme is refused rather than made a file.
+		cfg.Store.Path, cfg.Store.URL = *db, ""
+		if e, err := store.Engine(*db); err == nil && e == store.Postgres {
+			cfg.Store.Path, cfg.Store.URL = "", *db
 		}
 	}
 	if *influxURL != "" {
@@ -63,6 +72,6 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if s.Broker != nil {
 		broker = "embedded, " + s.Broker.URL()
 	}
-	fmt.Fprintf(stderr, "pitwall server %s: http %s, broker %s, series %s, database %s\n", version, s.HTTPAddr(), broker, cfg.Series.Engine, cfg.Store.Path)
+	fmt.Fprintf(stderr, "pitwall server %s: http %s, broker %s, series %s, database %s\n", version, s.HTTPAddr(), broker, cfg.Series.Engine, cfg.Store.DB())
 	return s.Run(ctx)
 }
