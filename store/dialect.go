@@ -264,11 +264,6 @@ func constraint(err error, what string) error {
 	return fmt.Errorf("store: %s: %w", what, err)
 }
 
-// isUnique reports whether err is a uniqueness failure on either engine.
-func isUnique(err error) bool {
-	return errors.Is(constraint(err, ""), ErrExists)
-}
-
 // openSQLite opens a file; its directory must exist.
 func openSQLite(path string, p Pool) (*sql.DB, error) {
 	if dir := filepath.Dir(path); dir != "" {
