@@ -35,6 +35,7 @@ func commands() []command {
 		{"rules", "check rule files, print the built-in rule pack", "check FILE... | builtin", runRules},
 		{"devices", "register devices, revoke them, export Mosquitto passwords and ACLs", "add|list|revoke|rotate|export|hash [flags]", runDevices},
 		{"shops", "add repair shops from YAML files, checked field by field", "add FILE.yaml [--db PATH]", runShops},
+		{"store", "move an installation's database: copy its SQLite file into PostgreSQL", "migrate --from FILE.db --to postgres://...", runStore},
 		{"users", "add people who sign in to the pages and the API: owners, shops' staff, administrators", "add EMAIL --role owner|shop|admin [flags]", runUsers},
 		{"tail", "print the wire messages passing a broker (--json: one object a line)", "--broker URL [--device ID] [--json]", runTail},
 		{"sim", "simulate an ELM327 and a car, or a fleet; list scenarios and profiles", "elm327|fleet|scenarios|profiles [flags]", runSim},
