@@ -105,11 +105,22 @@ func fileExists(p string) bool {
 	return err == nil
 }
 
+// PostgresOptions shape a cluster.
+type PostgresOptions struct {
+	// Durable keeps PostgreSQL's defaults (fsync, synchronous commit,
+	// full page writes), for benchmarks that compare it with SQLite's
+	// full sync; otherwise they are off, the cluster being thrown away.
+	Durable bool
+}
+
 // StartPostgres initialises a cluster in a temporary directory and runs
 // it on a free loopback port, with no durability (it is thrown away);
 // it is stopped and removed when the test ends. As root the server runs
 // as Debian's postgres user, since PostgreSQL refuses to run as root.
-func StartPostgres(t testing.TB) *Postgres {
+func StartPostgres(t testing.TB) *Postgres { return StartPostgresWith(t, PostgresOptions{}) }
+
+// StartPostgresWith is StartPostgres shaped by opt.
+func StartPostgresWith(t testing.TB, opt PostgresOptions) *Postgres {
 	t.Helper()
 	initdb, bin := postgresBin("initdb"), postgresBin("postgres")
 	if initdb == "" || bin == "" {
@@ -150,9 +161,11 @@ func StartPostgres(t testing.TB) *Postgres {
 		t.Fatalf("initdb: %v\n%s", err, out)
 	}
 	s := &Postgres{Port: freePort(t)}
-	s.p = &process{t: t, name: "postgres", bin: bin, attr: attr, logPath: filepath.Join(dir, "postgres.log"),
-		args: []string{"-D", data, "-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=",
-			"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "max_connections=300"},
+	args := []string{"-D", data, "-p", strconv.Itoa(s.Port), "-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300"}
+	if !opt.Durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	s.p = &process{t: t, name: "postgres", bin: bin, attr: attr, logPath: filepath.Join(dir, "postgres.log"), args: args,
 		up: func() bool { return s.answers() }}
 	s.p.start()
 	t.Cleanup(s.Stop)

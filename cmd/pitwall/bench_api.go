@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -25,6 +26,7 @@ import (
 )
 
 type apiBench struct {
+	Store      string             `json:"store"`
 	Vehicles   int                `json:"vehicles"`
 	Clients    int                `json:"clients"`
 	Requests   int                `json:"requests"`
@@ -41,10 +43,12 @@ type apiBench struct {
 // benchAPI stores a fleet (owners with two cars each, a day's worth of
 // points per car, trouble codes and firing alerts on one car in ten,
 // shops), then runs concurrent clients with their owners' API tokens
-// against the real HTTP server and reports the latency.
+// against the real HTTP server and reports the latency: once per store
+// given, with the same fleet and load, one after the other.
 func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench api", "[--vehicles N] [--clients N] [--duration D] [--json]",
-		"Measure the API's latency: N cars stored, C concurrent clients, each owner's token.", stdout)
+	fs := newFlags("bench api", "[--store sqlite,postgres://...] [--vehicles N] [--clients N] [--duration D] [--json]",
+		"Measure the API's latency: N cars stored, C concurrent clients, each owner's token; on each store given.", stdout)
+	stores := fs.String("store", "sqlite", "comma-separated stores to measure in turn: sqlite (a file in a temporary directory) or a postgres:// URL of an empty database")
 	vehicles := fs.Int("vehicles", 1000, "cars stored")
 	clients := fs.Int("clients", 100, "concurrent clients")
 	dur := fs.Duration("duration", 20*time.Second, "how long to measure")
@@ -56,40 +60,103 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if *vehicles < 2 || *clients < 1 || *dur < time.Second {
 		return usageError{"want --vehicles ≥ 2, --clients ≥ 1, --duration ≥ 1s"}
 	}
+	var dsns []string
+	for _, d := range strings.Split(*stores, ",") {
+		d = strings.TrimSpace(d)
+		if d == "" {
+			continue
+		}
+		if d != "sqlite" {
+			if e, err := store.Engine(d); err != nil || e != store.Postgres {
+				return usageError{fmt.Sprintf("--store %q: want sqlite or a postgres:// URL", store.Redact(d))}
+			}
+		}
+		dsns = append(dsns, d)
+	}
+	if len(dsns) == 0 {
+		return usageError{"--store names no store"}
+	}
+	var results []apiBench
+	for _, dsn := range dsns {
+		res, err := runAPIBench(ctx, dsn, *vehicles, *clients, *dur, *profile, stderr)
+		if err != nil {
+			return err
+		}
+		results = append(results, res)
+		if !*asJSON {
+			printAPIBench(stdout, res)
+		}
+	}
+	if *asJSON {
+		return json.NewEncoder(stdout).Encode(results)
+	}
+	if len(results) > 1 {
+		fmt.Fprintf(stdout, "\n| store | requests/s | p50 ms | p90 ms | p99 ms | errors |\n|---|---|---|---|---|---|\n")
+		for _, r := range results {
+			fmt.Fprintf(stdout, "| %s | %.0f | %.1f | %.1f | %.1f | %d |\n", r.Store, r.PerSecond, r.P50ms, r.P90ms, r.P99ms, r.Errors)
+		}
+	}
+	for _, r := range results {
+		if r.Errors > 0 {
+			return fmt.Errorf("%s: %d requests failed", r.Store, r.Errors)
+		}
+	}
+	return nil
+}
+
+var apiRoutes = []string{"GET /vehicles", "GET /alerts", "GET /vehicles/{id}"}
+
+func printAPIBench(stdout io.Writer, res apiBench) {
+	fmt.Fprintf(stdout, "API on %s, %d cars stored, %d concurrent clients: %d requests in %.1f s (%.0f/s), %d errors\n",
+		res.Store, res.Vehicles, res.Clients, res.Requests, res.Seconds, res.PerSecond, res.Errors)
+	fmt.Fprintf(stdout, "  p50 %.1f ms   p90 %.1f ms   p99 %.1f ms   max %.1f ms\n", res.P50ms, res.P90ms, res.P99ms, res.MaxMs)
+	for _, n := range apiRoutes {
+		fmt.Fprintf(stdout, "  p99 %-20s %.1f ms\n", n, res.ByRouteP99[n])
+	}
+}
+
+// runAPIBench measures one store.
+func runAPIBench(ctx context.Context, dsn string, vehicles, clients int, dur time.Duration, profile string, stderr io.Writer) (apiBench, error) {
 	dir, err := os.MkdirTemp("", "pitwall-bench-api-")
 	if err != nil {
-		return err
+		return apiBench{}, err
 	}
 	defer os.RemoveAll(dir)
+	sc := server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")}
+	name := "sqlite"
+	if dsn != "sqlite" {
+		sc, name = server.StoreConfig{URL: dsn}, "postgres"
+	}
 	sctx, stopServer := context.WithCancel(ctx)
 	defer stopServer()
-	srv, err := server.New(sctx, server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
+	srv, err := server.New(sctx, server.Config{Store: sc,
 		Series: server.SeriesConfig{Path: filepath.Join(dir, "series.db")}, EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"},
 		HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"}})
 	if err != nil {
-		return err
+		return apiBench{}, err
 	}
 	w, err := web.New(srv, nil)
 	if err != nil {
-		return err
+		srv.Close()
+		return apiBench{}, err
 	}
 	w.Register(srv.Mux)
 	done := make(chan error, 1)
 	go func() { done <- srv.Run(sctx) }()
-	fmt.Fprintf(stderr, "storing %d cars ...\n", *vehicles)
-	tokens, vehicleOf, err := seedAPIBench(ctx, srv, *vehicles)
+	defer func() { stopServer(); <-done }()
+	fmt.Fprintf(stderr, "%s: storing %d cars ...\n", name, vehicles)
+	tokens, vehicleOf, err := seedAPIBench(ctx, srv, vehicles)
 	if err != nil {
-		return err
+		return apiBench{}, err
 	}
 	base := "http://" + srv.HTTPAddr()
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients}, Timeout: 30 * time.Second}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}, Timeout: 30 * time.Second}
 	routes := []func(tok string) string{
 		func(string) string { return "/api/v1/vehicles" },
 		func(string) string { return "/api/v1/alerts" },
 		func(tok string) string { return "/api/v1/vehicles/" + vehicleOf[tok] },
 	}
-	names := []string{"GET /vehicles", "GET /alerts", "GET /vehicles/{id}"}
-	fmt.Fprintf(stderr, "%d clients for %v ...\n", *clients, *dur)
+	fmt.Fprintf(stderr, "%s: %d clients for %v ...\n", name, clients, dur)
 	type sample struct {
 		route int
 		d     time.Duration
@@ -97,20 +164,20 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	var mu sync.Mutex
 	var samples []sample
-	if *profile != "" {
-		f, err := os.Create(*profile)
+	if profile != "" {
+		f, err := os.Create(name + "-" + profile)
 		if err != nil {
-			return err
+			return apiBench{}, err
 		}
 		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
+			return apiBench{}, err
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	deadline := time.Now().Add(*dur)
+	deadline := time.Now().Add(dur)
 	start := time.Now()
 	var wg sync.WaitGroup
-	for c := 0; c < *clients; c++ {
+	for c := 0; c < clients; c++ {
 		wg.Add(1)
 		go func(seed uint64) {
 			defer wg.Done()
@@ -136,11 +203,10 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}(uint64(c))
 	}
 	wg.Wait()
-	res := apiBench{Vehicles: *vehicles, Clients: *clients, Seconds: time.Since(start).Seconds(), ByRouteP99: map[string]float64{}}
-	stopServer()
-	<-done
+	res := apiBench{Store: name, Vehicles: vehicles, Clients: clients, Seconds: time.Since(start).Seconds(), ByRouteP99: map[string]float64{}}
+	client.CloseIdleConnections()
 	if len(samples) == 0 {
-		return fmt.Errorf("no request completed")
+		return res, fmt.Errorf("%s: no request completed", name)
 	}
 	q := func(ds []time.Duration, p float64) float64 {
 		return float64(ds[min(len(ds)-1, int(p*float64(len(ds))))].Microseconds()) / 1000
@@ -160,21 +226,9 @@ func benchAPI(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	res.P50ms, res.P90ms, res.P99ms, res.MaxMs = q(all, .5), q(all, .9), q(all, .99), q(all, 1)
 	for r, ds := range per {
 		sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-		res.ByRouteP99[names[r]] = q(ds, .99)
+		res.ByRouteP99[apiRoutes[r]] = q(ds, .99)
 	}
-	if *asJSON {
-		return json.NewEncoder(stdout).Encode(res)
-	}
-	fmt.Fprintf(stdout, "API, %d cars stored, %d concurrent clients: %d requests in %.1f s (%.0f/s), %d errors\n",
-		res.Vehicles, res.Clients, res.Requests, res.Seconds, res.PerSecond, res.Errors)
-	fmt.Fprintf(stdout, "  p50 %.1f ms   p90 %.1f ms   p99 %.1f ms   max %.1f ms\n", res.P50ms, res.P90ms, res.P99ms, res.MaxMs)
-	for _, n := range names {
-		fmt.Fprintf(stdout, "  p99 %-20s %.1f ms\n", n, res.ByRouteP99[n])
-	}
-	if res.Errors > 0 {
-		return fmt.Errorf("%d requests failed", res.Errors)
-	}
-	return nil
+	return res, nil
 }
 
 func seedAPIBench(ctx context.Context, srv *server.Server, n int) (tokens []string, vehicleOf map[string]string, err error) {
