@@ -341,31 +341,26 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 			}
 			firing := a.State == string(rules.Firing) || a.OneShot
 			told := m.told(ctx, n.Name(), a, string(rules.Firing))
-			if firing && !(a.OneShot && a.State == string(rules.Resolved) && told.Nth > 0) {
-				nth, next := m.nextTelling(told, a.State == string(rules.Firing) && !a.OneShot, now)
-				if nth == 0 {
-					nextRepeat = earliest(nextRepeat, next)
-					continue
-				}
-				if quiet && a.Severity != string(rules.Critical) {
-					deferTo = quietEnd
-					continue
-				}
-				tell(a, string(rules.Firing), nth)
+			var state string
+			switch {
+			case firing && !(a.OneShot && a.State == string(rules.Resolved) && told.Nth > 0):
+				state = string(rules.Firing)
+			case a.State == string(rules.Resolved) && a.SendResolved && told.Nth > 0:
+				state, told = string(rules.Resolved), m.told(ctx, n.Name(), a, string(rules.Resolved))
+			default:
 				continue
 			}
-			if a.State == string(rules.Resolved) && a.SendResolved && told.Nth > 0 {
-				nth, next := m.nextTelling(m.told(ctx, n.Name(), a, string(rules.Resolved)), false, now)
-				if nth == 0 {
-					nextRepeat = earliest(nextRepeat, next)
-					continue
-				}
-				if quiet && a.Severity != string(rules.Critical) {
-					deferTo = quietEnd
-					continue
-				}
-				tell(a, string(rules.Resolved), nth)
+			repeats := state == string(rules.Firing) && a.State == string(rules.Firing) && !a.OneShot
+			nth, next := m.nextTelling(told, repeats, now)
+			if nth == 0 {
+				nextRepeat = earliest(nextRepeat, next)
+				continue
 			}
+			if quiet && a.Severity != string(rules.Critical) {
+				deferTo = quietEnd
+				continue
+			}
+			tell(a, state, nth)
 		}
 		if len(tellings) == 0 {
 			continue
