@@ -729,3 +729,19 @@ func TestFixWithoutMonitorsNeedsMoreDrives(t *testing.T) {
 		}
 	}
 }
+
+// The lead moves booking hands the store come from the lifecycle tables.
+func TestLeadChanges(t *testing.T) {
+	book := leadChange(BookOffer)
+	if book.Lead != (store.Move{From: LeadOpen, To: LeadBooked}) || book.Chosen != (store.Move{From: OfferAccepted, To: OfferBooked}) ||
+		book.OthersTo != OfferWithdrawn || !slices.Equal(book.OthersFrom, []string{OfferWaiting, OfferSent, OfferAccepted}) {
+		t.Errorf("booking a lead: %+v", book)
+	}
+	w := leadChange(WithdrawOffer)
+	if w.Lead != (store.Move{From: LeadOpen, To: LeadWithdrawn}) || w.Chosen != (store.Move{}) || w.OthersTo != OfferWithdrawn {
+		t.Errorf("withdrawing a lead: %+v", w)
+	}
+	if _, _, ok := OfferMove("repaint"); ok {
+		t.Error("an unknown event moves an offer")
+	}
+}

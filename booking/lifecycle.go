@@ -139,3 +139,28 @@ func mustMove(e OfferEvent) (from, to string) {
 	}
 	return f[0], to
 }
+
+// leadMoves is the lead lifecycle: an open lead is booked (one shop's
+// quote) or withdrawn (by its owner); nothing else moves a lead.
+var leadMoves = map[string]map[OfferEvent]string{
+	LeadOpen: {BookOffer: LeadBooked, WithdrawOffer: LeadWithdrawn},
+}
+
+// leadChange is how a lead and its offers move together when an owner
+// books a quote (BookOffer: the chosen offer is booked, the others
+// withdrawn) or withdraws the lead (WithdrawOffer: every live offer is
+// withdrawn), from the two tables.
+func leadChange(e OfferEvent) store.LeadMoves {
+	var m store.LeadMoves
+	for from, next := range leadMoves {
+		if to, ok := next[e]; ok {
+			m.Lead = store.Move{From: from, To: to}
+		}
+	}
+	if e == BookOffer {
+		from, to := mustMove(BookOffer)
+		m.Chosen = store.Move{From: from, To: to}
+	}
+	m.OthersFrom, m.OthersTo, _ = OfferMove(WithdrawOffer)
+	return m
+}

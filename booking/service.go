@@ -38,9 +38,10 @@ type Store interface {
 	AnswerOffer(ctx context.Context, o store.Offer, from string) error
 	ExpireDueOffers(ctx context.Context, from, to string, now time.Time, limit int) ([]store.Offer, error)
 	PromoteOffers(ctx context.Context, leadID string, p store.Promotion) ([]store.Offer, error)
-	WithdrawLead(ctx context.Context, ownerID, leadID string) error
+	WithdrawLead(ctx context.Context, ownerID, leadID string, m store.LeadMoves) error
 
 	AddBooking(ctx context.Context, b store.Booking, capacity int) (store.Booking, error)
+	BookLead(ctx context.Context, b store.Booking, capacity int, m store.LeadMoves) (store.Booking, error)
 	Booking(ctx context.Context, id string) (store.Booking, error)
 	Bookings(ctx context.Context, f store.BookingFilter) ([]store.Booking, error)
 	ChangeBooking(ctx context.Context, id string, c store.BookingChange) (store.Booking, error)
@@ -396,7 +397,7 @@ func (s *Service) Withdraw(ctx context.Context, ownerID, leadID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.WithdrawLead(ctx, ownerID, leadID); err != nil {
+	if err := s.Store.WithdrawLead(ctx, ownerID, leadID, leadChange(WithdrawOffer)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: the lead is %s and can no longer be withdrawn", ErrIllegal, l.Status)
 		}
@@ -601,9 +602,9 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string) (sto
 	if !o.Slot.After(s.now()) {
 		return store.Booking{}, invalid("slot", "the quoted slot %s has passed; ask the shop for another", o.Slot.Format(time.RFC3339))
 	}
-	b, err := s.Store.AddBooking(ctx, store.Booking{LeadID: leadID, ShopID: shopID, OwnerID: ownerID, VehicleID: l.VehicleID, Kind: "repair",
+	b, err := s.Store.BookLead(ctx, store.Booking{LeadID: leadID, ShopID: shopID, OwnerID: ownerID, VehicleID: l.VehicleID, Kind: "repair",
 		Status: Requested, Slot: o.Slot, Day: sh.Day(o.Slot), Price: o.Quote, Currency: l.Currency, Codes: l.Codes,
-		Work: "Repair for " + strings.Join(l.Codes, ", ") + ": " + strings.Join(l.Repairs, ", ")}, sh.Profile.Capacity)
+		Work: "Repair for " + strings.Join(l.Codes, ", ") + ": " + strings.Join(l.Repairs, ", ")}, sh.Profile.Capacity, leadChange(BookOffer))
 	if err != nil {
 		return store.Booking{}, s.bookingErr(err, sh)
 	}

@@ -42,9 +42,41 @@ var ErrFull = errors.New("store: the shop is fully booked that day")
 // AddBooking records a booking when the shop has fewer than capacity live
 // bookings on its day. The shop's row is locked for the check and the
 // insert, so two owners cannot both take the last place on any engine.
-// With a lead, the lead becomes booked and the chosen offer too, in the
-// same transaction: a lead is booked once.
+// A booking of a lead is BookLead's.
 func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Booking, error) {
+	if b.LeadID != "" {
+		return Booking{}, fmt.Errorf("%w: a booking of lead %s is made with BookLead", ErrInvalid, b.LeadID)
+	}
+	return s.addBooking(ctx, b, capacity, nil)
+}
+
+// Move is a change of a lead's status or an offer's state, made only
+// from From: compare-and-set.
+type Move struct{ From, To string }
+
+// LeadMoves says how a lead and its offers move together, as the booking
+// package's lifecycle says: the lead, the chosen shop's offer (booking
+// only), and the other offers in any of OthersFrom.
+type LeadMoves struct {
+	Lead       Move
+	Chosen     Move
+	OthersFrom []string
+	OthersTo   string
+}
+
+// BookLead records the booking of a lead's quote (b.LeadID, b.ShopID) as
+// AddBooking does and, in the same transaction, moves the lead, the
+// chosen offer and the others as m says. The lead's move is a
+// conditional update, so a lead is booked once however many tabs book
+// it at once: the others get ErrConflict and no booking.
+func (s *Store) BookLead(ctx context.Context, b Booking, capacity int, m LeadMoves) (Booking, error) {
+	if b.LeadID == "" {
+		return Booking{}, fmt.Errorf("%w: BookLead needs the lead", ErrInvalid)
+	}
+	return s.addBooking(ctx, b, capacity, &m)
+}
+
+func (s *Store) addBooking(ctx context.Context, b Booking, capacity int, m *LeadMoves) (Booking, error) {
 	b.ID = newID()
 	b.Created = s.now().UTC().Truncate(time.Millisecond)
 	b.Updated = b.Created
@@ -66,18 +98,17 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 	if err != nil {
 		return Booking{}, constraint(err, "booking at shop "+b.ShopID)
 	}
-	if b.LeadID != "" {
-		if err := execOne(ctx, tx, "lead", fmt.Errorf("%w: lead %s is not open", ErrConflict, b.LeadID),
-			`UPDATE leads SET status = 'booked', updated_ms = ? WHERE id = ? AND owner_id = ? AND status = 'open'`, ms(b.Created), b.LeadID, b.OwnerID); err != nil {
+	if m != nil {
+		if err := execOne(ctx, tx, "lead", fmt.Errorf("%w: lead %s is not %s", ErrConflict, b.LeadID, m.Lead.From),
+			`UPDATE leads SET status = ?, updated_ms = ? WHERE id = ? AND owner_id = ? AND status = ?`, m.Lead.To, ms(b.Created), b.LeadID, b.OwnerID, m.Lead.From); err != nil {
 			return Booking{}, err
 		}
-		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: shop %s has no accepted quote on lead %s", ErrConflict, b.ShopID, b.LeadID),
-			`UPDATE lead_offers SET state = 'booked' WHERE lead_id = ? AND shop_id = ? AND state = 'accepted'`, b.LeadID, b.ShopID); err != nil {
+		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: shop %s has no %s quote on lead %s", ErrConflict, b.ShopID, m.Chosen.From, b.LeadID),
+			`UPDATE lead_offers SET state = ? WHERE lead_id = ? AND shop_id = ? AND state = ?`, m.Chosen.To, b.LeadID, b.ShopID, m.Chosen.From); err != nil {
 			return Booking{}, err
 		}
-		// The other shops lose sight of the lead, quoted or not.
-		if _, err := tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'withdrawn' WHERE lead_id = ? AND shop_id <> ? AND state IN ('waiting', 'sent', 'accepted')`, b.LeadID, b.ShopID); err != nil {
-			return Booking{}, fmt.Errorf("store: offers: %w", err)
+		if err := moveOthers(ctx, tx, b.LeadID, b.ShopID, m.OthersFrom, m.OthersTo); err != nil {
+			return Booking{}, err
 		}
 	}
 	if err := addEvent(ctx, tx, b.ID, b.Created, "", b.Status, "owner", ""); err != nil {
@@ -87,6 +118,23 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 		return Booking{}, fmt.Errorf("store: %w", err)
 	}
 	return b, nil
+}
+
+// moveOthers moves a lead's offers in any of from to state to, but the
+// chosen shop's (none for "").
+func moveOthers(ctx context.Context, tx *Tx, leadID, except string, from []string, to string) error {
+	if len(from) == 0 {
+		return nil
+	}
+	args := []any{to, leadID, except}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	q := `UPDATE lead_offers SET state = ? WHERE lead_id = ? AND shop_id <> ? AND state IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(from)), ", ") + `)`
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("store: offers of lead %s: %w", leadID, err)
+	}
+	return nil
 }
 
 // lockRow takes the write lock of a row by id until the transaction

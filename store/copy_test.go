@@ -34,7 +34,7 @@ func TestCopyToPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := leadWithQuotes(t, src, o, v, sh.ID)
-	b, err := src.AddBooking(ctx, Booking{LeadID: l.ID, ShopID: sh.ID, OwnerID: o.ID, VehicleID: v.ID, Kind: "repair", Status: "requested", Slot: t0, Day: "2026-11-24", Price: 300, Currency: "USD", Codes: []string{"P0420"}}, 3)
+	b, err := src.BookLead(ctx, Booking{LeadID: l.ID, ShopID: sh.ID, OwnerID: o.ID, VehicleID: v.ID, Kind: "repair", Status: "requested", Slot: t0, Day: "2026-11-24", Price: 300, Currency: "USD", Codes: []string{"P0420"}}, 3, testBookMoves)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -388,16 +388,17 @@ func (s *Store) SetOfferState(ctx context.Context, leadID, shopID, from, to stri
 		WHERE lead_id = ? AND shop_id = ? AND state = ?`, to, nullMS(sent), nullMS(due), leadID, shopID, from)
 }
 
-// WithdrawLead withdraws an owner's open lead: its offers are withdrawn
-// and what was shared (VIN, location, report) is erased.
-func (s *Store) WithdrawLead(ctx context.Context, ownerID, leadID string) error {
+// WithdrawLead withdraws an owner's lead, moving it and its offers as m
+// says (the chosen move is not used), and erases what was shared (VIN,
+// location, report).
+func (s *Store) WithdrawLead(ctx context.Context, ownerID, leadID string, m LeadMoves) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, `UPDATE leads SET status = 'withdrawn', vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, updated_ms = ?
-		WHERE id = ? AND owner_id = ? AND status = 'open'`, ms(s.now()), leadID, ownerID)
+	res, err := tx.ExecContext(ctx, `UPDATE leads SET status = ?, vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, updated_ms = ?
+		WHERE id = ? AND owner_id = ? AND status = ?`, m.Lead.To, ms(s.now()), leadID, ownerID, m.Lead.From)
 	if err != nil {
 		return fmt.Errorf("store: lead: %w", err)
 	}
@@ -405,10 +406,10 @@ func (s *Store) WithdrawLead(ctx context.Context, ownerID, leadID string) error 
 		if _, err := s.Lead(ctx, leadID); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w: lead %s is not open", ErrConflict, leadID)
+		return fmt.Errorf("%w: lead %s is not %s", ErrConflict, leadID, m.Lead.From)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'withdrawn' WHERE lead_id = ? AND state IN ('waiting', 'sent', 'accepted')`, leadID); err != nil {
-		return fmt.Errorf("store: offers: %w", err)
+	if err := moveOthers(ctx, tx, leadID, "", m.OthersFrom, m.OthersTo); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

@@ -89,6 +89,11 @@ func testChangeBookingRace(t *testing.T, s *Store, _ string) {
 	}
 }
 
+// testBookMoves are the moves the booking package makes when a lead is
+// booked.
+var testBookMoves = LeadMoves{Lead: Move{LeadOpen, LeadBooked}, Chosen: Move{OfferAccepted, OfferBooked},
+	OthersFrom: []string{OfferWaiting, OfferSent, OfferAccepted}, OthersTo: OfferWithdrawn}
+
 // leadWithQuotes is an open lead with an accepted quote from each shop.
 func leadWithQuotes(t *testing.T, s *Store, o Owner, v Vehicle, shops ...string) Lead {
 	t.Helper()
@@ -122,7 +127,7 @@ func testQuoteBookedOnce(t *testing.T, s *Store, _ string) {
 	l := leadWithQuotes(t, s, o, v, sh.ID, "shop-b")
 	ok, lost := race(t, 10, ErrConflict, func(i int) error {
 		shop := []string{sh.ID, "shop-b"}[i%2]
-		_, err := s.AddBooking(ctx, Booking{LeadID: l.ID, ShopID: shop, OwnerID: o.ID, VehicleID: v.ID, Kind: "repair", Status: "requested", Slot: time.Now(), Day: "2026-11-25", Price: 300, Currency: "USD"}, 20)
+		_, err := s.BookLead(ctx, Booking{LeadID: l.ID, ShopID: shop, OwnerID: o.ID, VehicleID: v.ID, Kind: "repair", Status: "requested", Slot: time.Now(), Day: "2026-11-25", Price: 300, Currency: "USD"}, 20, testBookMoves)
 		return err
 	})
 	bs, _ := s.Bookings(ctx, BookingFilter{OwnerID: o.ID})
