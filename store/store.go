@@ -149,7 +149,7 @@ const migrationLock = 0x70697477616c6c // "pitwall"
 // On PostgreSQL it holds an advisory lock meanwhile: several servers may
 // start together on one database.
 func (s *Store) migrate(ctx context.Context) error {
-	list, err := readMigrations()
+	list, err := readMigrations(migrations)
 	if err != nil {
 		return err
 	}
@@ -215,8 +215,8 @@ type migration struct {
 // readMigrations lists the migrations in order, refusing a file without
 // a number and two files with the same one (the second would be taken
 // as applied and silently skipped).
-func readMigrations() ([]migration, error) {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+func readMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
 	if err != nil {
 		return nil, err
 	}
@@ -233,7 +233,7 @@ func readMigrations() ([]migration, error) {
 			return nil, fmt.Errorf("store: migrations %s and %s have the same number", other, base)
 		}
 		seen[v] = base
-		body, err := migrations.ReadFile(name)
+		body, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}

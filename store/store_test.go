@@ -47,7 +47,7 @@ func testMigrationsOnceOnly(t *testing.T, s *Store, path string) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	list, err := readMigrations()
+	list, err := readMigrations(migrations)
 	if err != nil {
 		t.Fatal(err)
 	}
