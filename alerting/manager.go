@@ -11,11 +11,14 @@ package alerting
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -25,12 +28,16 @@ import (
 )
 
 // Store keeps alerts, the notification log, silences and who owns what;
-// *store.Store is one.
+// *store.Store is one. Several servers may share it: the log's claims
+// decide which of them tells an alert.
 type Store interface {
 	SaveAlerts(ctx context.Context, alerts []store.Alert) error
 	AlertsUpdatedSince(ctx context.Context, t time.Time) ([]store.Alert, error)
-	LogNotifications(ctx context.Context, ns []store.Notification) error
-	LastNotified(ctx context.Context, notifier, fingerprint string, starts time.Time, state string) (time.Time, bool, error)
+	Alerts(ctx context.Context, device string, firingOnly bool, limit int) ([]store.Alert, error)
+	ClaimNotifications(ctx context.Context, claimer string, ts []store.Telling, now, lapsed time.Time) ([]store.Telling, error)
+	RecordNotifications(ctx context.Context, claimer string, ts []store.Telling, id string, sent time.Time) error
+	ReleaseNotifications(ctx context.Context, claimer string, ts []store.Telling) error
+	LastNotified(ctx context.Context, notifier, fingerprint string, starts time.Time, state string) (store.Told, error)
 	Silences(ctx context.Context, device string, t time.Time) ([]store.Silence, error)
 	AddSilence(ctx context.Context, s store.Silence) (store.Silence, error)
 	RecipientOfDevice(ctx context.Context, device string) (store.Recipient, error)
@@ -79,12 +86,21 @@ type Manager struct {
 	log       *slog.Logger
 	now       func() time.Time
 
+	id string // this manager's name in the notification log's claims
+
 	mu     sync.Mutex
 	alerts map[string]*store.Alert // by fingerprint: firing, and resolved ones not yet done with
 	groups map[string]*group       // by device
-	sent   map[sentKey]time.Time   // what was told, as the store's log says
+	sent   map[sentKey]store.Told  // what was told, as the store's log says
 	wake   chan struct{}
 }
+
+// ClaimLease is how long a claim on a telling holds without the send
+// being recorded: past it, the server that claimed is taken to have died
+// mid-send and another tells the alert (with the same notification id,
+// so a receiver can drop the duplicate). It is longer than a notifier's
+// one-minute timeout.
+const ClaimLease = 2 * time.Minute
 
 type group struct {
 	due       time.Time // when to look at the group; zero: nothing to do
@@ -116,7 +132,7 @@ func New(cfg Config, st Store, notifiers []Notifier, opts ...Option) *Manager {
 		cfg.RepeatInterval = 4 * time.Hour
 	}
 	m := &Manager{cfg: cfg, store: st, notifiers: notifiers, log: slog.New(slog.DiscardHandler), now: time.Now,
-		alerts: map[string]*store.Alert{}, groups: map[string]*group{}, sent: map[sentKey]time.Time{}, wake: make(chan struct{}, 1)}
+		alerts: map[string]*store.Alert{}, groups: map[string]*group{}, sent: map[sentKey]store.Told{}, wake: make(chan struct{}, 1), id: claimerID()}
 	for _, o := range opts {
 		o(m)
 	}
@@ -275,8 +291,10 @@ func (m *Manager) flushDue(ctx context.Context) time.Time {
 func (m *Manager) Flush(ctx context.Context, device string) { m.flush(ctx, device, m.now()) }
 
 // flush decides what each notifier must be told about a device's alerts
-// and tells it.
+// and tells it. The device's alerts are read again from the store first:
+// another server may have changed them.
 func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
+	m.refresh(ctx, device, now)
 	m.mu.Lock()
 	var alerts []store.Alert
 	for _, a := range m.alerts {
@@ -305,6 +323,15 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 	failed, sent := false, false
 	for _, n := range m.notifiers {
 		note := &Notification{Device: device, Recipient: rcpt, Time: now}
+		var tellings []store.Telling
+		tell := func(a store.Alert, state string, nth int) {
+			tellings = append(tellings, store.Telling{Notifier: n.Name(), Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, State: state, Nth: nth})
+			if state == string(rules.Firing) {
+				note.Firing = append(note.Firing, a)
+			} else {
+				note.Resolved = append(note.Resolved, a)
+			}
+		}
 		for _, a := range alerts {
 			if note.Vehicle == "" {
 				note.Vehicle = a.Vehicle
@@ -313,46 +340,60 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 				continue
 			}
 			firing := a.State == string(rules.Firing) || a.OneShot
-			told, toldAt := m.told(ctx, n.Name(), a, string(rules.Firing))
-			if firing && !(a.OneShot && a.State == string(rules.Resolved) && told) {
-				due := !told || !a.OneShot && a.State == string(rules.Firing) && now.Sub(toldAt) >= m.cfg.RepeatInterval
-				if !due {
-					if a.State == string(rules.Firing) && !a.OneShot {
-						nextRepeat = earliest(nextRepeat, toldAt.Add(m.cfg.RepeatInterval))
-					}
-					continue
-				}
-				if quiet && a.Severity != string(rules.Critical) {
-					deferTo = quietEnd
-					continue
-				}
-				note.Firing = append(note.Firing, a)
+			told := m.told(ctx, n.Name(), a, string(rules.Firing))
+			var state string
+			switch {
+			case firing && !(a.OneShot && a.State == string(rules.Resolved) && told.Nth > 0):
+				state = string(rules.Firing)
+			case a.State == string(rules.Resolved) && a.SendResolved && told.Nth > 0:
+				state, told = string(rules.Resolved), m.told(ctx, n.Name(), a, string(rules.Resolved))
+			default:
 				continue
 			}
-			if a.State == string(rules.Resolved) && a.SendResolved && told {
-				if done, _ := m.told(ctx, n.Name(), a, string(rules.Resolved)); !done {
-					if quiet && a.Severity != string(rules.Critical) {
-						deferTo = quietEnd
-						continue
-					}
-					note.Resolved = append(note.Resolved, a)
-				}
+			repeats := state == string(rules.Firing) && a.State == string(rules.Firing) && !a.OneShot
+			nth, next := m.nextTelling(told, repeats, now)
+			if nth == 0 {
+				nextRepeat = earliest(nextRepeat, next)
+				continue
 			}
+			if quiet && a.Severity != string(rules.Critical) {
+				deferTo = quietEnd
+				continue
+			}
+			tell(a, state, nth)
 		}
-		if len(note.Firing)+len(note.Resolved) == 0 {
+		if len(tellings) == 0 {
 			continue
 		}
-		note.ID = notificationID(n.Name(), note)
+		// Claim before sending: what another server holds is its to tell.
+		claimed, err := m.store.ClaimNotifications(ctx, m.id, tellings, now, now.Add(-ClaimLease))
+		if err != nil {
+			failed = true
+			m.log.Warn("alerting: claiming a notification; it will be tried again", "notifier", n.Name(), "device", device, "err", err)
+			continue
+		}
+		if len(claimed) < len(tellings) {
+			m.keepClaimed(note, tellings, claimed)
+			// Look again once the other server's claim could have lapsed.
+			nextRepeat = earliest(nextRepeat, now.Add(ClaimLease))
+		}
+		if len(claimed) == 0 {
+			continue
+		}
+		note.ID = notificationID(n.Name(), note, claimed)
 		sctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err := n.Notify(sctx, note)
+		err = n.Notify(sctx, note)
 		cancel()
 		if err != nil {
 			failed = true
 			m.log.Warn("alerting: a notification failed; it will be tried again", "notifier", n.Name(), "device", device, "err", err)
+			if err := m.store.ReleaseNotifications(context.WithoutCancel(ctx), m.id, claimed); err != nil {
+				m.log.Warn("alerting: giving back a claim; it lapses by itself", "notifier", n.Name(), "err", err, "lease", ClaimLease)
+			}
 			continue
 		}
 		sent = true
-		if repeat := m.logSent(ctx, n.Name(), note, now); !repeat.IsZero() {
+		if repeat := m.logSent(ctx, note, claimed, now); !repeat.IsZero() {
 			nextRepeat = earliest(nextRepeat, repeat)
 		}
 	}
@@ -383,6 +424,77 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 	}
 }
 
+// refresh takes the store's newer versions of a device's alerts: another
+// server sharing the database may have received them.
+func (m *Manager) refresh(ctx context.Context, device string, now time.Time) {
+	stored, err := m.store.Alerts(ctx, device, false, 500)
+	if err != nil {
+		m.log.Warn("alerting: reading a device's alerts", "device", device, "err", err)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range stored {
+		a := stored[i]
+		cur, ok := m.alerts[a.Fingerprint]
+		switch {
+		case ok && a.Updated.Before(cur.Updated):
+		case !ok && a.State != string(rules.Firing) && now.Sub(a.Updated) > time.Hour:
+		default:
+			m.alerts[a.Fingerprint] = &a
+		}
+	}
+}
+
+// nextTelling says which telling is due after the latest, told: the
+// first, a repeat once the repeat interval passed (when repeats is set),
+// or the same one again when its claim lapsed unsent. 0 is none yet, and
+// next is when to look again (zero: never).
+func (m *Manager) nextTelling(told store.Told, repeats bool, now time.Time) (nth int, next time.Time) {
+	switch {
+	case told.Nth == 0:
+		return 1, time.Time{}
+	case told.Pending && now.Sub(told.At) >= ClaimLease:
+		return told.Nth, time.Time{}
+	case told.Pending:
+		return 0, told.At.Add(ClaimLease)
+	case repeats && now.Sub(told.At) >= m.cfg.RepeatInterval:
+		return told.Nth + 1, time.Time{}
+	case repeats:
+		return 0, told.At.Add(m.cfg.RepeatInterval)
+	}
+	return 0, time.Time{}
+}
+
+// keepClaimed leaves in a note only the alerts whose tellings this
+// manager claimed, and forgets what it knew of the others so that the
+// log is read again next time.
+func (m *Manager) keepClaimed(note *Notification, tellings, claimed []store.Telling) {
+	got := map[store.Telling]bool{}
+	for _, t := range claimed {
+		got[t] = true
+	}
+	var firing, resolved []store.Alert
+	m.mu.Lock()
+	for _, t := range tellings {
+		if !got[t] {
+			delete(m.sent, sentKey{t.Notifier, t.Fingerprint, t.StartsAt.UnixMilli(), t.State})
+		}
+	}
+	m.mu.Unlock()
+	for _, a := range note.Firing {
+		if slices.ContainsFunc(claimed, func(t store.Telling) bool { return t.Fingerprint == a.Fingerprint && t.State == string(rules.Firing) }) {
+			firing = append(firing, a)
+		}
+	}
+	for _, a := range note.Resolved {
+		if slices.ContainsFunc(claimed, func(t store.Telling) bool { return t.Fingerprint == a.Fingerprint && t.State == string(rules.Resolved) }) {
+			resolved = append(resolved, a)
+		}
+	}
+	note.Firing, note.Resolved = firing, resolved
+}
+
 func earliest(a, b time.Time) time.Time {
 	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
 		return b
@@ -390,74 +502,69 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// told reports whether (and when) a notifier last told an alert's start
-// in a state: from memory, else from the store's log.
-func (m *Manager) told(ctx context.Context, notifier string, a store.Alert, state string) (bool, time.Time) {
+// told is the latest telling by a notifier of an alert's start in a
+// state: from memory, else from the store's log.
+func (m *Manager) told(ctx context.Context, notifier string, a store.Alert, state string) store.Told {
 	k := sentKey{notifier, a.Fingerprint, a.StartsAt.UnixMilli(), state}
 	m.mu.Lock()
 	t, ok := m.sent[k]
 	m.mu.Unlock()
 	if ok {
-		return true, t
+		return t
 	}
-	t, ok, err := m.store.LastNotified(ctx, notifier, a.Fingerprint, a.StartsAt, state)
+	t, err := m.store.LastNotified(ctx, notifier, a.Fingerprint, a.StartsAt, state)
 	if err != nil {
 		m.log.Warn("alerting: reading the notification log", "err", err)
 	}
-	if ok {
+	if t.Nth > 0 && !t.Pending {
 		m.mu.Lock()
 		m.sent[k] = t
 		m.mu.Unlock()
 	}
-	return ok, t
+	return t
 }
 
-// logSent records a sent notification and returns when its firing alerts
-// repeat.
-func (m *Manager) logSent(ctx context.Context, notifier string, n *Notification, now time.Time) time.Time {
-	var rows []store.Notification
+// logSent records the claimed tellings of a sent notification and
+// returns when its firing alerts repeat.
+func (m *Manager) logSent(ctx context.Context, n *Notification, claimed []store.Telling, now time.Time) time.Time {
 	var repeat time.Time
 	m.mu.Lock()
-	for _, list := range [][]store.Alert{n.Firing, n.Resolved} {
-		for _, a := range list {
-			state := string(rules.Resolved)
-			if len(n.Firing) > 0 && containsFP(n.Firing, a.Fingerprint) {
-				state = string(rules.Firing)
-				if a.State == string(rules.Firing) && !a.OneShot {
+	for _, t := range claimed {
+		m.sent[sentKey{t.Notifier, t.Fingerprint, t.StartsAt.UnixMilli(), t.State}] = store.Told{Nth: t.Nth, At: now, ID: n.ID}
+		if t.State == string(rules.Firing) {
+			for _, a := range n.Firing {
+				if a.Fingerprint == t.Fingerprint && a.State == string(rules.Firing) && !a.OneShot {
 					repeat = earliest(repeat, now.Add(m.cfg.RepeatInterval))
 				}
 			}
-			m.sent[sentKey{notifier, a.Fingerprint, a.StartsAt.UnixMilli(), state}] = now
-			rows = append(rows, store.Notification{Notifier: notifier, Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, State: state, Sent: now, ID: n.ID})
 		}
 	}
 	m.mu.Unlock()
-	if err := m.store.LogNotifications(ctx, rows); err != nil {
-		m.log.Error("alerting: logging a sent notification", "notifier", notifier, "err", err)
+	if err := m.store.RecordNotifications(context.WithoutCancel(ctx), m.id, claimed, n.ID, now); err != nil {
+		m.log.Error("alerting: recording a sent notification; its claim lapses and it may be sent again", "err", err, "lease", ClaimLease)
 	}
 	return repeat
 }
 
-func containsFP(list []store.Alert, fp string) bool {
-	for _, a := range list {
-		if a.Fingerprint == fp {
-			return true
-		}
-	}
-	return false
-}
-
-// notificationID hashes what a notification says.
-func notificationID(notifier string, n *Notification) string {
+// notificationID hashes what a notification says and which telling of
+// each alert it is: a resend of the same tellings (a lapsed claim taken
+// over) has the same id, a repeat a new one.
+func notificationID(notifier string, n *Notification, ts []store.Telling) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "%s|%s", notifier, n.Device)
-	for _, a := range n.Firing {
-		fmt.Fprintf(h, "|f:%s:%d", a.Fingerprint, a.StartsAt.UnixMilli())
-	}
-	for _, a := range n.Resolved {
-		fmt.Fprintf(h, "|r:%s:%d", a.Fingerprint, a.StartsAt.UnixMilli())
+	for _, t := range ts {
+		fmt.Fprintf(h, "|%s:%s:%d:%d", t.State, t.Fingerprint, t.StartsAt.UnixMilli(), t.Nth)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// claimerID names a manager in the notification log: the host and a
+// random part, so that two processes on one host differ.
+func claimerID() string {
+	host, _ := os.Hostname()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return host + "-" + hex.EncodeToString(b[:])
 }
 
 // silenced reports whether a silence in force matches the alert.

@@ -101,8 +101,14 @@ func (h *hookLog) kinds(shop string) []string {
 
 func newRig(t *testing.T) *rig {
 	t.Helper()
+	return newRigOn(t, filepath.Join(t.TempDir(), "pitwall.db"))
+}
+
+// newRigOn is a rig on the database dsn names.
+func newRigOn(t *testing.T, dsn string) *rig {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "pitwall.db"))
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -730,5 +736,21 @@ func TestFixWithoutMonitorsNeedsMoreDrives(t *testing.T) {
 		if got.Verify != want {
 			t.Fatalf("after %d drives: %s (%s)", i, got.Verify, got.VerifyNote)
 		}
+	}
+}
+
+// The lead moves booking hands the store come from the lifecycle tables.
+func TestLeadChanges(t *testing.T) {
+	book := leadChange(BookOffer)
+	if book.Lead != (store.Move{From: LeadOpen, To: LeadBooked}) || book.Chosen != (store.Move{From: OfferAccepted, To: OfferBooked}) ||
+		book.OthersTo != OfferWithdrawn || !slices.Equal(book.OthersFrom, []string{OfferWaiting, OfferSent, OfferAccepted}) {
+		t.Errorf("booking a lead: %+v", book)
+	}
+	w := leadChange(WithdrawOffer)
+	if w.Lead != (store.Move{From: LeadOpen, To: LeadWithdrawn}) || w.Chosen != (store.Move{}) || w.OthersTo != OfferWithdrawn {
+		t.Errorf("withdrawing a lead: %+v", w)
+	}
+	if _, _, ok := OfferMove("repaint"); ok {
+		t.Error("an unknown event moves an offer")
 	}
 }

@@ -3,6 +3,8 @@ package booking
 import (
 	"errors"
 	"fmt"
+
+	"github.com/pitwall-io/pitwall/store"
 )
 
 // Booking statuses, in the order a job goes through them.
@@ -78,3 +80,87 @@ func Statuses() []string {
 
 // Actions lists every action.
 func Actions() []Action { return []Action{Accept, Schedule, Start, Complete, Review, Cancel} }
+
+// Lead statuses, as the store keeps them.
+const (
+	LeadOpen      = store.LeadOpen      // shops are being asked
+	LeadBooked    = store.LeadBooked    // the owner booked one shop's quote
+	LeadWithdrawn = store.LeadWithdrawn // the owner withdrew it; what was shared is erased
+)
+
+// Offer states: a lead as one shop holds it.
+const (
+	OfferWaiting   = store.OfferWaiting   // ranked, waiting its turn
+	OfferSent      = store.OfferSent      // sent, waiting for the shop's answer
+	OfferAccepted  = store.OfferAccepted  // the shop quoted and gave a slot
+	OfferDeclined  = store.OfferDeclined  // the shop declined
+	OfferExpired   = store.OfferExpired   // the shop did not answer in time
+	OfferWithdrawn = store.OfferWithdrawn // the lead was withdrawn or booked elsewhere
+	OfferBooked    = store.OfferBooked    // the owner booked this quote
+)
+
+// OfferEvent is what moves an offer.
+type OfferEvent string
+
+// The offer events.
+const (
+	SendOffer     OfferEvent = "send"     // its turn came
+	AcceptOffer   OfferEvent = "accept"   // the shop quotes
+	DeclineOffer  OfferEvent = "decline"  // the shop declines
+	ExpireOffer   OfferEvent = "expire"   // the answer is overdue
+	WithdrawOffer OfferEvent = "withdraw" // the lead was withdrawn or booked elsewhere
+	BookOffer     OfferEvent = "book"     // the owner books the quote
+)
+
+// offerMoves is the whole offer lifecycle: the store changes an offer
+// only from the state an event starts from here, compare-and-set.
+var offerMoves = map[string]map[OfferEvent]string{
+	OfferWaiting:  {SendOffer: OfferSent, WithdrawOffer: OfferWithdrawn},
+	OfferSent:     {AcceptOffer: OfferAccepted, DeclineOffer: OfferDeclined, ExpireOffer: OfferExpired, WithdrawOffer: OfferWithdrawn},
+	OfferAccepted: {BookOffer: OfferBooked, WithdrawOffer: OfferWithdrawn},
+}
+
+// OfferMove is the state an event takes an offer from and to; ok is
+// false for an event that applies in no state.
+func OfferMove(e OfferEvent) (from []string, to string, ok bool) {
+	for _, st := range []string{OfferWaiting, OfferSent, OfferAccepted} {
+		if next, ok := offerMoves[st][e]; ok {
+			from, to = append(from, st), next
+		}
+	}
+	return from, to, len(from) > 0
+}
+
+// mustMove is OfferMove for an event that moves from one state.
+func mustMove(e OfferEvent) (from, to string) {
+	f, to, ok := OfferMove(e)
+	if !ok || len(f) != 1 {
+		panic(fmt.Sprintf("booking: offer event %s does not move from one state", e))
+	}
+	return f[0], to
+}
+
+// leadMoves is the lead lifecycle: an open lead is booked (one shop's
+// quote) or withdrawn (by its owner); nothing else moves a lead.
+var leadMoves = map[string]map[OfferEvent]string{
+	LeadOpen: {BookOffer: LeadBooked, WithdrawOffer: LeadWithdrawn},
+}
+
+// leadChange is how a lead and its offers move together when an owner
+// books a quote (BookOffer: the chosen offer is booked, the others
+// withdrawn) or withdraws the lead (WithdrawOffer: every live offer is
+// withdrawn), from the two tables.
+func leadChange(e OfferEvent) store.LeadMoves {
+	var m store.LeadMoves
+	for from, next := range leadMoves {
+		if to, ok := next[e]; ok {
+			m.Lead = store.Move{From: from, To: to}
+		}
+	}
+	if e == BookOffer {
+		from, to := mustMove(BookOffer)
+		m.Chosen = store.Move{From: from, To: to}
+	}
+	m.OthersFrom, m.OthersTo, _ = OfferMove(WithdrawOffer)
+	return m
+}

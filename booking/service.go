@@ -17,9 +17,50 @@ import (
 	"github.com/pitwall-io/pitwall/store"
 )
 
+// Store is what the booking service keeps in the database; *store.Store
+// is one. The store keeps the rows and makes each change compare-and-set
+// or under a row lock; which change is allowed when is decided here.
+type Store interface {
+	AddShop(ctx context.Context, sh store.Shop) (store.Shop, error)
+	Shop(ctx context.Context, id string) (store.Shop, error)
+	Shops(ctx context.Context) ([]store.Shop, error)
+	UpdateShop(ctx context.Context, sh store.Shop) error
+	SetShopStatus(ctx context.Context, id, from, to, note string) error
+	Ratings(ctx context.Context) (map[string]store.Rating, error)
+	DayLoad(ctx context.Context, shopID, first, last string) (map[string]int, error)
+	Owner(ctx context.Context, id string) (store.Owner, error)
+	OwnerHome(ctx context.Context, ownerID string) (lat, lon float64, ok bool, err error)
+	Vehicle(ctx context.Context, id string) (store.Vehicle, error)
+	VehicleClass(ctx context.Context, vehicleID string) (string, error)
+
+	AddLead(ctx context.Context, l store.Lead, offers []store.Offer) (store.Lead, error)
+	Lead(ctx context.Context, id string) (store.Lead, error)
+	ShopLead(ctx context.Context, shopID, leadID string) (store.Lead, store.Offer, error)
+	Inbox(ctx context.Context, shopID string) ([]store.Lead, []store.Offer, error)
+	Offers(ctx context.Context, leadID string) ([]store.Offer, error)
+	AnswerOffer(ctx context.Context, o store.Offer, from string) error
+	ExpireDueOffers(ctx context.Context, from, to string, now time.Time, limit int) ([]store.Offer, error)
+	PromoteOffers(ctx context.Context, leadID string, p store.Promotion) ([]store.Offer, error)
+	WithdrawLead(ctx context.Context, ownerID, leadID string, m store.LeadMoves) error
+
+	AddBooking(ctx context.Context, b store.Booking, capacity int) (store.Booking, error)
+	BookLead(ctx context.Context, b store.Booking, capacity int, m store.LeadMoves) (store.Booking, error)
+	Booking(ctx context.Context, id string) (store.Booking, error)
+	Bookings(ctx context.Context, f store.BookingFilter) ([]store.Booking, error)
+	ChangeBooking(ctx context.Context, id string, c store.BookingChange) (store.Booking, error)
+	SetVerify(ctx context.Context, id string, from, to store.Verify, note string) error
+
+	AddService(ctx context.Context, sv store.Service) (store.Service, error)
+	Services(ctx context.Context, vehicleID string) ([]store.Service, error)
+	MaintenanceOverrides(ctx context.Context, vehicleID string) ([]store.MaintenanceOverride, error)
+	SetMaintenanceOverride(ctx context.Context, o store.MaintenanceOverride) error
+}
+
+var _ Store = (*store.Store)(nil)
+
 // Service runs leads and bookings over the store.
 type Service struct {
-	Store   *store.Store
+	Store   Store
 	KB      *diagnosis.KB
 	Pricing diagnosis.Pricing
 	Notify  Notifier // nil: nobody is told
@@ -38,7 +79,7 @@ type Service struct {
 }
 
 // New makes a service with the defaults.
-func New(st *store.Store, kb *diagnosis.KB, p diagnosis.Pricing, n Notifier) *Service {
+func New(st Store, kb *diagnosis.KB, p diagnosis.Pricing, n Notifier) *Service {
 	return &Service{Store: st, KB: kb, Pricing: p, Notify: n, Log: slog.New(slog.DiscardHandler), Now: time.Now,
 		Fanout: 3, Ranked: 7, VerifyCycles: 3, monitors: map[string][]diagnosis.Monitor{}}
 }
@@ -288,13 +329,13 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	}
 	var offers []store.Offer
 	for i, sg := range sugg {
-		o := store.Offer{ShopID: sg.ShopID, Rank: i + 1, State: store.OfferWaiting, Reasons: sg.Reasons}
+		o := store.Offer{ShopID: sg.ShopID, Rank: i + 1, State: OfferWaiting, Reasons: sg.Reasons}
 		if i < fanout {
 			due, err := s.answerBy(ctx, sg.ShopID, now)
 			if err != nil {
 				return store.Lead{}, nil, err
 			}
-			o.State, o.Sent, o.Due = store.OfferSent, now, due
+			o.State, o.Sent, o.Due = OfferSent, now, due
 		}
 		offers = append(offers, o)
 	}
@@ -335,7 +376,7 @@ func (s *Service) sendLead(ctx context.Context, l store.Lead, shopID string, due
 	s.tellShop(shopID, Note{ID: noteID("lead", l.ID, shopID), Kind: "lead", LeadID: l.ID, Time: s.now(),
 		Subject: fmt.Sprintf("New lead: %d %s %s, %s", l.Year, l.Make, l.Model, strings.Join(l.Codes, " ")),
 		Text:    fmt.Sprintf("%s\nPlease answer with a quote and a slot, or decline, by %s.", l.Summary, local.Format("Mon 2 Jan 2006, 15:04 MST")),
-		Lead:    viewFor(l, store.Offer{ShopID: shopID, State: store.OfferSent, Due: due})})
+		Lead:    viewFor(l, store.Offer{ShopID: shopID, State: OfferSent, Due: due})})
 }
 
 // ShopView is a lead as a shop sees it: only what the owner shared.
@@ -406,14 +447,14 @@ func (s *Service) Withdraw(ctx context.Context, ownerID, leadID string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.Store.WithdrawLead(ctx, ownerID, leadID); err != nil {
+	if err := s.Store.WithdrawLead(ctx, ownerID, leadID, leadChange(WithdrawOffer)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: the lead is %s and can no longer be withdrawn", ErrIllegal, l.Status)
 		}
 		return err
 	}
 	for _, o := range offers {
-		if o.State == store.OfferSent || o.State == store.OfferAccepted {
+		if o.State == OfferSent || o.State == OfferAccepted {
 			s.tellShop(o.ShopID, Note{ID: noteID("withdrawn", leadID, o.ShopID), Kind: "lead-withdrawn", LeadID: leadID, Time: s.now(),
 				Subject: "Lead withdrawn", Text: "The owner withdrew the lead; what was shared with you has been erased."})
 		}
@@ -428,6 +469,9 @@ const (
 	quoteMax   = 50000
 )
 
+// answerFrom is the state a shop answers an offer in.
+var answerFrom, _ = mustMove(AcceptOffer)
+
 // Answer records a shop's answer to a lead: accept with a quote and a
 // slot, or decline. A lead not answered in time has moved on.
 func (s *Service) Answer(ctx context.Context, shopID, leadID string, accept bool, quote float64, slot time.Time, note string) error {
@@ -440,14 +484,15 @@ func (s *Service) Answer(ctx context.Context, shopID, leadID string, accept bool
 	}
 	now := s.now()
 	switch {
-	case o.State != store.OfferSent:
+	case o.State != answerFrom:
 		return fmt.Errorf("%w: the lead is %s here; it can be answered only once", ErrIllegal, o.State)
 	case now.After(o.Due):
 		return fmt.Errorf("%w: the answer was due by %s and the lead has moved on", ErrIllegal, o.Due.Format(time.RFC3339))
 	case len(note) > 2000:
 		return invalid("note", "%d characters, at most 2000", len(note))
 	}
-	ans := store.Offer{LeadID: leadID, ShopID: shopID, State: store.OfferDeclined, Note: strings.TrimSpace(note)}
+	_, declined := mustMove(DeclineOffer)
+	ans := store.Offer{LeadID: leadID, ShopID: shopID, State: declined, Note: strings.TrimSpace(note)}
 	if accept {
 		if err := checkQuote(quote, l); err != nil {
 			return err
@@ -463,9 +508,10 @@ func (s *Service) Answer(ctx context.Context, shopID, leadID string, accept bool
 		if err := s.checkSlot(ctx, sh, slot); err != nil {
 			return err
 		}
-		ans.State, ans.Quote, ans.Slot = store.OfferAccepted, math.Round(quote*100)/100, slot.UTC()
+		_, ans.State = mustMove(AcceptOffer)
+		ans.Quote, ans.Slot = math.Round(quote*100)/100, slot.UTC()
 	}
-	if err := s.Store.AnswerOffer(ctx, ans); err != nil {
+	if err := s.Store.AnswerOffer(ctx, ans, answerFrom); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("%w: %v", ErrIllegal, err)
 		}
@@ -516,65 +562,57 @@ func (s *Service) checkSlot(ctx context.Context, sh Shop, slot time.Time) error 
 	return nil
 }
 
-// moveOn sends an open lead to the next waiting shop when fewer than
-// Fanout shops are still considering it.
+// moveOn sends an open lead to the next waiting shops while fewer than
+// Fanout are considering it. The store does it under the lead's lock, so
+// servers moving one lead on at once send it to no more shops, and no
+// fewer, than have dropped out.
 func (s *Service) moveOn(ctx context.Context, leadID string) {
 	l, err := s.Store.Lead(ctx, leadID)
-	if err != nil || l.Status != store.LeadOpen {
+	if err != nil || l.Status != LeadOpen {
 		return
 	}
-	offers, err := s.Store.Offers(ctx, leadID)
+	now := s.now()
+	waiting, sent := mustMove(SendOffer)
+	offers, err := s.Store.PromoteOffers(ctx, leadID, store.Promotion{LeadOpen: LeadOpen, Waiting: waiting, Sent: sent, Live: s.Fanout, Now: now,
+		Due: func(shopID string) time.Time {
+			due, err := s.answerBy(ctx, shopID, now)
+			if err != nil {
+				return now.Add(2 * time.Hour)
+			}
+			return due
+		}})
 	if err != nil {
-		s.Log.Error("booking: reading offers", "lead", leadID, "err", err)
+		s.Log.Error("booking: moving a lead on", "lead", leadID, "err", err)
 		return
 	}
-	live := 0
 	for _, o := range offers {
-		if o.State == store.OfferSent {
-			live++
-		}
-	}
-	for _, o := range offers {
-		if live >= s.Fanout {
-			return
-		}
-		if o.State != store.OfferWaiting {
-			continue
-		}
-		st, err := s.Store.Shop(ctx, o.ShopID)
-		if err != nil {
-			continue
-		}
-		sh, err := ReadShop(st)
-		if err != nil {
-			continue
-		}
-		now := s.now()
-		due := sh.AnswerBy(now, time.Duration(sh.Profile.ResponseMinutes)*time.Minute)
-		if err := s.Store.SetOfferState(ctx, leadID, o.ShopID, store.OfferWaiting, store.OfferSent, now, due); err != nil {
-			continue
-		}
-		live++
-		s.sendLead(ctx, l, o.ShopID, due)
+		s.sendLead(ctx, l, o.ShopID, o.Due)
 	}
 }
 
+// sweepBatch bounds the offers one sweep expires in one transaction.
+const sweepBatch = 100
+
 // Sweep expires the offers whose answer is overdue and moves their leads
-// on to the next shops. Run it every minute or so.
+// on to the next shops. Run it every minute or so, on any number of
+// servers: they share the due offers out, so each expires once and its
+// lead moves on once.
 func (s *Service) Sweep(ctx context.Context) (int, error) {
-	due, err := s.Store.DueOffers(ctx, s.now())
-	if err != nil {
-		return 0, err
-	}
+	from, to := mustMove(ExpireOffer)
 	n := 0
-	for _, o := range due {
-		if err := s.Store.SetOfferState(ctx, o.LeadID, o.ShopID, store.OfferSent, store.OfferExpired, time.Time{}, time.Time{}); err != nil {
-			continue // answered meanwhile
+	for {
+		due, err := s.Store.ExpireDueOffers(ctx, from, to, s.now(), sweepBatch)
+		if err != nil {
+			return n, err
 		}
-		n++
-		s.moveOn(ctx, o.LeadID)
+		n += len(due)
+		for _, o := range due {
+			s.moveOn(ctx, o.LeadID)
+		}
+		if len(due) < sweepBatch || ctx.Err() != nil {
+			return n, nil
+		}
 	}
-	return n, nil
 }
 
 // Quotes lists a lead's offers for its owner.
@@ -630,7 +668,7 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string, cont
 		return store.Booking{}, err
 	}
 	i := slices.IndexFunc(offers, func(o store.Offer) bool { return o.ShopID == shopID })
-	if i < 0 || offers[i].State != store.OfferAccepted {
+	if i < 0 || offers[i].State != OfferAccepted {
 		return store.Booking{}, invalid("shop", "%s has no quote on this lead to book", shopID)
 	}
 	o := offers[i]
@@ -654,12 +692,12 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string, cont
 	if err := s.contactOf(ctx, ownerID, l.VehicleID, contact, &nb); err != nil {
 		return store.Booking{}, err
 	}
-	b, err := s.Store.AddBooking(ctx, nb, sh.Profile.Capacity)
+	b, err := s.Store.BookLead(ctx, nb, sh.Profile.Capacity, leadChange(BookOffer))
 	if err != nil {
 		return store.Booking{}, s.bookingErr(err, sh)
 	}
 	for _, other := range offers {
-		if other.ShopID != shopID && (other.State == store.OfferSent || other.State == store.OfferAccepted) {
+		if other.ShopID != shopID && (other.State == OfferSent || other.State == OfferAccepted) {
 			s.tellShop(other.ShopID, Note{ID: noteID("lead-closed", leadID, other.ShopID), Kind: "lead-closed", LeadID: leadID, Time: s.now(),
 				Subject: "Lead closed", Text: "The owner booked another shop; what was shared with you is no longer available."})
 		}

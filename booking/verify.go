@@ -2,6 +2,7 @@ package booking
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -54,8 +55,8 @@ func (s *Service) ObserveCodes(ctx context.Context, vehicleID string, active []s
 			continue
 		}
 		note := fmt.Sprintf("%s came back on %s, %d drive cycle(s) after the repair", strings.Join(back, ", "), at.UTC().Format("2 Jan 2006 15:04 MST"), b.VerifyCycles)
-		if err := s.Store.SetVerify(ctx, b.ID, VerifyReturned, note, b.VerifyCycles); err != nil {
-			continue
+		if err := s.Store.SetVerify(ctx, b.ID, store.Verify{State: VerifyWatching, Cycles: b.VerifyCycles}, store.Verify{State: VerifyReturned, Cycles: b.VerifyCycles, At: at}, note); err != nil {
+			continue // another server gave the verdict, or counted a cycle meanwhile
 		}
 		s.verdict(b, VerifyReturned, note)
 	}
@@ -74,8 +75,8 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 	mons := s.monitors[vehicleID]
 	s.mu.Unlock()
 	for _, b := range watched {
-		if !at.After(b.Completed) {
-			continue
+		if !at.After(b.Completed) || !at.After(b.VerifyAt) {
+			continue // before the repair, or a drive already counted
 		}
 		cycles := b.VerifyCycles + 1
 		waiting := s.incompleteMonitors(b.Codes, mons)
@@ -93,7 +94,10 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 			if len(waiting) > 0 {
 				note += "; waiting for the " + strings.Join(waiting, ", ") + " monitor(s) to complete"
 			}
-			if err := s.Store.SetVerify(ctx, b.ID, VerifyWatching, note, cycles); err != nil {
+			if err := s.Store.SetVerify(ctx, b.ID, store.Verify{State: VerifyWatching, Cycles: b.VerifyCycles}, store.Verify{State: VerifyWatching, Cycles: cycles, At: at}, note); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					continue // another server counted this drive meanwhile
+				}
 				return err
 			}
 			continue
@@ -104,8 +108,8 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 		} else {
 			note += " (the car did not report its readiness monitors)"
 		}
-		if err := s.Store.SetVerify(ctx, b.ID, VerifyFixed, note, cycles); err != nil {
-			continue
+		if err := s.Store.SetVerify(ctx, b.ID, store.Verify{State: VerifyWatching, Cycles: b.VerifyCycles}, store.Verify{State: VerifyFixed, Cycles: cycles, At: at}, note); err != nil {
+			continue // another server gave the verdict
 		}
 		s.verdict(b, VerifyFixed, note)
 	}

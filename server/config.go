@@ -14,6 +14,7 @@ import (
 	"github.com/pitwall-io/pitwall/configfile"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/ingest"
+	"github.com/pitwall-io/pitwall/store"
 )
 
 // Config is the server's configuration file.
@@ -41,9 +42,52 @@ type PairingConfig struct {
 	CAFile string `yaml:"ca_file"`
 }
 
-// StoreConfig places the relational store.
+// StoreConfig places the relational store: a SQLite file (the default)
+// or a PostgreSQL database, which several servers can share.
 type StoreConfig struct {
-	Path string `yaml:"path"` // the SQLite file
+	// Path is the SQLite file; its directory must exist unless it is the
+	// default.
+	Path string `yaml:"path"`
+	// URL is a PostgreSQL database, postgres://USER@HOST:5432/DB (libpq's
+	// URL form and parameters, sslmode and all); given, Path is not used.
+	URL string `yaml:"url"`
+	// PasswordFile holds the URL's password, so that it is in neither the
+	// file nor argv (PGPASSFILE and .pgpass work too).
+	PasswordFile string `yaml:"password_file"`
+	// Pool sizes the connection pool (each server's own).
+	Pool store.Pool `yaml:"pool"`
+}
+
+// DefaultStorePath is the SQLite file when none is given.
+const DefaultStorePath = "/var/lib/pitwall/pitwall.db"
+
+// DSN is what the store opens: the URL with the password from
+// PasswordFile, or the path.
+func (c StoreConfig) DSN() (string, error) {
+	if c.URL == "" {
+		return c.Path, nil
+	}
+	if c.PasswordFile == "" {
+		return c.URL, nil
+	}
+	b, err := os.ReadFile(c.PasswordFile)
+	if err != nil {
+		return "", fmt.Errorf("server: store.password_file: %w", err)
+	}
+	u, err := url.Parse(c.URL)
+	if err != nil || u.User == nil {
+		return "", configfile.Bad("store.url", "a password_file needs a URL with a user name")
+	}
+	u.User = url.UserPassword(u.User.Username(), strings.TrimSpace(string(b)))
+	return u.String(), nil
+}
+
+// DB names the database for logs, without a password.
+func (c StoreConfig) DB() string {
+	if c.URL != "" {
+		return store.Redact(c.URL)
+	}
+	return c.Path
 }
 
 // SeriesConfig chooses the series engine.
@@ -123,8 +167,8 @@ type HTTPConfig struct {
 
 // Defaults fills what the file leaves out.
 func (c *Config) Defaults() {
-	if c.Store.Path == "" {
-		c.Store.Path = "/var/lib/pitwall/pitwall.db"
+	if c.Store.Path == "" && c.Store.URL == "" {
+		c.Store.Path = DefaultStorePath
 	}
 	if c.Series.Engine == "" {
 		c.Series.Engine = "embedded"
@@ -133,7 +177,11 @@ func (c *Config) Defaults() {
 		}
 	}
 	if c.Series.Path == "" {
-		c.Series.Path = filepath.Join(filepath.Dir(c.Store.Path), "series.db")
+		dir := filepath.Dir(DefaultStorePath)
+		if c.Store.Path != "" {
+			dir = filepath.Dir(c.Store.Path)
+		}
+		c.Series.Path = filepath.Join(dir, "series.db")
 	}
 	if c.Series.Influx.Bucket == "" {
 		c.Series.Influx.Bucket = "pitwall"
@@ -164,7 +212,7 @@ func (c *Config) Defaults() {
 
 // Validate reports every problem with its key.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := c.Store.validate()
 	switch c.Series.Engine {
 	case "embedded":
 	case "influxdb":
@@ -309,6 +357,37 @@ func (c *Config) proxies() []netip.Prefix {
 		}
 	}
 	return out
+}
+
+func (c StoreConfig) validate() []error {
+	var errs []error
+	switch {
+	case c.URL != "" && c.Path != "":
+		errs = append(errs, configfile.Bad("store.url", "give store.url (PostgreSQL) or store.path (SQLite), not both"))
+	case c.URL != "":
+		if e, err := store.Engine(c.URL); err != nil || e != store.Postgres {
+			errs = append(errs, configfile.Bad("store.url", "%q: want postgres://USER@HOST:PORT/DATABASE", store.Redact(c.URL)))
+		}
+	case c.Path != "":
+		if e, err := store.Engine(c.Path); err != nil || e != store.SQLite {
+			errs = append(errs, configfile.Bad("store.path", "%q is a URL, not a file: a PostgreSQL database goes in store.url (postgres://...)", store.Redact(c.Path)))
+		} else if dir := filepath.Dir(c.Path); c.Path != DefaultStorePath {
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				errs = append(errs, configfile.Bad("store.path", "%s: the directory %s does not exist", c.Path, dir))
+			}
+		}
+	}
+	if c.PasswordFile != "" {
+		if c.URL == "" {
+			errs = append(errs, configfile.Bad("store.password_file", "a password is for store.url"))
+		} else if _, err := os.Stat(c.PasswordFile); err != nil {
+			errs = append(errs, configfile.Bad("store.password_file", "%v", err))
+		}
+	}
+	if err := c.Pool.Validate(); err != nil {
+		errs = append(errs, configfile.Bad("store.pool", "%v", err))
+	}
+	return errs
 }
 
 // Load reads a configuration file.

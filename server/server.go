@@ -92,10 +92,17 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	}()
 	s.Registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	if err := os.MkdirAll(filepath.Dir(cfg.Store.Path), 0o750); err != nil {
-		return nil, fmt.Errorf("server: store directory: %w", err)
+	// The default directory is made; any other must exist.
+	if cfg.Store.Path == DefaultStorePath || cfg.Series.Engine == "embedded" && filepath.Dir(cfg.Series.Path) == filepath.Dir(DefaultStorePath) {
+		if err := os.MkdirAll(filepath.Dir(DefaultStorePath), 0o750); err != nil {
+			return nil, fmt.Errorf("server: store directory: %w", err)
+		}
 	}
-	if s.Store, err = store.Open(ctx, cfg.Store.Path); err != nil {
+	dsn, err := cfg.Store.DSN()
+	if err != nil {
+		return nil, err
+	}
+	if s.Store, err = store.OpenPool(ctx, dsn, cfg.Store.Pool); err != nil {
 		return nil, err
 	}
 	s.closers = append(s.closers, s.Store.Close)
@@ -281,7 +288,7 @@ func (s *Server) Run(ctx context.Context) error {
 			cancel()
 		}
 	}()
-	s.log.Info("pitwall server running", "http", s.HTTPAddr(), "series", s.cfg.Series.Engine, "store", s.cfg.Store.Path,
+	s.log.Info("pitwall server running", "http", s.HTTPAddr(), "series", s.cfg.Series.Engine, "store", s.cfg.Store.DB(),
 		"broker", s.brokerDesc())
 	<-ctx.Done()
 	shutdown, done := context.WithTimeout(context.Background(), 5*time.Second)

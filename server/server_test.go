@@ -22,6 +22,7 @@ import (
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 	"github.com/pitwall-io/pitwall/server"
 	"github.com/pitwall-io/pitwall/store"
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
 func eventually(t *testing.T, d time.Duration, what string, ok func() bool) {
@@ -49,6 +50,19 @@ func embeddedConfig(t *testing.T, dir string) (server.Config, chan alerting.Mess
 	return server.Config{Store: server.StoreConfig{Path: filepath.Join(dir, "pitwall.db")},
 		EmbeddedBroker: server.EmbeddedBrokerConfig{Addr: "127.0.0.1:0"}, HTTP: server.HTTPConfig{Addr: "127.0.0.1:0"},
 		Alerting: server.AlertingConfig{Webhook: server.WebhookConfig{URL: hook.URL, Secret: "s"}}}, hooks
+}
+
+// onEach runs a server test on every engine the store runs on.
+func onEach(t *testing.T, f func(t *testing.T, db server.StoreConfig)) {
+	for _, db := range testserver.Databases(t) {
+		t.Run(db.Engine, func(t *testing.T) {
+			st := server.StoreConfig{Path: db.DSN}
+			if db.Engine == "postgres" {
+				st = server.StoreConfig{URL: db.DSN}
+			}
+			f(t, st)
+		})
+	}
 }
 
 // startCar runs a simulated overheating car behind an ELM327 emulator.
@@ -249,9 +263,12 @@ booking:
 
 // A restart tells nothing twice: an overheat told before the restart and
 // still hot after it is not told again; its end is told, with its start.
-func TestRestartTellsNothingTwice(t *testing.T) {
+func TestRestartTellsNothingTwice(t *testing.T) { onEach(t, testRestartTellsNothingTwice) }
+
+func testRestartTellsNothingTwice(t *testing.T, db server.StoreConfig) {
 	dir := t.TempDir()
 	cfg, hooks := embeddedConfig(t, dir)
+	cfg.Store, cfg.Series.Path = db, filepath.Join(dir, "series.db")
 	const coolant = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
 	aliases, _ := wire.NewAliases([]string{coolant})
 	sig, _ := aliases.ByName(coolant)
@@ -316,9 +333,12 @@ func TestRestartTellsNothingTwice(t *testing.T) {
 
 // Verify-the-fix is fed by the ingest: after a completed repair, trip
 // ends count drive cycles and a returning code ends the watch.
-func TestVerifyTheFixFromTheIngest(t *testing.T) {
+func TestVerifyTheFixFromTheIngest(t *testing.T) { onEach(t, testVerifyTheFixFromTheIngest) }
+
+func testVerifyTheFixFromTheIngest(t *testing.T, db server.StoreConfig) {
 	dir := t.TempDir()
 	cfg, _ := embeddedConfig(t, dir)
+	cfg.Store, cfg.Series.Path = db, filepath.Join(dir, "series.db")
 	s, ctx := runServer(t, cfg)
 	st := s.Store
 	owner, _ := st.AddOwner(ctx, store.Owner{Email: "ana@example.com"})

@@ -128,19 +128,81 @@ func (s *Store) AlertsUpdatedSince(ctx context.Context, t time.Time) ([]Alert, e
 	return s.queryAlerts(ctx, `SELECT `+alertCols+` FROM alerts WHERE state = 'firing' OR updated_ms >= ? ORDER BY updated_ms`, ms(t))
 }
 
-// Notification is one alert told by one notifier.
-type Notification struct {
+// Telling is one telling of an alert by one notifier: the Nth time it
+// tells the alert's start in a state (1 the first, 2 the first repeat).
+type Telling struct {
 	Notifier    string
 	Fingerprint string
 	StartsAt    time.Time
 	State       string
-	Sent        time.Time
-	ID          string
+	Nth         int
 }
 
-// LogNotifications records what a notifier sent.
-func (s *Store) LogNotifications(ctx context.Context, ns []Notification) error {
-	if len(ns) == 0 {
+// Told is the latest telling the log holds of an alert's start in a
+// state.
+type Told struct {
+	Nth     int       // 0: never told
+	At      time.Time // when it was sent, or claimed while Pending
+	Pending bool      // claimed and not yet recorded as sent
+	ID      string    // the notification's idempotency key, once sent
+}
+
+// ClaimNotifications claims tellings for claimer before they are sent,
+// and returns those it got: a telling nobody claimed, or whose claim was
+// made before lapsed and never recorded as sent (its server died
+// mid-send). A telling another server holds is left out, so no two
+// servers send it.
+func (s *Store) ClaimNotifications(ctx context.Context, claimer string, ts []Telling, now, lapsed time.Time) ([]Telling, error) {
+	if len(ts) == 0 {
+		return nil, nil
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	var got []Telling
+	for _, t := range ts {
+		if t.Nth < 1 {
+			return nil, fmt.Errorf("%w: telling %d of %s", ErrInvalid, t.Nth, t.Fingerprint)
+		}
+		res, err := tx.ExecContext(ctx, `INSERT INTO notifications (notifier, fingerprint, starts_ms, state, nth, claimed_by, claimed_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+			ON CONFLICT (notifier, fingerprint, starts_ms, state, nth) DO UPDATE SET claimed_by = excluded.claimed_by, claimed_ms = excluded.claimed_ms
+			WHERE notifications.sent_ms IS NULL AND notifications.claimed_ms < ?`,
+			t.Notifier, t.Fingerprint, ms(t.StartsAt), t.State, t.Nth, claimer, ms(now), ms(lapsed))
+		if err != nil {
+			return nil, fmt.Errorf("store: claiming a notification: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			got = append(got, t)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return got, nil
+}
+
+// RecordNotifications records claimed tellings as sent, with the
+// notification's idempotency key.
+func (s *Store) RecordNotifications(ctx context.Context, claimer string, ts []Telling, id string, sent time.Time) error {
+	return s.eachTelling(ctx, ts, `UPDATE notifications SET sent_ms = ?, id = ? WHERE notifier = ? AND fingerprint = ? AND starts_ms = ? AND state = ? AND nth = ? AND claimed_by = ?`,
+		func(t Telling) []any {
+			return []any{ms(sent), id, t.Notifier, t.Fingerprint, ms(t.StartsAt), t.State, t.Nth, claimer}
+		})
+}
+
+// ReleaseNotifications gives back claims whose send failed, so that any
+// server may try again.
+func (s *Store) ReleaseNotifications(ctx context.Context, claimer string, ts []Telling) error {
+	return s.eachTelling(ctx, ts, `DELETE FROM notifications WHERE notifier = ? AND fingerprint = ? AND starts_ms = ? AND state = ? AND nth = ? AND claimed_by = ? AND sent_ms IS NULL`,
+		func(t Telling) []any {
+			return []any{t.Notifier, t.Fingerprint, ms(t.StartsAt), t.State, t.Nth, claimer}
+		})
+}
+
+func (s *Store) eachTelling(ctx context.Context, ts []Telling, q string, args func(Telling) []any) error {
+	if len(ts) == 0 {
 		return nil
 	}
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -148,10 +210,9 @@ func (s *Store) LogNotifications(ctx context.Context, ns []Notification) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	for _, n := range ns {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO notifications (notifier, fingerprint, starts_ms, state, sent_ms, id) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT DO NOTHING`, n.Notifier, n.Fingerprint, ms(n.StartsAt), n.State, ms(n.Sent), n.ID); err != nil {
-			return fmt.Errorf("store: notification: %w", err)
+	for _, t := range ts {
+		if _, err := tx.ExecContext(ctx, q, args(t)...); err != nil {
+			return fmt.Errorf("store: notification log: %w", err)
 		}
 	}
 	if err := tx.Commit(); err != nil {
@@ -160,15 +221,26 @@ func (s *Store) LogNotifications(ctx context.Context, ns []Notification) error {
 	return nil
 }
 
-// LastNotified is when a notifier last sent an alert's start in a state.
-func (s *Store) LastNotified(ctx context.Context, notifier, fingerprint string, starts time.Time, state string) (time.Time, bool, error) {
-	var t sql.NullInt64
-	err := s.db.QueryRowContext(ctx, `SELECT max(sent_ms) FROM notifications WHERE notifier = ? AND fingerprint = ? AND starts_ms = ? AND state = ?`,
-		notifier, fingerprint, ms(starts), state).Scan(&t)
-	if err != nil {
-		return time.Time{}, false, fmt.Errorf("store: notifications: %w", err)
+// LastNotified is the latest telling by a notifier of an alert's start in
+// a state.
+func (s *Store) LastNotified(ctx context.Context, notifier, fingerprint string, starts time.Time, state string) (Told, error) {
+	var t Told
+	var claimed int64
+	var sent sql.NullInt64
+	err := s.db.QueryRowContext(ctx, `SELECT nth, claimed_ms, sent_ms, id FROM notifications WHERE notifier = ? AND fingerprint = ? AND starts_ms = ? AND state = ?
+		ORDER BY nth DESC LIMIT 1`, notifier, fingerprint, ms(starts), state).Scan(&t.Nth, &claimed, &sent, &t.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Told{}, nil
 	}
-	return fromMS(t.Int64), t.Valid, nil
+	if err != nil {
+		return Told{}, fmt.Errorf("store: notifications: %w", err)
+	}
+	t.Pending = !sent.Valid
+	t.At = fromMS(claimed)
+	if sent.Valid {
+		t.At = fromMS(sent.Int64)
+	}
+	return t, nil
 }
 
 // Silence mutes a device's alerts whose labels match, for a while.

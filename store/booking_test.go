@@ -8,9 +8,8 @@ import (
 	"time"
 )
 
-func bookingFixture(t *testing.T) (*Store, Owner, Vehicle, Shop) {
+func bookingFixture(t *testing.T, s *Store) (*Store, Owner, Vehicle, Shop) {
 	t.Helper()
-	s, _ := open(t)
 	ctx := context.Background()
 	o, err := s.AddOwner(ctx, Owner{Email: "ana@example.com"})
 	if err != nil {
@@ -30,8 +29,10 @@ func bookingFixture(t *testing.T) (*Store, Owner, Vehicle, Shop) {
 // Consent is the store's to keep: what the owner did not tick is not
 // stored, whatever the caller passes, and a shop without an offer sees
 // nothing.
-func TestLeadKeepsOnlyWhatWasConsented(t *testing.T) {
-	s, o, v, sh := bookingFixture(t)
+func TestLeadKeepsOnlyWhatWasConsented(t *testing.T) { onEach(t, testLeadKeepsOnlyWhatWasConsented) }
+
+func testLeadKeepsOnlyWhatWasConsented(t *testing.T, s *Store, _ string) {
+	s, o, v, sh := bookingFixture(t, s)
 	ctx := context.Background()
 	l, err := s.AddLead(ctx, Lead{OwnerID: o.ID, VehicleID: v.ID, Codes: []string{"P0420"}, VIN: v.VIN, ApproxLat: 38.722345, ApproxLon: -9.139312, Report: []byte(`{"x":1}`)},
 		[]Offer{{ShopID: sh.ID, Rank: 1, State: OfferSent, Sent: time.Now(), Due: time.Now().Add(time.Hour)}})
@@ -64,8 +65,10 @@ func TestLeadKeepsOnlyWhatWasConsented(t *testing.T) {
 
 // Two owners racing for the last place of a day: exactly the capacity
 // is booked.
-func TestCapacityHoldsUnderRace(t *testing.T) {
-	s, o, v, sh := bookingFixture(t)
+func TestCapacityHoldsUnderRace(t *testing.T) { onEach(t, testCapacityHoldsUnderRace) }
+
+func testCapacityHoldsUnderRace(t *testing.T, s *Store, _ string) {
+	s, o, v, sh := bookingFixture(t, s)
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -94,8 +97,10 @@ func TestCapacityHoldsUnderRace(t *testing.T) {
 }
 
 // A change from a state the booking has left fails and changes nothing.
-func TestChangeBookingIsCompareAndSet(t *testing.T) {
-	s, o, v, sh := bookingFixture(t)
+func TestChangeBookingIsCompareAndSet(t *testing.T) { onEach(t, testChangeBookingIsCompareAndSet) }
+
+func testChangeBookingIsCompareAndSet(t *testing.T, s *Store, _ string) {
+	s, o, v, sh := bookingFixture(t, s)
 	ctx := context.Background()
 	b, err := s.AddBooking(ctx, Booking{ShopID: sh.ID, OwnerID: o.ID, VehicleID: v.ID, Kind: "repair", Status: "requested", Slot: time.Now(), Day: "2026-11-24", Price: 100, Currency: "USD"}, 3)
 	if err != nil {

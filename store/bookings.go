@@ -43,10 +43,43 @@ type Booking struct {
 var ErrFull = errors.New("store: the shop is fully booked that day")
 
 // AddBooking records a booking when the shop has fewer than capacity live
-// bookings on its day, in one statement so two owners cannot both take
-// the last place. With a lead, the lead becomes booked and the chosen
-// offer too, in the same transaction.
+// bookings on its day. The shop's row is locked for the check and the
+// insert, so two owners cannot both take the last place on any engine.
+// A booking of a lead is BookLead's.
 func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Booking, error) {
+	if b.LeadID != "" {
+		return Booking{}, fmt.Errorf("%w: a booking of lead %s is made with BookLead", ErrInvalid, b.LeadID)
+	}
+	return s.addBooking(ctx, b, capacity, nil)
+}
+
+// Move is a change of a lead's status or an offer's state, made only
+// from From: compare-and-set.
+type Move struct{ From, To string }
+
+// LeadMoves says how a lead and its offers move together, as the booking
+// package's lifecycle says: the lead, the chosen shop's offer (booking
+// only), and the other offers in any of OthersFrom.
+type LeadMoves struct {
+	Lead       Move
+	Chosen     Move
+	OthersFrom []string
+	OthersTo   string
+}
+
+// BookLead records the booking of a lead's quote (b.LeadID, b.ShopID) as
+// AddBooking does and, in the same transaction, moves the lead, the
+// chosen offer and the others as m says. The lead's move is a
+// conditional update, so a lead is booked once however many tabs book
+// it at once: the others get ErrConflict and no booking.
+func (s *Store) BookLead(ctx context.Context, b Booking, capacity int, m LeadMoves) (Booking, error) {
+	if b.LeadID == "" {
+		return Booking{}, fmt.Errorf("%w: BookLead needs the lead", ErrInvalid)
+	}
+	return s.addBooking(ctx, b, capacity, &m)
+}
+
+func (s *Store) addBooking(ctx context.Context, b Booking, capacity int, m *LeadMoves) (Booking, error) {
 	b.ID = newID()
 	b.Created = s.now().UTC().Truncate(time.Millisecond)
 	b.Updated = b.Created
@@ -55,30 +88,31 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 		return Booking{}, fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work,
+	if err := lockRow(ctx, tx, "shops", b.ShopID); err != nil {
+		return Booking{}, err
+	}
+	if err := roomOn(ctx, tx, b.ShopID, b.Day, "", capacity); err != nil {
+		return Booking{}, err
+	}
+	_, err = tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work,
 		contact_name, contact_email, contact_phone, plate, created_ms, updated_ms)
-		SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?
-		WHERE (SELECT COUNT(*) FROM bookings WHERE shop_id = ? AND day = ? AND status <> 'cancelled') < ?`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.LeadID, b.ShopID, b.OwnerID, b.VehicleID, b.Kind, b.Status, ms(b.Slot), b.Day, b.Price, b.Currency, strings.Join(b.Codes, ","), b.Work,
-		b.ContactName, b.ContactEmail, b.ContactPhone, b.Plate, ms(b.Created), ms(b.Updated), b.ShopID, b.Day, capacity)
+		b.ContactName, b.ContactEmail, b.ContactPhone, b.Plate, ms(b.Created), ms(b.Updated))
 	if err != nil {
 		return Booking{}, constraint(err, "booking at shop "+b.ShopID)
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return Booking{}, fmt.Errorf("%w: %s", ErrFull, b.Day)
-	}
-	if b.LeadID != "" {
-		if err := execOne(ctx, tx, "lead", fmt.Errorf("%w: lead %s is not open", ErrConflict, b.LeadID),
-			`UPDATE leads SET status = 'booked', updated_ms = ? WHERE id = ? AND owner_id = ? AND status = 'open'`, ms(b.Created), b.LeadID, b.OwnerID); err != nil {
+	if m != nil {
+		if err := execOne(ctx, tx, "lead", fmt.Errorf("%w: lead %s is not %s", ErrConflict, b.LeadID, m.Lead.From),
+			`UPDATE leads SET status = ?, updated_ms = ? WHERE id = ? AND owner_id = ? AND status = ?`, m.Lead.To, ms(b.Created), b.LeadID, b.OwnerID, m.Lead.From); err != nil {
 			return Booking{}, err
 		}
-		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: shop %s has no accepted quote on lead %s", ErrConflict, b.ShopID, b.LeadID),
-			`UPDATE lead_offers SET state = 'booked' WHERE lead_id = ? AND shop_id = ? AND state = 'accepted'`, b.LeadID, b.ShopID); err != nil {
+		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: shop %s has no %s quote on lead %s", ErrConflict, b.ShopID, m.Chosen.From, b.LeadID),
+			`UPDATE lead_offers SET state = ? WHERE lead_id = ? AND shop_id = ? AND state = ?`, m.Chosen.To, b.LeadID, b.ShopID, m.Chosen.From); err != nil {
 			return Booking{}, err
 		}
-		// The other shops lose sight of the lead, quoted or not.
-		if _, err := tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'withdrawn' WHERE lead_id = ? AND shop_id <> ? AND state IN ('waiting', 'sent', 'accepted')`, b.LeadID, b.ShopID); err != nil {
-			return Booking{}, fmt.Errorf("store: offers: %w", err)
+		if err := moveOthers(ctx, tx, b.LeadID, b.ShopID, m.OthersFrom, m.OthersTo); err != nil {
+			return Booking{}, err
 		}
 	}
 	if err := addEvent(ctx, tx, b.ID, b.Created, "", b.Status, "owner", ""); err != nil {
@@ -90,9 +124,60 @@ func (s *Store) AddBooking(ctx context.Context, b Booking, capacity int) (Bookin
 	return b, nil
 }
 
-func addEvent(ctx context.Context, tx *sql.Tx, id string, at time.Time, from, to, actor, note string) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, time_ms, from_status, to_status, actor, note) VALUES (?, ?, ?, ?, ?, ?)`,
-		id, ms(at), from, to, actor, note)
+// moveOthers moves a lead's offers in any of from to state to, but the
+// chosen shop's (none for "").
+func moveOthers(ctx context.Context, tx *Tx, leadID, except string, from []string, to string) error {
+	if len(from) == 0 {
+		return nil
+	}
+	args := []any{to, leadID, except}
+	for _, f := range from {
+		args = append(args, f)
+	}
+	q := `UPDATE lead_offers SET state = ? WHERE lead_id = ? AND shop_id <> ? AND state IN (` + strings.TrimSuffix(strings.Repeat("?, ", len(from)), ", ") + `)`
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("store: offers of lead %s: %w", leadID, err)
+	}
+	return nil
+}
+
+// lockRow takes the write lock of a row by id until the transaction
+// ends (SELECT … FOR UPDATE; on SQLite the transaction holds the one write
+// lock already). A missing row is ErrNotFound.
+func lockRow(ctx context.Context, tx *Tx, table, id string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, `SELECT 1 FROM `+table+` WHERE id = ?`+tx.d.forUpdate(), id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%w: %s %s", ErrNotFound, strings.TrimSuffix(table, "s"), id)
+	}
+	if err != nil {
+		return fmt.Errorf("store: locking %s %s: %w", table, id, err)
+	}
+	return nil
+}
+
+// roomOn checks that a shop has fewer than capacity live bookings on a
+// day, not counting the booking except; the caller holds the shop's lock.
+func roomOn(ctx context.Context, tx *Tx, shopID, day, except string, capacity int) error {
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM bookings WHERE shop_id = ? AND day = ? AND status <> 'cancelled' AND id <> ?`,
+		shopID, day, except).Scan(&n); err != nil {
+		return fmt.Errorf("store: bookings of %s on %s: %w", shopID, day, err)
+	}
+	if n >= capacity {
+		return fmt.Errorf("%w: %s", ErrFull, day)
+	}
+	return nil
+}
+
+// addEvent appends to a booking's history. Its number follows the last:
+// the changes of one booking are serialised by the booking's row lock
+// (its status update), and the unique index on (booking_id, seq) would
+// refuse two with one number.
+func addEvent(ctx context.Context, tx *Tx, id string, at time.Time, from, to, actor, note string) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO booking_events (booking_id, seq, time_ms, from_status, to_status, actor, note)
+		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM booking_events WHERE booking_id = ?), ?, ?, ?, ?, ?)`,
+		id, id, ms(at), from, to, actor, note)
 	if err != nil {
 		return fmt.Errorf("store: booking event: %w", err)
 	}
@@ -129,6 +214,22 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 		return Booking{}, fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
+	if !c.Slot.IsZero() {
+		// A move to another day is checked against that day's load under
+		// the shop's lock, as a new booking is.
+		var shopID string
+		if err := tx.QueryRowContext(ctx, `SELECT shop_id FROM bookings WHERE id = ?`, id).Scan(&shopID); errors.Is(err, sql.ErrNoRows) {
+			return Booking{}, fmt.Errorf("%w: booking %s", ErrNotFound, id)
+		} else if err != nil {
+			return Booking{}, fmt.Errorf("store: booking %s: %w", id, err)
+		}
+		if err := lockRow(ctx, tx, "shops", shopID); err != nil {
+			return Booking{}, err
+		}
+		if err := roomOn(ctx, tx, shopID, c.Day, id, c.Capacity); err != nil {
+			return Booking{}, err
+		}
+	}
 	set := []string{"status = ?", "updated_ms = ?"}
 	args := []any{c.To, ms(now)}
 	add := func(col string, v any) { set, args = append(set, col+" = ?"), append(args, v) }
@@ -150,29 +251,32 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 		add("completed_odometer", c.Odometer)
 	}
 	if c.Verify != "" {
+		// Watching starts at the completion: drives after it count.
+		at := now
+		if !c.Completed.IsZero() {
+			at = c.Completed
+		}
 		add("verify", c.Verify)
-		add("verify_ms", ms(now))
+		add("verify_ms", ms(at))
 	}
+	// Compare-and-set: the row lock this update takes makes a second
+	// change wait, and it then finds the status moved on.
 	q := `UPDATE bookings SET ` + strings.Join(set, ", ") + ` WHERE id = ? AND status = ?`
 	args = append(args, id, c.From)
-	if !c.Slot.IsZero() {
-		q += ` AND (SELECT COUNT(*) FROM bookings b2 WHERE b2.shop_id = bookings.shop_id AND b2.day = ? AND b2.status <> 'cancelled' AND b2.id <> bookings.id) < ?`
-		args = append(args, c.Day, c.Capacity)
-	}
 	res, err := tx.ExecContext(ctx, q, args...)
 	if err != nil {
 		return Booking{}, fmt.Errorf("store: booking %s: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		b, err := s.Booking(ctx, id)
-		switch {
-		case err != nil:
-			return Booking{}, err
-		case b.Status != c.From:
-			return Booking{}, fmt.Errorf("%w: booking %s is %s, not %s", ErrConflict, id, b.Status, c.From)
-		default:
-			return Booking{}, fmt.Errorf("%w: %s", ErrFull, c.Day)
+		var status string
+		err := tx.QueryRowContext(ctx, `SELECT status FROM bookings WHERE id = ?`, id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return Booking{}, fmt.Errorf("%w: booking %s", ErrNotFound, id)
 		}
+		if err != nil {
+			return Booking{}, fmt.Errorf("store: booking %s: %w", id, err)
+		}
+		return Booking{}, fmt.Errorf("%w: booking %s is %s, not %s", ErrConflict, id, status, c.From)
 	}
 	if c.Review != nil {
 		r := c.Review
@@ -246,7 +350,7 @@ type BookingEvent struct {
 
 // BookingEvents lists a booking's changes, oldest first.
 func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT time_ms, from_status, to_status, actor, note FROM booking_events WHERE booking_id = ? ORDER BY time_ms, rowid`, id)
+	rows, err := s.db.QueryContext(ctx, `SELECT time_ms, from_status, to_status, actor, note FROM booking_events WHERE booking_id = ? ORDER BY seq, time_ms`, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: booking events: %w", err)
 	}
@@ -264,11 +368,29 @@ func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, e
 	return out, rows.Err()
 }
 
-// SetVerify records the verify-the-fix state of a completed booking.
-func (s *Store) SetVerify(ctx context.Context, id, verify, note string, cycles int) error {
-	return execOne(ctx, s.db, "booking "+id, fmt.Errorf("%w: booking %s is not being watched", ErrConflict, id),
-		`UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ? WHERE id = ? AND verify = 'watching'`,
-		verify, note, cycles, ms(s.now()), id)
+// Verify is a booking's verify-the-fix state: what it is, how many drive
+// cycles it counted, and when the car said so (the drive or the report
+// that moved it; Booking.VerifyAt).
+type Verify struct {
+	State  string
+	Cycles int
+	At     time.Time
+}
+
+// SetVerify moves the verify-the-fix state of a completed booking from
+// one state to another: compare-and-set on the state and the count, and
+// only forward in the car's time, so that a drive cycle seen by two
+// servers (or delivered twice) counts once and a verdict is given once. A
+// booking no longer in from is ErrConflict.
+func (s *Store) SetVerify(ctx context.Context, id string, from, to Verify, note string) error {
+	at := to.At
+	if at.IsZero() {
+		at = s.now()
+	}
+	return execOne(ctx, s.db, "booking "+id, fmt.Errorf("%w: booking %s is no longer %s after %d drive cycles before %s", ErrConflict, id, from.State, from.Cycles, at.Format(time.RFC3339)),
+		`UPDATE bookings SET verify = ?, verify_note = ?, verify_cycles = ?, verify_ms = ?
+		WHERE id = ? AND verify = ? AND verify_cycles = ? AND (verify_ms IS NULL OR verify_ms < ?)`,
+		to.State, note, to.Cycles, ms(at), id, from.State, from.Cycles, ms(at))
 }
 
 // MaintenanceOverride is an owner's own interval for one item on one car.

@@ -105,10 +105,24 @@ func (s *Store) RotateSecret(ctx context.Context, id string) (string, error) {
 
 // RotateCredentials gives a device a new secret and a new command key,
 // both shown once, and lets a revoked device back in.
+//
+// It replaces the secret it read, compare-and-set: of two rotations at
+// once one fails with ErrConflict, rather than both handing out a secret
+// of which only the later works.
 func (s *Store) RotateCredentials(ctx context.Context, id string) (secret string, commandKey []byte, err error) {
+	d, err := s.Device(ctx, id)
+	if err != nil {
+		return "", nil, err
+	}
+	return s.replaceCredentials(ctx, id, d.SecretHash)
+}
+
+// replaceCredentials gives a device a new secret and command key if its
+// secret's hash is still old.
+func (s *Store) replaceCredentials(ctx context.Context, id, old string) (secret string, commandKey []byte, err error) {
 	secret, commandKey = newSecret(), wire.NewCommandKey()
-	if err := execOne(ctx, s.db, "device "+id, fmt.Errorf("%w: device %s", ErrNotFound, id),
-		`UPDATE devices SET secret_hash = ?, command_key = ?, revoked_ms = NULL WHERE id = ?`, HashSecret(secret), commandKey, id); err != nil {
+	if err := execOne(ctx, s.db, "device "+id, fmt.Errorf("%w: device %s's secret was rotated meanwhile", ErrConflict, id),
+		`UPDATE devices SET secret_hash = ?, command_key = ?, revoked_ms = NULL WHERE id = ? AND secret_hash = ?`, HashSecret(secret), commandKey, id, old); err != nil {
 		return "", nil, err
 	}
 	return secret, commandKey, nil

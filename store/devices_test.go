@@ -14,9 +14,10 @@ import (
 // Device ids follow the wire's rules wherever a device is created: an id
 // that is not one topic level of letters, digits, '-' and '_' is refused
 // before anything is stored.
-func TestDeviceIDs(t *testing.T) {
+func TestDeviceIDs(t *testing.T) { onEach(t, testDeviceIDs) }
+
+func testDeviceIDs(t *testing.T, s *Store, _ string) {
 	ctx := context.Background()
-	s, _ := open(t)
 	for _, bad := range []string{"", "+", "#", "a/b#", "car 1", "car\n1", "car:1", strings.Repeat("x", 300), "é"} {
 		if _, _, err := s.AddDevice(ctx, bad, ""); !errors.Is(err, ErrInvalid) || !errors.Is(err, wire.ErrDevice) {
 			t.Errorf("%q: %v", bad, err)
@@ -36,9 +37,10 @@ func TestDeviceIDs(t *testing.T) {
 
 // A device gets a command key when added and a new one when its
 // credentials rotate; the server reads it back to sign with.
-func TestCommandKeys(t *testing.T) {
+func TestCommandKeys(t *testing.T) { onEach(t, testCommandKeys) }
+
+func testCommandKeys(t *testing.T, s *Store, _ string) {
 	ctx := context.Background()
-	s, _ := open(t)
 	d, _, err := s.AddDevice(ctx, "car-1", "")
 	if err != nil {
 		t.Fatal(err)
@@ -68,9 +70,10 @@ func TestCommandKeys(t *testing.T) {
 }
 
 // Revocations can be listed by time, for brokers in other processes.
-func TestRevokedSince(t *testing.T) {
+func TestRevokedSince(t *testing.T) { onEach(t, testRevokedSince) }
+
+func testRevokedSince(t *testing.T, s *Store, _ string) {
 	ctx := context.Background()
-	s, _ := open(t)
 	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 	now := t0
 	s.now = func() time.Time { return now }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -80,7 +81,8 @@ type Message struct {
 }
 
 // SaveMessages keeps messages, once each by device and sequence number:
-// a message seen again is left as it was.
+// a message seen again is left as it was. They go in one transaction,
+// many rows a statement: on PostgreSQL each statement is a round trip.
 func (s *Store) SaveMessages(ctx context.Context, msgs []Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -90,10 +92,17 @@ func (s *Store) SaveMessages(ctx context.Context, msgs []Message) error {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	for _, m := range msgs {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO device_messages (device, seq, kind, boot, time_ms, body) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (device, seq) DO NOTHING`, m.Device, int64(m.Seq), m.Kind, bootText(m.Boot), ms(m.Time), m.Body); err != nil {
-			return fmt.Errorf("store: message %s/%d: %w", m.Device, m.Seq, err)
+	const rows = 100
+	for start := 0; start < len(msgs); start += rows {
+		part := msgs[start:min(start+rows, len(msgs))]
+		args := make([]any, 0, 6*len(part))
+		for _, m := range part {
+			args = append(args, m.Device, int64(m.Seq), m.Kind, bootText(m.Boot), ms(m.Time), m.Body)
+		}
+		q := `INSERT INTO device_messages (device, seq, kind, boot, time_ms, body) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?), ", len(part)), ", ") + ` ON CONFLICT (device, seq) DO NOTHING`
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("store: messages of %s from %d: %w", part[0].Device, part[0].Seq, err)
 		}
 	}
 	if err := tx.Commit(); err != nil {

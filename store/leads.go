@@ -107,7 +107,7 @@ func (s *Store) AddLead(ctx context.Context, l Lead, offers []Offer) (Lead, erro
 	_, err = tx.ExecContext(ctx, `INSERT INTO leads (id, owner_id, vehicle_id, status, share_report, share_vin, share_location, make, model, year, class,
 		codes, repairs, summary, fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		l.ID, l.OwnerID, l.VehicleID, l.Status, l.ShareReport, l.ShareVIN, l.ShareLocation, l.Make, l.Model, l.Year, l.Class,
+		l.ID, l.OwnerID, l.VehicleID, l.Status, boolInt(l.ShareReport), boolInt(l.ShareVIN), boolInt(l.ShareLocation), l.Make, l.Model, l.Year, l.Class,
 		strings.Join(l.Codes, ","), strings.Join(l.Repairs, ","), l.Summary, l.FairLow, l.FairHigh, l.Currency, l.VIN, lat, lon, report, ms(l.Created), ms(l.Updated))
 	if err != nil {
 		return Lead{}, constraint(err, "lead for vehicle "+l.VehicleID)
@@ -252,7 +252,103 @@ func (s *Store) Offers(ctx context.Context, leadID string) ([]Offer, error) {
 
 // DueOffers lists the sent offers whose answer is overdue at now.
 func (s *Store) DueOffers(ctx context.Context, now time.Time) ([]Offer, error) {
-	return s.offers(ctx, `SELECT `+offerCols+` FROM lead_offers WHERE state = 'sent' AND due_ms <= ? ORDER BY due_ms`, ms(now))
+	return s.offers(ctx, `SELECT `+offerCols+` FROM lead_offers WHERE state = ? AND due_ms <= ? ORDER BY due_ms`, OfferSent, ms(now))
+}
+
+// ExpireDueOffers moves up to limit offers in state from whose answer was
+// due by now to state to, and returns them. Servers sweeping at once
+// share the work: each takes the rows no other holds (FOR UPDATE SKIP
+// LOCKED), so every offer expires once.
+func (s *Store) ExpireDueOffers(ctx context.Context, from, to string, now time.Time, limit int) ([]Offer, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	rows, err := tx.QueryContext(ctx, `SELECT `+offerCols+` FROM lead_offers WHERE state = ? AND due_ms <= ? ORDER BY due_ms, lead_id, shop_id LIMIT ?`+s.d.skipLocked(),
+		from, ms(now), limit)
+	due, err := collect(rows, err, "due offers", scanOffer)
+	if err != nil {
+		return nil, err
+	}
+	for i := range due {
+		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: offer of lead %s to shop %s", ErrConflict, due[i].LeadID, due[i].ShopID),
+			`UPDATE lead_offers SET state = ? WHERE lead_id = ? AND shop_id = ? AND state = ?`, to, due[i].LeadID, due[i].ShopID, from); err != nil {
+			return nil, err
+		}
+		due[i].State = to
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return due, nil
+}
+
+// Promotion sends a lead's next offers: while fewer than Live of its
+// offers are in state Live, waiting ones (state Waiting, by rank) move to
+// it, due when Due says.
+type Promotion struct {
+	LeadOpen      string // the lead status in which offers move on
+	Waiting, Sent string // offer states
+	Live          int
+	Due           func(shopID string) time.Time
+	Now           time.Time
+}
+
+// PromoteOffers moves a lead on, under the lead's row lock, so that two
+// servers moving the same lead on at once (a decline here, an expiry
+// there) send it to no more shops than p.Live between them. It returns
+// the offers it sent.
+func (s *Store) PromoteOffers(ctx context.Context, leadID string, p Promotion) ([]Offer, error) {
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	var status string
+	err = tx.QueryRowContext(ctx, `SELECT status FROM leads WHERE id = ?`+s.d.forUpdate(), leadID).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: lead %s", ErrNotFound, leadID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: lead %s: %w", leadID, err)
+	}
+	if status != p.LeadOpen {
+		return nil, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT `+offerCols+` FROM lead_offers WHERE lead_id = ? ORDER BY rank`, leadID)
+	offers, err := collect(rows, err, "offers", scanOffer)
+	if err != nil {
+		return nil, err
+	}
+	live := 0
+	for _, o := range offers {
+		if o.State == p.Sent {
+			live++
+		}
+	}
+	var sent []Offer
+	for _, o := range offers {
+		if live >= p.Live {
+			break
+		}
+		if o.State != p.Waiting {
+			continue
+		}
+		due := p.Due(o.ShopID)
+		if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: offer of lead %s to shop %s", ErrConflict, leadID, o.ShopID),
+			`UPDATE lead_offers SET state = ?, sent_ms = ?, due_ms = ? WHERE lead_id = ? AND shop_id = ? AND state = ?`,
+			p.Sent, ms(p.Now), ms(due), leadID, o.ShopID, p.Waiting); err != nil {
+			return nil, err
+		}
+		o.State, o.Sent, o.Due = p.Sent, p.Now, due
+		sent = append(sent, o)
+		live++
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return sent, nil
 }
 
 func (s *Store) offers(ctx context.Context, q string, args ...any) ([]Offer, error) {
@@ -264,20 +360,23 @@ func (s *Store) offers(ctx context.Context, q string, args ...any) ([]Offer, err
 // is no longer in the state the change starts from.
 var ErrConflict = errors.New("store: the record changed state")
 
-// AnswerOffer records a shop's answer to a sent offer of an open lead:
-// accepted with a quote and a slot, or declined.
-func (s *Store) AnswerOffer(ctx context.Context, o Offer) error {
-	if o.State != OfferAccepted && o.State != OfferDeclined {
+// AnswerOffer records a shop's answer to an offer of an open lead, moving
+// it from state from to o.State with o's quote and slot (recorded when
+// the quote is not zero) and note. The offer's row lock makes it
+// compare-and-set: of two answers, or an answer and an expiry, one wins
+// and the other is ErrConflict.
+func (s *Store) AnswerOffer(ctx context.Context, o Offer, from string) error {
+	if o.State == "" || o.State == from {
 		return fmt.Errorf("%w: answer %q", ErrInvalid, o.State)
 	}
 	var quote, slot any
-	if o.State == OfferAccepted {
+	if o.Quote != 0 {
 		quote, slot = o.Quote, ms(o.Slot)
 	}
 	return execOne(ctx, s.db, "offer", fmt.Errorf("%w: lead %s is not waiting for shop %s's answer", ErrConflict, o.LeadID, o.ShopID),
 		`UPDATE lead_offers SET state = ?, answered_ms = ?, quote = ?, slot_ms = ?, note = ?
-		WHERE lead_id = ? AND shop_id = ? AND state = 'sent' AND EXISTS (SELECT 1 FROM leads WHERE id = ? AND status = 'open')`,
-		o.State, ms(s.now()), quote, slot, o.Note, o.LeadID, o.ShopID, o.LeadID)
+		WHERE lead_id = ? AND shop_id = ? AND state = ? AND EXISTS (SELECT 1 FROM leads WHERE id = ? AND status = ?)`,
+		o.State, ms(s.now()), quote, slot, o.Note, o.LeadID, o.ShopID, from, o.LeadID, LeadOpen)
 }
 
 // SetOfferState moves an offer from one state to another (expired,
@@ -289,16 +388,17 @@ func (s *Store) SetOfferState(ctx context.Context, leadID, shopID, from, to stri
 		WHERE lead_id = ? AND shop_id = ? AND state = ?`, to, nullMS(sent), nullMS(due), leadID, shopID, from)
 }
 
-// WithdrawLead withdraws an owner's open lead: its offers are withdrawn
-// and what was shared (VIN, location, report) is erased.
-func (s *Store) WithdrawLead(ctx context.Context, ownerID, leadID string) error {
+// WithdrawLead withdraws an owner's lead, moving it and its offers as m
+// says (the chosen move is not used), and erases what was shared (VIN,
+// location, report).
+func (s *Store) WithdrawLead(ctx context.Context, ownerID, leadID string, m LeadMoves) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, `UPDATE leads SET status = 'withdrawn', vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, updated_ms = ?
-		WHERE id = ? AND owner_id = ? AND status = 'open'`, ms(s.now()), leadID, ownerID)
+	res, err := tx.ExecContext(ctx, `UPDATE leads SET status = ?, vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, updated_ms = ?
+		WHERE id = ? AND owner_id = ? AND status = ?`, m.Lead.To, ms(s.now()), leadID, ownerID, m.Lead.From)
 	if err != nil {
 		return fmt.Errorf("store: lead: %w", err)
 	}
@@ -306,10 +406,10 @@ func (s *Store) WithdrawLead(ctx context.Context, ownerID, leadID string) error 
 		if _, err := s.Lead(ctx, leadID); err != nil {
 			return err
 		}
-		return fmt.Errorf("%w: lead %s is not open", ErrConflict, leadID)
+		return fmt.Errorf("%w: lead %s is not %s", ErrConflict, leadID, m.Lead.From)
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE lead_offers SET state = 'withdrawn' WHERE lead_id = ? AND state IN ('waiting', 'sent', 'accepted')`, leadID); err != nil {
-		return fmt.Errorf("store: offers: %w", err)
+	if err := moveOthers(ctx, tx, leadID, "", m.OthersFrom, m.OthersTo); err != nil {
+		return err
 	}
 	return tx.Commit()
 }

@@ -6,18 +6,13 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
 )
 
 //go:embed migrations/*.sql
@@ -25,8 +20,9 @@ var migrations embed.FS
 
 // Store is the relational state in one database.
 type Store struct {
-	db    *sql.DB
-	path  string
+	db    *DB
+	d     dialect
+	name  string // the file, or the URL without its password
 	now   func() time.Time
 	stmts sync.Map // query text → *sql.Stmt, for the hot read paths
 }
@@ -48,36 +44,57 @@ func (s *Store) prepared(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// Open opens or creates the SQLite database at path and brings its schema
-// up to date.
-func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" {
-		return nil, fmt.Errorf("%w: no database path", ErrInvalid)
-	}
-	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+// Open opens the database dsn names and brings its schema up to date: a
+// postgres:// (or postgresql://) URL is PostgreSQL, a file path SQLite
+// (created when missing; its directory must exist).
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	return OpenPool(ctx, dsn, Pool{})
+}
+
+// OpenPool is Open with the connection pool sized by p (zero fields take
+// the engine's defaults).
+func OpenPool(ctx context.Context, dsn string, p Pool) (*Store, error) {
+	engine, err := Engine(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store: opening %s: %w", path, err)
+		return nil, err
 	}
-	// Keep connections: a new SQLite connection parses the whole schema
-	// again, which under load costs more than the queries themselves.
-	db.SetMaxIdleConns(32)
-	db.SetConnMaxIdleTime(10 * time.Minute)
-	s := &Store{db: db, path: path, now: time.Now}
+	p.Defaults(engine)
+	if err := p.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: pool: %v", ErrInvalid, err)
+	}
+	var raw *sql.DB
+	if engine == Postgres {
+		raw, err = openPostgres(ctx, dsn, p)
+	} else {
+		raw, err = openSQLite(dsn, p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	d := dialect{engine: engine}
+	s := &Store{db: &DB{raw: raw, d: d}, d: d, name: Redact(dsn), now: time.Now}
 	if err := s.migrate(ctx); err != nil {
-		db.Close()
+		raw.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
+// Engine is the engine the store runs on: SQLite or Postgres.
+func (s *Store) Engine() string { return s.d.engine }
+
+// String names the database, without a password.
+func (s *Store) String() string { return s.name }
+
 // execer is a database or a transaction.
 type execer interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 }
+
+var (
+	_ execer = (*DB)(nil)
+	_ execer = (*Tx)(nil)
+)
 
 // execOne runs a statement that must change a row: an error names what;
 // a statement that changes none returns none.
@@ -119,55 +136,136 @@ func (s *Store) Close() error {
 // Ready checks that the database answers.
 func (s *Store) Ready(ctx context.Context) error {
 	if err := s.db.PingContext(ctx); err != nil {
-		return fmt.Errorf("store: %s: %w", s.path, err)
+		return fmt.Errorf("store: %s: %w", s.name, err)
 	}
 	return nil
 }
 
+// migrationLock is the PostgreSQL advisory lock servers starting at
+// once take so that one of them migrates and the others wait.
+const migrationLock = 0x70697477616c6c // "pitwall"
+
 // migrate applies the migrations not yet applied, each in a transaction.
+// On PostgreSQL it holds an advisory lock meanwhile: several servers may
+// start together on one database.
 func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)`); err != nil {
-		return fmt.Errorf("store: %s: %w", s.path, err)
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	list, err := readMigrations(migrations)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
-	for _, name := range names {
-		base := strings.TrimPrefix(name, "migrations/")
-		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+	var x interface {
+		execer
+		QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	} = s.db
+	begin := func() (*Tx, error) { return s.db.BeginTx(ctx, nil) }
+	if s.d.engine == Postgres {
+		conn, err := s.db.raw.Conn(ctx)
 		if err != nil {
-			return fmt.Errorf("store: migration %s has no number", base)
+			return fmt.Errorf("store: %s: %w", s.name, err)
 		}
+		defer conn.Close()
+		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrationLock); err != nil {
+			return fmt.Errorf("store: %s: waiting for another server's migrations: %w", s.name, err)
+		}
+		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrationLock) //nolint:errcheck
+		c := &Conn{raw: conn, d: s.d}
+		x = c
+		begin = func() (*Tx, error) { return c.BeginTx(ctx, nil) }
+	}
+	if _, err := x.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_ms BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("store: %s: %w", s.name, err)
+	}
+	for _, m := range list {
 		var n int
-		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, v).Scan(&n); err != nil {
-			return fmt.Errorf("store: %s: %w", s.path, err)
+		if err := x.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&n); err != nil {
+			return fmt.Errorf("store: %s: %w", s.name, err)
 		}
 		if n > 0 {
 			continue
 		}
-		body, err := migrations.ReadFile(name)
+		body := m.forEngine(s.d.engine)
+		tx, err := begin()
 		if err != nil {
-			return err
+			return fmt.Errorf("store: %s: %w", s.name, err)
 		}
-		tx, err := s.db.BeginTx(ctx, nil)
-		if err != nil {
-			return fmt.Errorf("store: %s: %w", s.path, err)
+		if strings.TrimSpace(body) != "" {
+			if _, err := tx.raw.ExecContext(ctx, body); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("store: %s: migration %s: %w", s.name, m.name, err)
+			}
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)`, m.version, m.name, s.now().UnixMilli()); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("store: %s: migration %s: %w", s.path, base, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)`, v, base, s.now().UnixMilli()); err != nil {
-			tx.Rollback()
-			return fmt.Errorf("store: %s: %w", s.path, err)
+			return fmt.Errorf("store: %s: %w", s.name, err)
 		}
 		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("store: %s: migration %s: %w", s.path, base, err)
+			return fmt.Errorf("store: %s: migration %s: %w", s.name, m.name, err)
 		}
 	}
 	return nil
+}
+
+// migration is one numbered file of migrations/.
+type migration struct {
+	version int
+	name    string
+	body    string
+}
+
+// readMigrations lists the migrations in order, refusing a file without
+// a number and two files with the same one (the second would be taken
+// as applied and silently skipped).
+func readMigrations(fsys fs.FS) ([]migration, error) {
+	names, err := fs.Glob(fsys, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []migration
+	seen := map[int]string{}
+	for _, name := range names {
+		base := strings.TrimPrefix(name, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("store: migration %s has no number", base)
+		}
+		if other, ok := seen[v]; ok {
+			return nil, fmt.Errorf("store: migrations %s and %s have the same number", other, base)
+		}
+		seen[v] = base
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: base, body: string(body)})
+	}
+	return out, nil
+}
+
+// forEngine is the migration's text for one engine. The text is one for
+// both engines; where an engine genuinely needs its own statements, a
+// line "--@ sqlite" or "--@ postgres" starts a part only that engine
+// runs, and "--@ all" returns to the shared text.
+func (m migration) forEngine(engine string) string {
+	var b strings.Builder
+	keep := true
+	for _, line := range strings.SplitAfter(m.body, "\n") {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "--@") {
+			switch strings.TrimSpace(strings.TrimPrefix(t, "--@")) {
+			case "all":
+				keep = true
+			case engine:
+				keep = true
+			default:
+				keep = false
+			}
+			continue
+		}
+		if keep {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // Version is the newest migration applied.
@@ -182,21 +280,6 @@ func newID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
-}
-
-// constraint maps a uniqueness or foreign-key failure to ErrExists or
-// ErrNotFound, naming what.
-func constraint(err error, what string) error {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		switch se.Code() {
-		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-			return fmt.Errorf("%w: %s", ErrExists, what)
-		case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
-			return fmt.Errorf("%w: %s refers to something that does not exist", ErrNotFound, what)
-		}
-	}
-	return fmt.Errorf("store: %s: %w", what, err)
 }
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

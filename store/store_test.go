@@ -4,28 +4,40 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io/fs"
-	"path/filepath"
-	"strconv"
-	"strings"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pitwall-io/pitwall/testserver"
 )
 
-func open(t *testing.T) (*Store, string) {
+// onEach runs a test on every engine, each with a fresh database: the
+// store's one conformance suite.
+func onEach(t *testing.T, f func(t *testing.T, s *Store, dsn string)) {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "pitwall.db")
-	s, err := Open(context.Background(), path)
+	for _, db := range testserver.Databases(t) {
+		t.Run(db.Engine, func(t *testing.T) {
+			f(t, open(t, db.DSN), db.DSN)
+		})
+	}
+}
+
+func open(t *testing.T, dsn string) *Store {
+	t.Helper()
+	s, err := Open(context.Background(), dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	return s, path
+	return s
 }
 
-func TestMigrationsOnceOnly(t *testing.T) {
+func TestMigrationsOnceOnly(t *testing.T) { onEach(t, testMigrationsOnceOnly) }
+
+func testMigrationsOnceOnly(t *testing.T, s *Store, path string) {
 	ctx := context.Background()
-	s, path := open(t)
 	if _, err := s.AddOwner(ctx, Owner{Email: "ana@example.com", Name: "Ana"}); err != nil {
 		t.Fatal(err)
 	}
@@ -35,14 +47,12 @@ func TestMigrationsOnceOnly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	files, _ := fs.Glob(migrations, "migrations/*.sql")
-	newest, _ := strconv.Atoi(strings.SplitN(strings.TrimPrefix(files[len(files)-1], "migrations/"), "_", 2)[0])
-	var applied int
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations`).Scan(&applied); err != nil || applied != len(files) {
-		t.Fatalf("%d migrations applied, %v; %d files", applied, err, len(files))
+	list, err := readMigrations(migrations)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if v, err := s.Version(ctx); err != nil || v != newest || v < 2 {
-		t.Fatalf("version %d, %v; the newest file is %d", v, err, newest)
+	if v, err := s.Version(ctx); err != nil || v != list[len(list)-1].version || v < 2 {
+		t.Fatalf("version %d, %v; migrations up to %d", v, err, list[len(list)-1].version)
 	}
 	if _, err := s.AddOwner(ctx, Owner{Email: "ANA@example.com "}); !errors.Is(err, ErrExists) {
 		t.Fatalf("the same email again: %v", err)
@@ -67,9 +77,10 @@ func TestSecretHashMatchesMosquitto(t *testing.T) {
 	}
 }
 
-func TestDevices(t *testing.T) {
+func TestDevices(t *testing.T) { onEach(t, testDevices) }
+
+func testDevices(t *testing.T, s *Store, _ string) {
 	ctx := context.Background()
-	s, _ := open(t)
 	o, err := s.AddOwner(ctx, Owner{Email: "ana@example.com", Name: "Ana"})
 	if err != nil {
 		t.Fatal(err)
@@ -125,9 +136,10 @@ func TestDevices(t *testing.T) {
 	}
 }
 
-func TestJournal(t *testing.T) {
+func TestJournal(t *testing.T) { onEach(t, testJournal) }
+
+func testJournal(t *testing.T, s *Store, _ string) {
 	ctx := context.Background()
-	s, _ := open(t)
 	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 	msgs := []Message{
 		{Device: "car-1", Seq: 7, Boot: 1 << 63, Kind: "dtc", Time: t0, Body: []byte{1}},
@@ -176,9 +188,10 @@ func TestJournal(t *testing.T) {
 	}
 }
 
-func TestAlertsAndNotifications(t *testing.T) {
+func TestAlertsAndNotifications(t *testing.T) { onEach(t, testAlertsAndNotifications) }
+
+func testAlertsAndNotifications(t *testing.T, s *Store, _ string) {
 	ctx := context.Background()
-	s, _ := open(t)
 	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
 	a := Alert{Fingerprint: "f1", Device: "car-1", Rule: "overheat", Severity: "critical", Labels: map[string]string{"alertname": "overheat"},
 		State: "firing", StartsAt: t0, Summary: "hot", Values: map[string]float64{"Vehicle.X": 112}, SendResolved: true, Updated: t0}
@@ -196,14 +209,21 @@ func TestAlertsAndNotifications(t *testing.T) {
 	if firing, _ := s.Alerts(ctx, "", true, 10); len(firing) != 0 {
 		t.Fatalf("firing %+v", firing)
 	}
-	n := Notification{Notifier: "email", Fingerprint: "f1", StartsAt: t0, State: "firing", Sent: t0.Add(time.Second), ID: "n1"}
-	if err := s.LogNotifications(ctx, []Notification{n, n}); err != nil {
+	n := Telling{Notifier: "email", Fingerprint: "f1", StartsAt: t0, State: "firing", Nth: 1}
+	if got, err := s.ClaimNotifications(ctx, "a", []Telling{n}, t0, t0.Add(-time.Minute)); err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v, %v", got, err)
+	}
+	if told, err := s.LastNotified(ctx, "email", "f1", t0, "firing"); err != nil || told.Nth != 1 || !told.Pending || !told.At.Equal(t0) {
+		t.Fatalf("claimed: %+v, %v", told, err)
+	}
+	sent := t0.Add(time.Second)
+	if err := s.RecordNotifications(ctx, "a", []Telling{n}, "n1", sent); err != nil {
 		t.Fatal(err)
 	}
-	if at, ok, err := s.LastNotified(ctx, "email", "f1", t0, "firing"); err != nil || !ok || !at.Equal(n.Sent) {
-		t.Fatalf("last notified %v %v %v", at, ok, err)
+	if told, err := s.LastNotified(ctx, "email", "f1", t0, "firing"); err != nil || told.Nth != 1 || told.Pending || !told.At.Equal(sent) || told.ID != "n1" {
+		t.Fatalf("last notified %+v, %v", told, err)
 	}
-	if _, ok, _ := s.LastNotified(ctx, "webhook", "f1", t0, "firing"); ok {
+	if told, _ := s.LastNotified(ctx, "webhook", "f1", t0, "firing"); told.Nth != 0 {
 		t.Fatal("another notifier counts as sent")
 	}
 
@@ -251,5 +271,96 @@ func TestAlertsAndNotifications(t *testing.T) {
 	}
 	if feed, _ := s.Feed(ctx, o.ID, t0, 10); len(feed) != 1 || feed[0].Summary != "hot" {
 		t.Fatalf("feed %+v", feed)
+	}
+}
+
+// A telling is claimed by one server: the others are refused while the
+// claim holds, a failed send gives it back, a lapsed claim is taken over,
+// and a sent telling is never claimed again.
+func TestNotificationClaims(t *testing.T) { onEach(t, testNotificationClaims) }
+
+func testNotificationClaims(t *testing.T, s *Store, _ string) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	first := Telling{Notifier: "feed", Fingerprint: "f1", StartsAt: t0, State: "firing", Nth: 1}
+	other := Telling{Notifier: "feed", Fingerprint: "f2", StartsAt: t0, State: "firing", Nth: 1}
+	lease := 2 * time.Minute
+	claim := func(who string, at time.Time, ts ...Telling) []Telling {
+		t.Helper()
+		got, err := s.ClaimNotifications(ctx, who, ts, at, at.Add(-lease))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := claim("a", t0, first); len(got) != 1 {
+		t.Fatalf("a's claim: %+v", got)
+	}
+	if got := claim("b", t0.Add(time.Minute), first, other); len(got) != 1 || got[0] != other {
+		t.Fatalf("b took a telling a holds: %+v", got)
+	}
+	if err := s.ReleaseNotifications(ctx, "b", []Telling{other}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("c", t0.Add(time.Minute), other); len(got) != 1 {
+		t.Fatalf("a released claim was not free: %+v", got)
+	}
+	// a died without recording: after the lease its claim is taken over.
+	if got := claim("b", t0.Add(lease+time.Second), first); len(got) != 1 {
+		t.Fatalf("a lapsed claim was not taken over: %+v", got)
+	}
+	if err := s.RecordNotifications(ctx, "a", []Telling{first}, "late", t0.Add(lease+2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if told, _ := s.LastNotified(ctx, "feed", "f1", t0, "firing"); !told.Pending {
+		t.Fatalf("a recorded a claim it no longer held: %+v", told)
+	}
+	if err := s.RecordNotifications(ctx, "b", []Telling{first}, "n1", t0.Add(lease+2*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("c", t0.Add(time.Hour), first); len(got) != 0 {
+		t.Fatalf("a sent telling was claimed again: %+v", got)
+	}
+	second := first
+	second.Nth = 2
+	if got := claim("c", t0.Add(time.Hour), second); len(got) != 1 {
+		t.Fatalf("the repeat: %+v", got)
+	}
+	if told, _ := s.LastNotified(ctx, "feed", "f1", t0, "firing"); told.Nth != 2 || !told.Pending {
+		t.Fatalf("latest %+v", told)
+	}
+	if _, err := s.ClaimNotifications(ctx, "c", []Telling{{Notifier: "feed", Fingerprint: "f3", Nth: 0}}, t0, t0); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("telling 0: %v", err)
+	}
+}
+
+// Servers racing for one telling on parallel connections: one gets it.
+func TestNotificationClaimRace(t *testing.T) { onEach(t, testNotificationClaimRace) }
+
+func testNotificationClaimRace(t *testing.T, s *Store, _ string) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	for round := range 5 {
+		tell := Telling{Notifier: "feed", Fingerprint: fmt.Sprintf("f%d", round), StartsAt: t0, State: "firing", Nth: 1}
+		var wg sync.WaitGroup
+		var won atomic.Int32
+		start := make(chan struct{})
+		for i := range 12 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				got, err := s.ClaimNotifications(ctx, fmt.Sprint("server-", i), []Telling{tell}, t0, t0.Add(-time.Minute))
+				if err != nil {
+					t.Error(err)
+				}
+				won.Add(int32(len(got)))
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if won.Load() != 1 {
+			t.Fatalf("round %d: %d servers claimed one telling", round, won.Load())
+		}
 	}
 }

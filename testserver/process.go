@@ -1,9 +1,9 @@
 // Package testserver runs the real servers Pitwall's tests talk to:
-// Mosquitto and InfluxDB 1.8, each on free loopback ports in a temporary
+// Mosquitto, InfluxDB 1.8 and PostgreSQL, each on free loopback ports in a temporary
 // directory, stoppable, killable and restartable on the same ports with
 // their data. A test whose server is not installed is skipped with a
 // clear message, except under CI, where that fails it (scripts/test
-// installs both).
+// installs them).
 package testserver
 
 import (
@@ -37,6 +37,7 @@ type process struct {
 	args    []string
 	logPath string
 	up      func() bool // the server answers
+	attr    *syscall.SysProcAttr
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -56,6 +57,7 @@ func (p *process) start() {
 	}
 	cmd := exec.Command(p.bin, p.args...)
 	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = p.attr
 	if err := cmd.Start(); err != nil {
 		p.t.Fatalf("starting %s: %v", p.name, err)
 	}

@@ -25,7 +25,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintln(stdout, "usage: pitwall bench obd|agent --adapter URL [--duration D] [--pids LIST] [--json]")
 		fmt.Fprintln(stdout, "       pitwall bench ingest --broker URL --influx-url URL [--vehicles N] [--duration D] [--json]")
 		fmt.Fprintln(stdout, "       pitwall bench alerts [--broker URL] [--vehicles N] [--duration D] [--json]")
-		fmt.Fprintln(stdout, "       pitwall bench api [--vehicles N] [--clients N] [--duration D] [--json]")
+		fmt.Fprintln(stdout, "       pitwall bench api [--store sqlite,postgres://...] [--vehicles N] [--clients N] [--duration D] [--rounds N] [--json]")
 		return flag.ErrHelp
 	}
 	switch args[0] {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/pitwall-io/pitwall/store"
 )
@@ -12,7 +11,11 @@ import (
 // openExisting opens the database the server made: a tool never creates
 // one, so a mistyped --db is an error, not a new empty file.
 func openExisting(ctx context.Context, db string) (*store.Store, error) {
-	if !strings.Contains(db, "://") {
+	e, err := store.Engine(db)
+	if err != nil {
+		return nil, err
+	}
+	if e == store.SQLite {
 		if _, err := os.Stat(db); err != nil {
 			return nil, fmt.Errorf("database %s: %w (give --db; `pitwall server` creates the database on its first start)", db, err)
 		}

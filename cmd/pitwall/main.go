@@ -35,6 +35,7 @@ func commands() []command {
 		{"rules", "check rule files, print the built-in rule pack", "check FILE... | builtin", runRules},
 		{"devices", "register devices, revoke them, export Mosquitto passwords and ACLs", "add|list|revoke|rotate|export|hash [flags]", runDevices},
 		{"shops", "add repair shops from YAML files, checked field by field", "add FILE.yaml [--db PATH]", runShops},
+		{"store", "move an installation's database: copy its SQLite file into PostgreSQL", "migrate --from FILE.db --to postgres://...", runStore},
 		{"users", "add people who sign in (owners, shops' staff, administrators) or servers that read the broker", "add EMAIL --role owner|shop|admin [flags] | add NAME --role server", runUsers},
 		{"tail", "print the wire messages passing a broker (--json: one object a line)", "--broker URL [--user NAME --secret-file F] [--device ID] [--json]", runTail},
 		{"sim", "simulate an ELM327 and a car, a car's ECUs on SocketCAN, or a fleet; list scenarios and profiles", "elm327|can|fleet|scenarios|profiles [flags]", runSim},

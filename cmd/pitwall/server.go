@@ -6,10 +6,11 @@ import (
 	"io"
 
 	"github.com/pitwall-io/pitwall/server"
+	"github.com/pitwall-io/pitwall/store"
 )
 
 func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("server", "--config server.yaml | --broker URL | --embedded-broker ADDR | --embedded-broker-tls ADDR --embedded-broker-cert F --embedded-broker-key F [--influx-url URL ...] [--http ADDR] [--db PATH]",
+	fs := newFlags("server", "--config server.yaml | --broker URL | --embedded-broker ADDR | --embedded-broker-tls ADDR --embedded-broker-cert F --embedded-broker-key F [--influx-url URL ...] [--http ADDR] [--db PATH|URL]",
 		"Runs the cloud side: consumes every car's messages from the broker (or runs an embedded\n"+
 			"one), stores telemetry in InfluxDB (or the embedded engine) and the rest in the database,\n"+
 			"acknowledging nothing before it is stored, and serves /metrics, /healthz and /readyz.\n"+
@@ -26,7 +27,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	token := fs.String("influx-token", "", "InfluxDB token (user:password for 1.8)")
 	httpAddr := fs.String("http", "", "HTTP address (default 127.0.0.1:8080)")
 	publicURL := fs.String("public-url", "", "how people and dongles reach the server, for emailed links and pairing (default http://HTTP)")
-	db := fs.String("db", "", "database file (default /var/lib/pitwall/pitwall.db)")
+	db := fs.String("db", "", "database: a SQLite file (default "+server.DefaultStorePath+") or a postgres:// URL")
 	verbose := fs.Bool("v", false, "log details to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -41,9 +42,17 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for dst, v := range map[*string]string{&cfg.Ingest.Broker.URL: *brokerURL, &cfg.EmbeddedBroker.Addr: *embedded,
 		&cfg.EmbeddedBroker.TLS.Addr: *embeddedTLS, &cfg.EmbeddedBroker.TLS.CertFile: *embeddedCert, &cfg.EmbeddedBroker.TLS.KeyFile: *embeddedKey, &cfg.Ingest.Group: *group,
 		&cfg.Series.Influx.URL: *influxURL, &cfg.Series.Influx.Bucket: *bucket, &cfg.Series.Influx.Token: *token,
-		&cfg.HTTP.Addr: *httpAddr, &cfg.Store.Path: *db, &cfg.HTTP.PublicURL: *publicURL} {
+		&cfg.HTTP.Addr: *httpAddr, &cfg.HTTP.PublicURL: *publicURL} {
 		if v != "" {
 			*dst = v
+		}
+	}
+	if *db != "" {
+		// A URL is PostgreSQL; anything else goes to the path, where a
+		// URL of another scheme is refused rather than made a file.
+		cfg.Store.Path, cfg.Store.URL = *db, ""
+		if e, err := store.Engine(*db); err == nil && e == store.Postgres {
+			cfg.Store.Path, cfg.Store.URL = "", *db
 		}
 	}
 	if *influxURL != "" {
@@ -64,6 +73,6 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			broker += " and " + s.Broker.TLSURL()
 		}
 	}
-	fmt.Fprintf(stderr, "pitwall server %s: http %s, broker %s, series %s, database %s\n", version, s.HTTPAddr(), broker, cfg.Series.Engine, cfg.Store.Path)
+	fmt.Fprintf(stderr, "pitwall server %s: http %s, broker %s, series %s, database %s\n", version, s.HTTPAddr(), broker, cfg.Series.Engine, cfg.Store.DB())
 	return s.Run(ctx)
 }
