@@ -107,6 +107,7 @@ func Scan(ctx context.Context, c *Client) (*ScanReport, error) {
 		return nil, fmt.Errorf("obd: the car did not answer (is the ignition on and the adapter plugged in?): %w", err)
 	}
 	r.Protocol = c.Protocol().String()
+	problem("supported PIDs (service 01)", c.DiscoveryProblems())
 	var all PIDSet
 	ecus := make([]ECU, 0, len(sets))
 	for e, s := range sets {

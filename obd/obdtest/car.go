@@ -34,7 +34,24 @@ type ECU struct {
 	RefusePacked bool
 	// Silent09 makes the ECU ignore service 09 entirely.
 	Silent09 bool
+	// Refuse makes the ECU answer the requests given in hex (e.g. "0900",
+	// "0100") as the Refusal says instead of answering them, as many real
+	// ECUs do with their supported maps.
+	Refuse map[string]Refusal
 }
+
+// Refusal is how an ECU fails to answer a request.
+type Refusal int
+
+// The ways of not answering.
+const (
+	// RefuseSilent: no answer at all (an ELM327 prints NO DATA).
+	RefuseSilent Refusal = iota + 1
+	// RefuseNegative: 7F, the service, 12 (sub-function not supported).
+	RefuseNegative
+	// RefuseEmpty: a supported map with no bit set.
+	RefuseEmpty
+)
 
 // Car answers requests from its ECUs.
 type Car struct {
@@ -97,6 +114,14 @@ func (c *Car) Answer(req obd.Request) []obd.Response {
 
 func (c *Car) answer(e *ECU, req obd.Request) [][]byte {
 	reply := req.Service.Reply()
+	switch e.Refuse[fmt.Sprintf("%X", req.Bytes())] {
+	case RefuseSilent:
+		return nil
+	case RefuseNegative:
+		return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCSubFunctionNotSupported)}}
+	case RefuseEmpty:
+		return [][]byte{append([]byte{reply}, append(req.Data, 0, 0, 0, 0)...)}
+	}
 	switch req.Service {
 	case obd.ServiceCurrentData:
 		if len(req.Data) == 0 || len(req.Data) > obd.MaxPack || len(req.Data) > 1 && (e.RefusePacked || c.Legacy) {
