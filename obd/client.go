@@ -38,6 +38,7 @@ type Client struct {
 	supported map[ECU]PIDSet // from the bitmaps; nil until discovered
 	notes     []error        // what discovery was not answered
 	probed    error          // set when the PIDs were found without a map
+	mids      *midState      // service 06 maps and what went unanswered; nil until read
 	scaling   map[ECU]*Scaling
 	packFails int  // consecutive packed requests that failed
 	packOff   bool // packed requests proved not to work
@@ -79,7 +80,7 @@ type Reading struct {
 func (c *Client) Forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.supported, c.scaling, c.notes, c.probed = nil, nil, nil, nil
+	c.supported, c.scaling, c.notes, c.probed, c.mids = nil, nil, nil, nil, nil
 	c.packFails, c.packOff = 0, false
 }
 
@@ -222,7 +223,7 @@ func (c *Client) bitmaps(ctx context.Context, svc Service, suffix []byte, first 
 	var notes []error
 	for base := 0; base <= 0xE0; base += 0x20 {
 		req := Request{Service: svc, Data: append([]byte{byte(base)}, suffix...), Expect: first}
-		item := fmt.Sprintf("PID %02X (supported-PID map)", base)
+		item := mapItem(svc, base)
 		if base > 0 {
 			req.Expect = owed(sets, PID(base))
 		}
@@ -268,6 +269,14 @@ func (c *Client) bitmaps(ctx context.Context, svc Service, suffix []byte, first 
 		return nil, notes, fmt.Errorf("obd: no ECU reported supported PIDs: %w", errors.Join(append([]error{ErrNoData}, notes...)...))
 	}
 	return sets, notes, nil
+}
+
+// mapItem names supported map base of a service in an UnansweredError.
+func mapItem(svc Service, base int) string {
+	if svc == ServiceTestResults {
+		return fmt.Sprintf("MID %02X (supported-MID map)", base)
+	}
+	return fmt.Sprintf("PID %02X (supported-PID map)", base)
 }
 
 // ecusWith lists the ECUs whose set holds p, in address order.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -464,4 +465,144 @@ func groupByECU(resp []Response) []ecuGroup {
 		out[i].msgs = append(out[i].msgs, r.Data)
 	}
 	return out
+}
+
+// MonitorFallbackMIDs are the monitors asked of a car that answers no
+// supported-MID map: misfire (all cylinders), catalyst bank 1, the first
+// O2 sensors of bank 1 and 2, catalyst bank 2, then the misfire monitors
+// of cylinders 1 to 8.
+var MonitorFallbackMIDs = []MonitorID{MIDMisfire, MIDCatalystBank1, MIDO2Bank1Sensor1, MIDO2Bank1Sensor2, 0x05, 0x06, MIDCatalystBank2,
+	0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9}
+
+// midState is what the client learned of service 06 until Forget.
+type midState struct {
+	maps      map[ECU]PIDSet // supported MIDs per ECU
+	notes     []error        // what the map walk was not answered
+	mapless   bool           // no ECU gave a map
+	silent    map[MonitorID]bool
+	noService bool // without a map, the first monitors asked went unanswered
+}
+
+// mapProbes is how many monitors are asked of a car without a
+// supported-MID map before it is taken not to do service 06.
+const mapProbes = 3
+
+// MonitorTests reads service 06, the on-board monitors' test results, from
+// every ECU (CAN only): the supported-MID maps (remembered until Forget),
+// then one request per monitor, for the monitors given or, with none
+// given, every monitor the maps list. A monitor given that no map lists
+// is asked anyway, once until Forget; a car that answers no map has
+// MonitorFallbackMIDs asked, and when the first three of them go
+// unanswered too it is taken not to do service 06. What the car did not
+// answer comes back in the error (*UnansweredError each) beside the
+// results that came.
+func (c *Client) MonitorTests(ctx context.Context, mids ...MonitorID) ([]TestResult, error) {
+	if p := c.Protocol(); p != ProtocolUnknown && !p.CAN() {
+		return nil, fmt.Errorf("obd: service 06 results are read on CAN only (this car speaks %s): %w", p, ErrUnsupported)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	if c.mids == nil {
+		st := &midState{silent: map[MonitorID]bool{}}
+		var expect []int
+		if len(c.supported) > 0 {
+			expect = make([]int, len(c.supported))
+		}
+		maps, notes, err := c.bitmaps(ctx, ServiceTestResults, nil, expect)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, errBitmapTransport) {
+			return nil, err // the adapter failed: try again next time
+		}
+		st.maps, st.notes, st.mapless = maps, notes, len(maps) == 0
+		if err != nil {
+			st.notes = append(st.notes, &UnansweredError{Service: ServiceTestResults, Item: mapItem(ServiceTestResults, 0), Map: true, Err: err})
+		}
+		c.mids = st
+		errs = append(errs, st.notes...)
+	}
+	st := c.mids
+	if st.noService {
+		return nil, fmt.Errorf("obd: service 06: the car answers neither the supported-MID map nor the first monitors asked: %w", ErrNoData)
+	}
+	var ask []MonitorID
+	switch {
+	case len(mids) > 0:
+		for _, m := range mids {
+			if !m.IsMap() && !slices.Contains(ask, m) {
+				ask = append(ask, m)
+			}
+		}
+	case st.mapless:
+		ask = MonitorFallbackMIDs
+	default:
+		var all PIDSet
+		for _, s := range st.maps {
+			all.Union(s)
+		}
+		for _, p := range all.List() {
+			if !MonitorID(p).IsMap() {
+				ask = append(ask, MonitorID(p))
+			}
+		}
+	}
+	var out []TestResult
+	answered, tried := false, 0
+	for _, m := range ask {
+		listed := ecusWith(st.maps, PID(m))
+		if len(listed) == 0 && st.silent[m] {
+			continue // asked once without a map entry already, to no answer
+		}
+		req := Request{Service: ServiceTestResults, Data: []byte{byte(m)}}
+		if len(listed) > 0 {
+			req.Expect = make([]int, len(listed))
+		}
+		tried++
+		resp, err := c.t.Do(ctx, req)
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		got, bad := false, false
+		var refused []error
+		for _, r := range resp {
+			if neg := negative(r); neg != nil {
+				refused = append(refused, neg)
+				continue
+			}
+			rs, err := DecodeTestResults(r.ECU, r.Data)
+			if err == nil && rs[0].MID != m {
+				err = malformed("service 06 answer", r.Data, "results of monitor %s where %s was asked", rs[0].MID, m)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ECU %s: %w", r.ECU, err))
+				bad = true
+				continue
+			}
+			out = append(out, rs...)
+			got = true
+		}
+		if got {
+			answered = true
+			continue
+		}
+		if err == nil {
+			err = errors.Join(refused...)
+		}
+		if err == nil && bad {
+			continue // reported as undecodable already
+		}
+		if len(listed) == 0 {
+			st.silent[m] = true
+		}
+		name, _ := monitorName(m)
+		errs = append(errs, &UnansweredError{Service: ServiceTestResults, Item: fmt.Sprintf("MID %s (%s)", m, name), Listed: listed, Mapless: st.mapless, Err: err})
+		if st.mapless && !answered && tried == mapProbes {
+			st.noService = true
+			errs = append(errs, fmt.Errorf("obd: service 06: no supported-MID map and none of the first %d monitors answered; the car is taken not to report test results", mapProbes))
+			break
+		}
+	}
+	return out, errors.Join(errs...)
 }
