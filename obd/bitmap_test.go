@@ -138,3 +138,55 @@ func hasProblem(r *obd.ScanReport, step, text string) bool {
 	}
 	return false
 }
+
+// When several ECUs report a signal, the engine's value is the signal's;
+// another ECU's goes under its secondary name only where it differs by
+// more than a step; bit fields differ at any difference.
+func TestOneValuePerSignal(t *testing.T) {
+	read := func(ecu obd.ECU, p obd.PID, data ...byte) obd.Reading {
+		v, err := obd.Decode(p, data, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obd.Reading{ECU: ecu, PID: p, Value: v}
+	}
+	rs := []obd.Reading{
+		read("7E9", 0x0D, 52), read("7E8", 0x0D, 50), read("7EA", 0x0D, 49), // speed: 7E9 differs by 2
+		read("7E9", 0x0C, 0x1A, 0xF9), read("7E8", 0x0C, 0x1A, 0xF8), // rpm: a quarter rpm apart, one step
+		read("7E9", 0x01, 0x00, 0, 0, 0), read("7E8", 0x01, 0x81, 0x07, 0x65, 0x04), // the MIL differs
+	}
+	vals, dropped := obd.OneValuePerSignal(rs)
+	got := map[string]string{}
+	for _, v := range vals {
+		got[v.Signal] = fmt.Sprintf("%v@%s", v.Value, v.ECU)
+	}
+	want := map[string]string{
+		"Vehicle.Speed": "50@7E8", "Vehicle.OBD.Secondary.Speed": "52@7E9",
+		"Vehicle.Powertrain.CombustionEngine.Speed": "1726@7E8",
+		"Vehicle.OBD.Status.IsMILOn":                "1@7E8", "Vehicle.OBD.Secondary.OBD.Status.IsMILOn": "0@7E9",
+		"Vehicle.Diagnostics.DTCCount": "1@7E8", "Vehicle.OBD.Secondary.Diagnostics.DTCCount": "0@7E9",
+	}
+	if len(got) != len(want) || len(vals) != len(want) {
+		t.Fatalf("values %v", got)
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %s, want %s", k, got[k], w)
+		}
+	}
+	if dropped != 2 { // 7EA's speed (a second secondary) and 7E9's rpm (one step)
+		t.Errorf("dropped %d, want 2", dropped)
+	}
+	for _, c := range []struct {
+		a, b obd.ECU
+		less bool
+	}{{"7E8", "7E9", true}, {"7E9", "7E8", false}, {"18DAF110", "18DAF118", true}, {"18DAF118", "18DAF110", false},
+		{"10", "18", true}, {"7E9", "7EA", true}, {"7EA", "18DAF112", true}} {
+		if (obd.CompareECUs(c.a, c.b) < 0) != c.less {
+			t.Errorf("CompareECUs(%s, %s) = %d", c.a, c.b, obd.CompareECUs(c.a, c.b))
+		}
+	}
+	if p, ok := obd.PrimarySignal(obd.SecondarySignal("Vehicle.Speed")); !ok || p != "Vehicle.Speed" {
+		t.Errorf("primary of the secondary speed: %q", p)
+	}
+}

@@ -106,14 +106,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := wire.ValidDeviceID(cfg.Prefix + "-00001"); err != nil {
 		return Result{}, fmt.Errorf("fleet: prefix: %w", err)
 	}
-	var names []string
+	var names, second []string
 	for _, p := range Plan {
 		info, _ := obd.Lookup(p)
 		for _, f := range info.Fields {
-			names = append(names, f.Signal)
+			names, second = append(names, f.Signal), append(second, obd.SecondarySignal(f.Signal))
 		}
 	}
-	names = append(names, wire.BatteryVoltage)
+	names = append(append(names, wire.BatteryVoltage), second...)
 	aliases, err := wire.NewAliases(names)
 	if err != nil {
 		return Result{}, err
@@ -284,11 +284,11 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 		if err != nil && len(rs) == 0 {
 			continue
 		}
-		for _, r := range rs {
-			for _, m := range r.Value.Measurements {
-				if s, ok := v.aliases.ByName(m.Signal); ok {
-					batch.Add(s, now, m.Value)
-				}
+		// One value per signal and instant, as the agent sends them.
+		vals, _ := obd.OneValuePerSignal(rs)
+		for _, x := range vals {
+			if s, ok := v.aliases.ByName(x.Signal); ok {
+				batch.Add(s, now, x.Value)
 			}
 		}
 		if s, ok := v.aliases.ByName(wire.BatteryVoltage); ok {

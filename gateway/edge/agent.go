@@ -127,17 +127,11 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	return a, nil
 }
 
-// catalog is every signal the agent may send: all the PID table's fields
-// and the battery voltage. Aliases number them in a fixed order.
-func catalog() []string {
-	var names []string
-	for _, p := range obd.PIDs() {
-		for _, f := range p.Fields {
-			names = append(names, f.Signal)
-		}
-	}
-	return append(names, wire.BatteryVoltage)
-}
+// catalog is every signal the agent may send: all the PID table's fields,
+// the battery voltage, the service 06 misfire counts, then each PID
+// field's secondary name (a second ECU's differing value). Aliases number
+// them in a fixed order.
+func catalog() []string { return obd.Signals() }
 
 // announce records a birth message: at boot, and again when the VIN or the
 // adapter become known.

@@ -334,25 +334,27 @@ func (s *session) awake(ctx context.Context) error {
 	a.metrics.pids.Add(float64(len(rs)))
 	var rpm, speed, coolant, fuelRate, maf, odo = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	mil := math.NaN()
-	for _, r := range rs {
-		for _, m := range r.Value.Measurements {
-			s.sample(m.Signal, now, m.Value)
-			switch m.Signal {
-			case "Vehicle.Powertrain.CombustionEngine.Speed":
-				rpm = math.Max(orZero(rpm), m.Value)
-			case "Vehicle.Speed":
-				speed = m.Value
-			case "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature":
-				coolant = m.Value
-			case "Vehicle.OBD.FuelRate":
-				fuelRate = m.Value
-			case "Vehicle.Powertrain.CombustionEngine.MAF":
-				maf = m.Value
-			case "Vehicle.TraveledDistance":
-				odo = m.Value
-			case "Vehicle.OBD.Status.IsMILOn":
-				mil = m.Value
-			}
+	// One value per signal and instant: the engine ECU's, and another
+	// ECU's only where it differs (obd.OneValuePerSignal).
+	vals, repeated := obd.OneValuePerSignal(rs)
+	a.metrics.repeated.Add(float64(repeated))
+	for _, v := range vals {
+		s.sample(v.Signal, now, v.Value)
+		switch v.Signal {
+		case "Vehicle.Powertrain.CombustionEngine.Speed":
+			rpm = v.Value
+		case "Vehicle.Speed":
+			speed = v.Value
+		case "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature":
+			coolant = v.Value
+		case "Vehicle.OBD.FuelRate":
+			fuelRate = v.Value
+		case "Vehicle.Powertrain.CombustionEngine.MAF":
+			maf = v.Value
+		case "Vehicle.TraveledDistance":
+			odo = v.Value
+		case "Vehicle.OBD.Status.IsMILOn":
+			mil = v.Value
 		}
 	}
 	// The battery once a second, and at every pass while the engine is
@@ -377,13 +379,6 @@ func (s *session) awake(ctx context.Context) error {
 		s.readCodes(ctx)
 	}
 	return nil
-}
-
-func orZero(x float64) float64 {
-	if math.IsNaN(x) {
-		return 0
-	}
-	return x
 }
 
 // engine tracks the engine starting and stopping.
