@@ -48,6 +48,8 @@ type Car struct {
 
 	progress map[string]time.Duration // readiness monitor test time this cycle
 	complete map[string]bool
+
+	tests testResults // service 06
 }
 
 // New builds a car in the state the scenario starts it in. The same
@@ -61,6 +63,7 @@ func New(spec Spec, sc Scenario, seed uint64) *Car {
 		diags:    diagnosticsFor(sc.Faults),
 		progress: map[string]time.Duration{},
 		complete: map[string]bool{},
+		tests:    newTestResults(spec.Cylinders),
 	}
 	if len(c.plan) == 0 {
 		c.plan = DefaultDrive
@@ -122,7 +125,9 @@ func (c *Car) Spec() Spec {
 func (c *Car) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.s.clone()
+	s := c.s.clone()
+	c.fillTests(&s)
+	return s
 }
 
 // Advance moves the model on by d, in steps of Step.
@@ -162,6 +167,7 @@ func (c *Car) ClearDTCs() {
 	for _, d := range c.diags {
 		d.failedFor, d.total = 0, 0
 	}
+	c.clearTests()
 	c.updateMonitors()
 }
 
@@ -192,6 +198,7 @@ func (c *Car) step(dt time.Duration) {
 	c.s.Time += dt
 	c.drive(dt)
 	c.engine(dt, sec)
+	c.monitorResults(dt)
 	c.temperatures(dt, sec)
 	c.fuelling(dt, sec)
 	c.electrics(dt, sec)
@@ -377,7 +384,9 @@ func (c *Car) fuelling(dt time.Duration, sec float64) {
 		steady = s.O2Up
 	}
 	s.O2Down = clamp((1-worn)*steady+worn*s.O2Up, 0.02, 1.0)
-	c.catalystSwitchRatio = worn // what the ECU's comparison of the two would find
+	// What the ECU's comparison of the two finds: a good catalyst's
+	// downstream sensor switches a little, a dead one's as the upstream.
+	c.catalystSwitchRatio = healthyCatalyst + (1-healthyCatalyst)*worn
 
 	if decelCut {
 		s.FuelRate = 0

@@ -120,8 +120,14 @@ func TestScenariosProduceTheirCodes(t *testing.T) {
 			return want(sig.runMin < 13, "running voltage down to %.2f", sig.runMin)
 		}},
 	}
+	// Scenarios that take longer than two hours, or whose point is not a
+	// code, have tests of their own.
+	ownTest := map[string]string{"misfire-developing": "TestMonitorResultsLeadTheCode", "catalyst-aging": "TestMonitorResultsLeadTheCode"}
 	for _, sc := range Builtins() {
 		tc, ok := cases[sc.Name]
+		if ownTest[sc.Name] != "" {
+			continue
+		}
 		if !ok {
 			t.Errorf("scenario %s has no test case", sc.Name)
 			continue
@@ -319,7 +325,8 @@ func TestBuiltinsListed(t *testing.T) {
 			t.Errorf("%s has no description", sc.Name)
 		}
 	}
-	want := []string{"alternator", "catalyst", "coolant-leak", "evap-leak", "healthy", "lean", "misfire", "o2-sensor", "overheat", "weak-battery"}
+	want := []string{"alternator", "catalyst", "catalyst-aging", "coolant-leak", "evap-leak", "healthy", "lean", "misfire", "misfire-developing",
+		"o2-sensor", "overheat", "weak-battery"}
 	if !slices.Equal(names, want) {
 		t.Errorf("built-ins %v, want %v", names, want)
 	}
@@ -336,5 +343,42 @@ func TestVINFor(t *testing.T) {
 			t.Fatalf("VINFor(%d) = %s repeats", n, v)
 		}
 		seen[v] = true
+	}
+}
+
+// The misfire and catalyst monitors' results (service 06) move drives
+// before the fault sets its code, and only for the faulty cylinder.
+func TestMonitorResultsLeadTheCode(t *testing.T) {
+	for _, c := range []struct {
+		scenario string
+		code     obd.DTC
+		moved    func(s State) bool
+	}{
+		{"misfire-developing", 0x0303, func(s State) bool { return s.MisfireAverage[2] >= 10 }},
+		{"catalyst-aging", P0420, func(s State) bool { return s.CatalystRatio > 0.3 }},
+	} {
+		sc, err := Load(c.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		car := New(DefaultSpec(), sc, 7)
+		var moved, coded time.Duration
+		for at := time.Duration(0); at < 24*time.Hour && coded == 0; at += 10 * time.Second {
+			car.AdvanceTo(at)
+			s := car.State()
+			if moved == 0 && c.moved(s) {
+				moved = at
+			}
+			if slices.Contains(s.Pending, c.code) || slices.Contains(s.Stored, c.code) {
+				coded = at
+			}
+			if c.scenario == "misfire-developing" && (s.MisfireCount[0]+s.MisfireCount[1]+s.MisfireCount[3] != 0 || s.MisfireAverage[1] != 0) {
+				t.Fatalf("healthy cylinders misfire: %v %v", s.MisfireCount, s.MisfireAverage)
+			}
+		}
+		if moved == 0 || coded == 0 || coded-moved < time.Hour {
+			t.Errorf("%s: the result moved at %v, %v set at %v: want it an hour or more before", c.scenario, moved, c.code, coded)
+		}
+		t.Logf("%s: the monitor's result moved at %v, %v was set at %v", c.scenario, moved, c.code, coded)
 	}
 }

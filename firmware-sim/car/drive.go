@@ -86,6 +86,7 @@ func (c *Car) runEngine(dt time.Duration) {
 			c.warmedUp = false
 			c.evapState = 0
 			c.rpm = 500
+			c.newDriveCycle()
 			for _, m := range cycleMonitors {
 				c.progress[m] = 0
 			}

@@ -32,6 +32,7 @@ type Module struct {
 	clock   *car.Clock
 	pids    obd.PIDSet
 	freeze  obd.PIDSet
+	mids    obd.PIDSet // service 06 monitors (engine only)
 	engine  bool
 	framing obd.Framing
 
@@ -84,6 +85,12 @@ func Modules(c *car.Car, clock *car.Clock, opt Options) []*Module {
 	}
 	for _, p := range transmissionPIDs {
 		tcm.pids.Add(p)
+	}
+	for _, mid := range []obd.MonitorID{obd.MIDO2Bank1Sensor1, obd.MIDCatalystBank1, obd.MIDMisfire} {
+		eng.mids.Add(obd.PID(mid))
+	}
+	for n := 1; n <= c.Spec().Cylinders; n++ {
+		eng.mids.Add(obd.PID(obd.MisfireMID(n)))
 	}
 	switch {
 	case opt.Legacy: // the older protocols name the sender by its source byte
@@ -145,6 +152,13 @@ func (m *Module) answer(req obd.Request) [][]byte {
 			return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCIncorrectLength)}}
 		}
 		return m.vehicleInfo(req.Data[0])
+	case obd.ServiceTestResults:
+		// The older protocols' layout of service 06 is not modelled; the
+		// transmission runs no emission monitors.
+		if !m.engine || m.framing == obd.FramingLegacy || len(req.Data) != 1 {
+			return nil
+		}
+		return m.testResults(obd.MonitorID(req.Data[0]))
 	}
 	return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCServiceNotSupported)}}
 }
@@ -222,6 +236,56 @@ func (m *Module) vehicleInfo(info byte) [][]byte {
 		return nil
 	}
 	return obd.EncodeInfo(info, m.framing, it)
+}
+
+// testResults answers service 06 for one monitor, or a supported-MID map,
+// from what the car's monitors measured.
+func (m *Module) testResults(mid obd.MonitorID) [][]byte {
+	if mid.IsMap() {
+		b := bitmap(obd.PID(mid), m.mids)
+		if b == nil {
+			return nil
+		}
+		return [][]byte{append([]byte{obd.ServiceTestResults.Reply(), byte(mid)}, b...)}
+	}
+	if !m.mids.Has(obd.PID(mid)) {
+		return nil
+	}
+	s := m.car.State()
+	const volts, ms, ratio, counts = 0x0A, 0x10, 0x20, 0x24
+	var recs []obd.TestRecord
+	rec := func(tid obd.TestID, us byte, v, lo, hi float64) {
+		recs = append(recs, obd.TestRecord{MID: mid, TID: tid, UnitScaling: us, Value: v, Min: lo, Max: hi})
+	}
+	misfire := func(count, avg float64) {
+		rec(obd.TIDMisfireAverage, counts, avg, 0, 65535)
+		rec(obd.TIDMisfireCount, counts, count, 0, 65535)
+	}
+	switch {
+	case mid == obd.MIDO2Bank1Sensor1:
+		rec(obd.TIDRichToLeanThreshold, volts, 0.45, 0.45, 0.45)
+		rec(obd.TIDLeanToRichThreshold, volts, 0.45, 0.45, 0.45)
+		rec(obd.TIDMinVoltage, volts, s.O2MinVoltage, 0, 0.25)   // it must reach lean
+		rec(obd.TIDMaxVoltage, volts, s.O2MaxVoltage, 0.65, 1.1) // and rich
+		rec(obd.TIDSensorPeriod, ms, s.O2Period*1000, 0, 1600)   // P0133 beyond
+	case mid == obd.MIDCatalystBank1:
+		rec(0x80, ratio, s.CatalystRatio, 0, 0.6) // P0420 beyond
+	case mid == obd.MIDMisfire:
+		var count, avg float64
+		for i := range s.MisfireCount {
+			count += float64(s.MisfireCount[i])
+			avg += s.MisfireAverage[i]
+		}
+		misfire(count, avg)
+	default: // a cylinder's misfire monitor
+		n := int(mid - obd.MIDMisfireCyl1)
+		misfire(float64(s.MisfireCount[n]), s.MisfireAverage[n])
+	}
+	msg, err := obd.EncodeTestResults(recs)
+	if err != nil {
+		panic(err) // the records above use J1979's scalings
+	}
+	return [][]byte{msg}
 }
 
 // Port is one node's connection to a CAN bus.
