@@ -15,6 +15,10 @@ type State struct {
 	Ignition bool
 	Running  bool // the engine runs (cranking counts as not yet)
 	Cranking bool
+	// AutoStops and AutoRestarts count, since the key was turned, the
+	// times stop-start or the hybrid system stopped the engine and started
+	// it again.
+	AutoStops, AutoRestarts int
 
 	Speed    float64 // km/h
 	Gear     int     // 0 neutral or stopped

@@ -65,7 +65,7 @@ var transmissionPIDs = []obd.PID{0x01, 0x0D, 0xA4}
 
 // Modules builds the engine and transmission modules of a car. clock says
 // what time it is in the car's world; each answer first brings the car up
-// to that time.
+// to that time. With the ignition off the modules do not answer.
 func Modules(c *car.Car, clock *car.Clock, opt Options) []*Module {
 	framing := obd.FramingCAN
 	if opt.Legacy {
@@ -124,6 +124,9 @@ func (m *Module) Answer(req obd.Request) [][]byte {
 
 func (m *Module) answer(req obd.Request) [][]byte {
 	m.car.AdvanceTo(m.clock.Sim())
+	if !m.car.Ignition() {
+		return nil // a parked car's modules sleep
+	}
 	switch req.Service {
 	case obd.ServiceCurrentData:
 		return m.currentData(req.Data)

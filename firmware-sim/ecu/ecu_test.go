@@ -77,7 +77,7 @@ func TestScanOverCAN(t *testing.T) {
 func TestLegacyAndClear(t *testing.T) {
 	c := car.New(car.DefaultSpec(), scenario(t, "misfire"), 4)
 	clock := car.ManualClock()
-	clock.Set(30 * time.Minute)
+	clock.Set(24 * time.Minute) // still driving: a parked car's modules sleep
 	cl := obd.NewClient(Direct(Modules(c, clock, Options{Legacy: true})))
 	ctx := context.Background()
 	codes, err := cl.DTCs(ctx, obd.ServiceStoredDTCs)
@@ -102,7 +102,9 @@ func TestLegacyAndClear(t *testing.T) {
 
 func TestResponseTimes(t *testing.T) {
 	c := car.New(car.DefaultSpec(), scenario(t, "healthy"), 1)
-	ms := Modules(c, car.ManualClock(), Options{Seed: 3})
+	clock := car.ManualClock()
+	clock.Set(time.Minute) // the ignition is on
+	ms := Modules(c, clock, Options{Seed: 3})
 	for _, m := range ms {
 		var sum time.Duration
 		for i := 0; i < 1000; i++ {
