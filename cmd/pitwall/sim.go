@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -62,7 +63,7 @@ func simScenarios(args []string, stdout io.Writer) error {
 }
 
 func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sim elm327", "--listen pty|tcp://HOST:PORT [--scenario NAME] [--seed N] [--speed X] [--profile P]",
+	fs := newFlags("sim elm327", "--listen pty|tcp://HOST:PORT [--scenario NAME] [--seed N] [--speed X] [--profile P] [--refuse 0900,...]",
 		"Emulates an ELM327 adapter plugged into a simulated car and serves it until stopped. The first\n"+
 			"line printed is the pseudo-terminal's path (open it as serial://PATH) or the TCP address.", stdout)
 	listen := fs.String("listen", "tcp://127.0.0.1:35000", "pty, or tcp://HOST:PORT")
@@ -73,6 +74,7 @@ func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	protocol := fs.String("protocol", "6", "the car's bus: 6 (CAN 11-bit), 7 (CAN 29-bit) or 3 (ISO 9141-2)")
 	noTiming := fs.Bool("no-timing", false, "answer at once instead of at the adapter's speed")
 	ecus := fs.String("ecus", "all", "all (engine and transmission) or engine")
+	refuse := fs.String("refuse", "", "requests the ECUs do not answer, in hex and comma-separated (0900,0600: a car that refuses its supported maps)")
 	verbose := fs.Bool("v", false, "log sessions to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -101,7 +103,17 @@ func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	c := car.New(car.DefaultSpec(), sc, *seed)
 	clock := car.NewClock(*speed)
-	mods := ecu.Modules(c, clock, ecu.Options{Legacy: proto == obd.ProtocolISO9141, Extended: proto == obd.ProtocolCAN29_500, Seed: *seed})
+	var refused []string
+	for _, r := range strings.Split(*refuse, ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		if b, err := hex.DecodeString(r); err != nil || len(b) == 0 || len(b) > 7 {
+			return usageError{fmt.Sprintf("--refuse %q: want OBD requests in hex, like 0900,0600", r)}
+		}
+		refused = append(refused, r)
+	}
+	mods := ecu.Modules(c, clock, ecu.Options{Legacy: proto == obd.ProtocolISO9141, Extended: proto == obd.ProtocolCAN29_500, Seed: *seed, Refuse: refused})
 	switch *ecus {
 	case "all":
 	case "engine":

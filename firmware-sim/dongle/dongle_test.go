@@ -207,3 +207,50 @@ func BenchmarkPIDRate(b *testing.B) {
 		})
 	}
 }
+
+// A whole scan through Pitwall's ELM327 client against the timed emulator
+// (TCP loopback, both modules), for a car that answers its supported maps
+// and for a foreign-style one that refuses the service 09 and service 06
+// maps (every service 09 item is then asked without a map, and the
+// fallback monitors of service 06), on a genuine adapter and on a clone
+// (no count digit, no packing): what a `pitwall scan` user waits for.
+func BenchmarkScan(b *testing.B) {
+	for _, c := range []struct {
+		name, profile string
+		refuse        []string
+	}{
+		{"genuine/maps", "genuine", nil},
+		{"genuine/maps-refused", "genuine", []string{"0900", "0600"}},
+		{"clone/maps", "clone-v1.5", nil},
+		{"clone/maps-refused", "clone-v1.5", []string{"0900", "0600"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			sc, _ := car.Load("healthy")
+			vc := car.New(car.DefaultSpec(), sc, 1)
+			clock := car.ManualClock()
+			clock.Set(2 * time.Minute)
+			em := New(Config{Profile: Profiles[c.profile], Car: vc, Clock: clock, Modules: ecu.Modules(vc, clock, ecu.Options{Refuse: c.refuse}), Timing: true})
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			addrc := make(chan net.Addr, 1)
+			go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+			cl, err := elm327.Open(ctx, "tcp://"+(<-addrc).String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer cl.Close()
+			if _, err := obd.Scan(ctx, obd.NewClient(cl)); err != nil { // the first search
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				r, err := obd.Scan(ctx, obd.NewClient(cl))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.VIN == "" || len(r.ECUs[0].CalibrationIDs) == 0 {
+					b.Fatalf("VIN %q, calibration ids %v, problems %v", r.VIN, r.ECUs[0].CalibrationIDs, r.Problems)
+				}
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,7 @@ type Module struct {
 	pids    obd.PIDSet
 	freeze  obd.PIDSet
 	mids    obd.PIDSet // service 06 monitors (engine only)
+	refuse  map[string]bool
 	engine  bool
 	framing obd.Framing
 
@@ -50,6 +52,9 @@ type Options struct {
 	Extended bool
 	// Seed varies the response times.
 	Seed uint64
+	// Refuse lists requests, in hex ("0900", "0100"), the modules do not
+	// answer, as many real ECUs do with their supported maps.
+	Refuse []string
 }
 
 // enginePIDs are the service 01 PIDs the engine module supports.
@@ -92,6 +97,12 @@ func Modules(c *car.Car, clock *car.Clock, opt Options) []*Module {
 	for n := 1; n <= c.Spec().Cylinders; n++ {
 		eng.mids.Add(obd.PID(obd.MisfireMID(n)))
 	}
+	for _, m := range []*Module{eng, tcm} {
+		m.refuse = map[string]bool{}
+		for _, r := range opt.Refuse {
+			m.refuse[strings.ToUpper(r)] = true
+		}
+	}
 	switch {
 	case opt.Legacy: // the older protocols name the sender by its source byte
 		eng.Addr, tcm.Addr = "10", "18"
@@ -115,6 +126,10 @@ func (m *Module) ResponseTime() time.Duration {
 // negative answers to physical requests). req.ECU set means the request was
 // addressed to this module alone.
 func (m *Module) Answer(req obd.Request) [][]byte {
+	if m.refuse[req.String()] {
+		m.car.AdvanceTo(m.clock.Sim())
+		return nil
+	}
 	msgs := m.answer(req)
 	if req.ECU == "" && len(msgs) == 1 && len(msgs[0]) == 3 && msgs[0][0] == 0x7F {
 		return nil
