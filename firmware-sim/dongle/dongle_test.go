@@ -178,16 +178,9 @@ func BenchmarkPIDRate(b *testing.B) {
 			clock.Set(2 * time.Minute)
 			mods := ecu.Modules(vc, clock, ecu.Options{})
 			mods = mods[:1] // the engine alone, as the model assumes
-			em := New(Config{Profile: Profiles[name], Car: vc, Clock: clock, Modules: mods, Timing: true})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			addrc := make(chan net.Addr, 1)
-			go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
-			cl, err := elm327.Open(ctx, "tcp://"+(<-addrc).String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cl.Close()
+			cl := timedAdapter(ctx, b, Config{Profile: Profiles[name], Car: vc, Clock: clock, Modules: mods, Timing: true})
 			c := obd.NewClient(cl)
 			pids := []obd.PID{0x0C, 0x0D, 0x11, 0x04, 0x05, 0x0F}
 			if _, err := c.Read(ctx, pids...); err != nil { // discovery and the first search
@@ -229,16 +222,9 @@ func BenchmarkScan(b *testing.B) {
 			vc := car.New(car.DefaultSpec(), sc, 1)
 			clock := car.ManualClock()
 			clock.Set(2 * time.Minute)
-			em := New(Config{Profile: Profiles[c.profile], Car: vc, Clock: clock, Modules: ecu.Modules(vc, clock, ecu.Options{Refuse: c.refuse}), Timing: true})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			addrc := make(chan net.Addr, 1)
-			go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
-			cl, err := elm327.Open(ctx, "tcp://"+(<-addrc).String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cl.Close()
+			cl := timedAdapter(ctx, b, Config{Profile: Profiles[c.profile], Car: vc, Clock: clock, Modules: ecu.Modules(vc, clock, ecu.Options{Refuse: c.refuse}), Timing: true})
 			if _, err := obd.Scan(ctx, obd.NewClient(cl)); err != nil { // the first search
 				b.Fatal(err)
 			}
@@ -253,4 +239,19 @@ func BenchmarkScan(b *testing.B) {
 			}
 		})
 	}
+}
+
+// timedAdapter serves an emulator on TCP loopback until ctx ends and
+// opens Pitwall's ELM327 client on it, closed when the benchmark ends.
+func timedAdapter(ctx context.Context, b *testing.B, cfg Config) *elm327.Client {
+	b.Helper()
+	em := New(cfg)
+	addrc := make(chan net.Addr, 1)
+	go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+	cl, err := elm327.Open(ctx, "tcp://"+(<-addrc).String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cl.Close() })
+	return cl
 }

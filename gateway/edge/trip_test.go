@@ -3,12 +3,10 @@ package edge
 import (
 	"context"
 	"math"
-	"net"
 	"testing"
 	"time"
 
 	"github.com/pitwall-io/pitwall/firmware-sim/car"
-	"github.com/pitwall-io/pitwall/firmware-sim/dongle"
 	"github.com/pitwall-io/pitwall/firmware-sim/ecu"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
@@ -142,13 +140,7 @@ func TestAgentHybridIsOneTrip(t *testing.T) {
 	}
 	c := car.New(car.DefaultSpec(), sc, 1)
 	clock := car.NewClock(40)
-	em := dongle.New(dongle.Config{Profile: dongle.Profiles["genuine"], Car: c, Clock: clock, Modules: ecu.Modules(c, clock, ecu.Options{})})
-	ctx, cancel := context.WithCancel(context.Background())
-	addr := make(chan net.Addr, 1)
-	done := make(chan struct{})
-	go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addr <- a }); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	cfg := testConfig(t, "tcp://"+(<-addr).String(), b.URL())
+	cfg := testConfig(t, serveCar(t, c, clock), b.URL())
 	cfg.Trips.EndAfter = 30 * time.Second
 	w := watch(t, b.URL(), cfg.DeviceID)
 	_, stop := runAgent(t, cfg)
