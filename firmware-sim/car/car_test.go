@@ -399,7 +399,7 @@ func TestEngineStopsWithinTheDrive(t *testing.T) {
 		car := New(DefaultSpec(), sc, 3)
 		var last State
 		offKm := 0.0
-		for at := time.Duration(0); at < 1220*time.Second; at += Step {
+		for at := time.Duration(0); at < 1210*time.Second; at += Step {
 			car.AdvanceTo(at)
 			s := car.State()
 			if !s.Ignition && at > time.Second {
