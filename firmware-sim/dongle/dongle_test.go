@@ -213,6 +213,7 @@ func BenchmarkScan(b *testing.B) {
 		refuse        []string
 	}{
 		{"genuine/maps", "genuine", nil},
+		{"genuine/0900-refused", "genuine", []string{"0900"}},
 		{"genuine/maps-refused", "genuine", []string{"0900", "0600"}},
 		{"clone/maps", "clone-v1.5", nil},
 		{"clone/maps-refused", "clone-v1.5", []string{"0900", "0600"}},
