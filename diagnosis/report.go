@@ -67,6 +67,8 @@ type Input struct {
 	// History holds the recent history (the last drive) of the signals
 	// Signals asked for, oldest first.
 	History map[string][]Sample
+	// Tests are the on-board monitors' latest test results (service 06).
+	Tests []TestResult
 }
 
 // Report is a remote pre-diagnosis.
@@ -86,12 +88,15 @@ type Report struct {
 	Summary  string   `json:"summary"`
 	// Price is the fair range for the most likely fix of every code, each
 	// repair counted once.
-	Price     Money           `json:"fair_price"`
-	Findings  []string        `json:"findings,omitempty"`
-	Codes     []Finding       `json:"codes"`
-	Readiness Readiness       `json:"readiness"`
-	History   []SignalHistory `json:"history,omitempty"`
-	Notice    string          `json:"notice"`
+	Price     Money     `json:"fair_price"`
+	Findings  []string  `json:"findings,omitempty"`
+	Codes     []Finding `json:"codes"`
+	Readiness Readiness `json:"readiness"`
+	// Tests are every on-board monitor test result the car reported; each
+	// code carries those of the monitors that test it.
+	Tests   []TestResult    `json:"monitor_tests,omitempty"`
+	History []SignalHistory `json:"history,omitempty"`
+	Notice  string          `json:"notice"`
 }
 
 // Finding is one code in a report: its explanation, how the car reported
@@ -101,6 +106,10 @@ type Finding struct {
 	Statuses []string     `json:"statuses"`
 	ECU      string       `json:"ecu,omitempty"`
 	Freeze   *FreezeFrame `json:"freeze_frame,omitempty"`
+	// Tests are the results of the monitors that test this code (a
+	// misfire code's cylinder, a catalyst code's bank, an O2 code's
+	// sensor), beside it.
+	Tests []TestResult `json:"monitor_tests,omitempty"`
 }
 
 // Readiness is the state of the emissions monitors.
@@ -259,6 +268,7 @@ func (kb *KB) Build(in Input, p Pricing) (Report, error) {
 		return cmp.Compare(a.Code, b.Code)
 	})
 
+	r.Findings = append(r.Findings, attachTests(&r, in.Tests)...)
 	r.Readiness = readiness(in.Monitors)
 	for _, s := range kb.Signals(r.codeList()) {
 		if h, ok := summarize(s, in.History[s]); ok {

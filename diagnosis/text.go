@@ -59,6 +59,13 @@ func (r Report) Text() string {
 				fmt.Fprintf(&b, "     why first: %s\n", wrap(c.Evidence, 66, "     "))
 			}
 		}
+		for _, t := range f.Tests {
+			result := "pass"
+			if !t.Passed {
+				result = "FAIL"
+			}
+			fmt.Fprintf(&b, "  monitor %s, %s: %s (limits %s to %s) %s\n", t.Monitor, t.Test, valueUnit(t.Value, t.Unit), number(t.Min), number(t.Max), result)
+		}
 		if f.Freeze != nil {
 			b.WriteString("  freeze frame:")
 			for _, v := range f.Freeze.Values {
@@ -69,6 +76,12 @@ func (r Report) Text() string {
 				fmt.Fprintf(&b, " %s %.1f %s;", label, v.Value, v.Unit)
 			}
 			b.WriteString("\n")
+		}
+	}
+	if failed := failedTests(r.Tests); len(failed) > 0 {
+		b.WriteString("\nMONITOR TESTS FAILED\n")
+		for _, t := range failed {
+			fmt.Fprintf(&b, "- %s, %s: %s (limits %s to %s)\n", t.Monitor, t.Test, valueUnit(t.Value, t.Unit), number(t.Min), number(t.Max))
 		}
 	}
 	b.WriteString("\nREADINESS\n")
@@ -88,6 +101,16 @@ func (r Report) Text() string {
 	}
 	fmt.Fprintf(&b, "\n%s\n", wrap(r.Notice, 78, ""))
 	return b.String()
+}
+
+func failedTests(ts []TestResult) []TestResult {
+	var out []TestResult
+	for _, t := range ts {
+		if !t.Passed {
+			out = append(out, t)
+		}
+	}
+	return out
 }
 
 func or(s, alt string) string {

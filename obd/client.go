@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 )
@@ -35,6 +36,9 @@ type Client struct {
 
 	mu        sync.Mutex
 	supported map[ECU]PIDSet // from the bitmaps; nil until discovered
+	notes     []error        // what discovery was not answered
+	probed    error          // set when the PIDs were found without a map
+	mids      *midState      // service 06 maps and what went unanswered; nil until read
 	scaling   map[ECU]*Scaling
 	packFails int  // consecutive packed requests that failed
 	packOff   bool // packed requests proved not to work
@@ -76,7 +80,7 @@ type Reading struct {
 func (c *Client) Forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.supported, c.scaling = nil, nil
+	c.supported, c.scaling, c.notes, c.probed, c.mids = nil, nil, nil, nil, nil
 	c.packFails, c.packOff = 0, false
 }
 
@@ -100,11 +104,30 @@ func (c *Client) discover(ctx context.Context) error {
 	if c.supported != nil {
 		return nil
 	}
-	sets, err := c.bitmaps(ctx, ServiceCurrentData, nil, nil)
+	sets, notes, err := c.bitmaps(ctx, ServiceCurrentData, nil, nil)
+	if err != nil && ctx.Err() == nil && !errors.Is(err, errBitmapTransport) {
+		// No ECU gave the first map: ask the PIDs Pitwall needs one by one.
+		sets, err = c.probe(ctx, err)
+		notes = nil // the probe's note tells it all
+	}
 	if err != nil {
 		return err
 	}
+	if owes := owed(sets, 0x01); owes == nil && ctx.Err() == nil {
+		// PID 01 (the MIL and readiness) is asked once even when no map
+		// lists it: ECUs that forget it in their map often answer it.
+		if got, err := c.probeOne(ctx, 0x01); len(got) > 0 {
+			for _, e := range got {
+				s := sets[e]
+				s.Add(0x01)
+				sets[e] = s
+			}
+		} else {
+			notes = append(notes, &UnansweredError{Service: ServiceCurrentData, Item: "PID 01 (monitor status)", Err: err})
+		}
+	}
 	c.supported = sets
+	c.notes = notes
 	c.scaling = map[ECU]*Scaling{}
 	// PID 4F changes the scale of a few PIDs on the cars that report it.
 	for ecu, s := range sets {
@@ -127,30 +150,105 @@ func (c *Client) discover(ctx context.Context) error {
 	return nil
 }
 
+// FallbackPIDs are the PIDs the client asks one at a time when no ECU
+// answers the first supported-PID map (01 00): the ones most cars have
+// and Pitwall's scan and poll plan read.
+var FallbackPIDs = []PID{0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11, 0x1C, 0x1F,
+	0x21, 0x2F, 0x31, 0x33, 0x42, 0x46, 0x5C, 0x5E, 0xA6}
+
+// probe finds what a car supports that answers no supported-PID map:
+// PID 01 first, which every OBD-II ECU has; if nobody answers that either
+// the car is taken as silent (cause is returned) at the cost of one
+// request. Otherwise each of FallbackPIDs is asked once and whoever
+// answers is taken to support it.
+func (c *Client) probe(ctx context.Context, cause error) (map[ECU]PIDSet, error) {
+	sets := map[ECU]PIDSet{}
+	for i, p := range FallbackPIDs {
+		got, err := c.probeOne(ctx, p)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if i == 0 && len(got) == 0 {
+			if err != nil && !errors.Is(err, ErrNoData) && !errors.Is(err, ErrUnsupported) {
+				return nil, err // the adapter, not the car
+			}
+			return nil, cause
+		}
+		for _, e := range got {
+			s := sets[e]
+			s.Add(p)
+			sets[e] = s
+		}
+	}
+	c.log.Info("no ECU answers the supported-PID map; found PIDs by asking each", "asked", len(FallbackPIDs), "ecus", len(sets))
+	c.probed = &UnansweredError{Service: ServiceCurrentData, Item: "PID 00 (supported-PID map)", Map: true,
+		Err: fmt.Errorf("%w; asked %d common PIDs one at a time instead", cause, len(FallbackPIDs))}
+	return sets, nil
+}
+
+// probeOne asks one PID of every ECU and returns who answered it.
+func (c *Client) probeOne(ctx context.Context, p PID) ([]ECU, error) {
+	resp, err := c.t.Do(ctx, Request{Service: ServiceCurrentData, Data: []byte{byte(p)}})
+	var got []ECU
+	var refused []error
+	for _, r := range resp {
+		if neg := negative(r); neg != nil {
+			refused = append(refused, neg)
+			continue
+		}
+		if len(r.Data) >= 2 && r.Data[0] == ServiceCurrentData.Reply() && r.Data[1] == byte(p) && !slices.Contains(got, r.ECU) {
+			got = append(got, r.ECU)
+		}
+	}
+	if err == nil && len(got) == 0 {
+		err = errors.Join(refused...)
+		if err == nil {
+			err = ErrNoData
+		}
+	}
+	return got, err
+}
+
+// errBitmapTransport marks a supported-map walk that failed in the
+// transport (the adapter, not the car): probing would fail the same way.
+var errBitmapTransport = errors.New("obd: the transport failed")
+
 // bitmaps walks the supported-PID bitmaps of service 01 (suffix nil) or of
 // service 02 frame n (suffix {n}). first is who owes the first map, as
-// Request.Expect; after it, the ECUs that announced a map owe it.
-func (c *Client) bitmaps(ctx context.Context, svc Service, suffix []byte, first []int) (map[ECU]PIDSet, error) {
+// Request.Expect; after it, the ECUs that announced a map owe it. A map an
+// ECU announced but nobody answers, refused or malformed answers are left
+// out and returned as notes; it fails only when no ECU gave the first map.
+func (c *Client) bitmaps(ctx context.Context, svc Service, suffix []byte, first []int) (map[ECU]PIDSet, []error, error) {
 	sets := map[ECU]PIDSet{}
+	var notes []error
 	for base := 0; base <= 0xE0; base += 0x20 {
 		req := Request{Service: svc, Data: append([]byte{byte(base)}, suffix...), Expect: first}
+		item := mapItem(svc, base)
 		if base > 0 {
 			req.Expect = owed(sets, PID(base))
 		}
 		resp, err := c.t.Do(ctx, req)
 		if err != nil {
-			if base > 0 && errors.Is(err, ErrNoData) {
-				break // an ECU said the range existed but does not answer it
+			if base > 0 && (errors.Is(err, ErrNoData) || errors.Is(err, ErrUnsupported)) {
+				// An ECU said the range existed but does not answer it.
+				notes = append(notes, &UnansweredError{Service: svc, Item: item, Map: true, Listed: ecusWith(sets, PID(base)), Err: err})
+				break
 			}
-			return nil, fmt.Errorf("obd: reading supported PIDs %02X: %w", base, err)
+			if !errors.Is(err, ErrNoData) && !errors.Is(err, ErrUnsupported) && !errors.Is(err, ErrMalformed) {
+				err = fmt.Errorf("%w: %w", errBitmapTransport, err)
+			}
+			return nil, notes, fmt.Errorf("obd: reading supported PIDs %02X: %w", base, err)
 		}
 		more := false
+		var bad []error
 		for _, r := range resp {
+			if neg := negative(r); neg != nil {
+				bad = append(bad, neg)
+				continue
+			}
 			if len(r.Data) < 2+len(suffix)+4 || r.Data[0] != svc.Reply() || r.Data[1] != byte(base) {
-				if neg := negative(r); neg != nil {
-					continue
-				}
-				return nil, malformed("supported-PID bitmap "+PID(base).String(), r.Data, "want %02X %02X and four bytes", svc.Reply(), base)
+				bad = append(bad, fmt.Errorf("ECU %s: %w", r.ECU, malformed("supported-PID bitmap "+PID(base).String(), r.Data, "want %02X %02X and four bytes", svc.Reply(), base)))
+				continue
 			}
 			s := decodeBitmap(PID(base), r.Data[2+len(suffix):])
 			set := sets[r.ECU]
@@ -160,14 +258,49 @@ func (c *Client) bitmaps(ctx context.Context, svc Service, suffix []byte, first 
 				more = true
 			}
 		}
+		if len(bad) > 0 {
+			notes = append(notes, &UnansweredError{Service: svc, Item: item, Map: true, Err: errors.Join(bad...)})
+		}
 		if !more {
 			break
 		}
 	}
 	if len(sets) == 0 {
-		return nil, fmt.Errorf("obd: no ECU reported supported PIDs: %w", ErrNoData)
+		return nil, notes, fmt.Errorf("obd: no ECU reported supported PIDs: %w", errors.Join(append([]error{ErrNoData}, notes...)...))
 	}
-	return sets, nil
+	return sets, notes, nil
+}
+
+// mapItem names supported map base of a service in an UnansweredError.
+func mapItem(svc Service, base int) string {
+	if svc == ServiceTestResults {
+		return fmt.Sprintf("MID %02X (supported-MID map)", base)
+	}
+	return fmt.Sprintf("PID %02X (supported-PID map)", base)
+}
+
+// ecusWith lists the ECUs whose set holds p, in address order.
+func ecusWith(sets map[ECU]PIDSet, p PID) []ECU {
+	var out []ECU
+	for _, e := range sortedECUs(sets) {
+		if sets[e].Has(p) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// DiscoveryProblems returns what the car did not answer while the client
+// learned its supported PIDs (maps refused, missing or malformed, PIDs
+// asked without a map), as *UnansweredError each; nil when every map came.
+func (c *Client) DiscoveryProblems() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	notes := c.notes
+	if c.probed != nil {
+		notes = append([]error{c.probed}, notes...)
+	}
+	return errors.Join(notes...)
 }
 
 // negative returns the refusal a response carries, or nil.
@@ -320,6 +453,14 @@ func owed(sets map[ECU]PIDSet, pids ...PID) []int {
 		return nil
 	}
 	return make([]int, n)
+}
+
+// supportedBy returns the service 01 PIDs an ECU supports, once known.
+func (c *Client) supportedBy(e ECU) (PIDSet, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.supported[e]
+	return s, ok
 }
 
 // knownECUs is Request.Expect for a request every ECU found by discovery

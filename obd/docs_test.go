@@ -42,6 +42,27 @@ func TestSignalsDoc(t *testing.T) {
 			fmt.Fprintf(&b, "| %s | %s | %s | `%s` | %s | %g … %g | %s |\n", p.PID, name, bytes, f.Signal, f.Unit, f.Min, f.Max, vss)
 		}
 	}
+	b.WriteString("\n## One value per signal\n\n")
+	b.WriteString("Several ECUs often answer the same PID (engine and transmission both report vehicle speed and\n")
+	b.WriteString("engine speed; every module reports PID 01). A signal carries one value per instant, chosen in a\n")
+	b.WriteString("documented order (`obd.CompareECUs`): the engine ECU first (7E8 on 11-bit CAN, 18DAF110 on 29-bit, source\n")
+	b.WriteString("address 10 on the older protocols), then the others by address. The first other ECU whose value\n")
+	b.WriteString("differs meaningfully (by more than one step of the PID's resolution; for bit fields, by anything) is\n")
+	b.WriteString("kept under the signal's secondary name, `Vehicle.OBD.Secondary.` and the signal's path after `Vehicle.`\n")
+	b.WriteString("(`Vehicle.Speed` → `Vehicle.OBD.Secondary.Speed`, `Vehicle.OBD.Status.IsMILOn` →\n")
+	b.WriteString("`Vehicle.OBD.Secondary.OBD.Status.IsMILOn`), in the same unit and resolution; values that only repeat\n")
+	b.WriteString("the first are not sent. A secondary signal without a value at an instant means the other modules\n")
+	b.WriteString("agreed with the first. Every signal of the table above has a secondary name.\n")
+	b.WriteString("\n## Service 06 signals\n\n")
+	b.WriteString("The misfire monitors' counts (service 06, MIDs A1–AD, docs/obd.md) are sent as signals too, in counts:\n")
+	b.WriteString("`Count` is this driving cycle's (or the last one's, until the current one has counted), `AverageCount`\n")
+	b.WriteString("the exponentially weighted average of the last ten driving cycles. The other monitors' results travel\n")
+	b.WriteString("in the trouble-code report (docs/mqtt.md).\n\n")
+	b.WriteString("| MID | monitor | signals |\n|---|---|---|\n")
+	for m := MIDMisfire; m <= 0xAD; m++ {
+		name, _ := monitorName(m)
+		fmt.Fprintf(&b, "| %s | %s | `%s`, `%s` |\n", m, name, MonitorSignal(m, TIDMisfireCount), MonitorSignal(m, TIDMisfireAverage))
+	}
 	b.WriteString("\n## Notes\n\n")
 	for _, p := range pidTable {
 		if p.Note != "" && p.Note != "not defined by J1979; raw bytes are reported" {

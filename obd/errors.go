@@ -95,3 +95,38 @@ func (e *DecodeError) Unwrap() error { return ErrMalformed }
 func malformed(what string, data []byte, format string, args ...any) error {
 	return &DecodeError{What: what, Data: append([]byte(nil), data...), Reason: fmt.Sprintf(format, args...)}
 }
+
+// UnansweredError says what the car did not answer: a supported-item map
+// or an item the client asked for whether or not a map listed it. It wraps
+// what the transport or the ECUs said (so it matches ErrNoData when nobody
+// answered, ErrUnsupported when an ECU refused). A scan lists each one in
+// its problems; the rest of the scan goes on.
+type UnansweredError struct {
+	Service Service
+	// Item is what was asked, e.g. "info type 04 (calibration IDs)".
+	Item string
+	// Map says the item is itself a supported map (00, 20, …).
+	Map bool
+	// Listed names the ECUs whose supported map listed the item; Mapless
+	// says no map was had to look in.
+	Listed  []ECU
+	Mapless bool
+	// Err is what came back instead of an answer.
+	Err error
+}
+
+func (e *UnansweredError) Error() string {
+	var why string
+	switch {
+	case e.Map:
+	case e.Mapless:
+		why = " (asked without a supported map)"
+	case len(e.Listed) > 0:
+		why = fmt.Sprintf(" (listed as supported by %v)", e.Listed)
+	default:
+		why = " (no ECU's supported map lists it)"
+	}
+	return fmt.Sprintf("obd: service %s %s: not answered%s: %v", e.Service, e.Item, why, e.Err)
+}
+
+func (e *UnansweredError) Unwrap() error { return e.Err }

@@ -416,8 +416,20 @@ func FieldScale(p PID, key string) (scale, offset float64) {
 const BatteryVoltageSignal = "Vehicle.LowVoltageBattery.CurrentVoltage"
 
 // Signals lists every signal name Pitwall reads from a car: the PID
-// table's fields in PID order, then the battery voltage.
+// table's fields in PID order, the battery voltage, the service 06 results
+// sent as signals (MonitorSignals), then every PID field's secondary name
+// (SecondarySignal), for a second ECU's differing value.
 func Signals() []string {
+	pids := PIDSignals()
+	out := append(append(append([]string(nil), pids...), BatteryVoltageSignal), MonitorSignals()...)
+	for _, s := range pids {
+		out = append(out, SecondarySignal(s))
+	}
+	return out
+}
+
+// PIDSignals lists the PID table's signal names, in PID order, each once.
+func PIDSignals() []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, p := range pidTable {
@@ -428,5 +440,5 @@ func Signals() []string {
 			}
 		}
 	}
-	return append(out, BatteryVoltageSignal)
+	return out
 }

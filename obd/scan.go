@@ -11,22 +11,25 @@ import (
 // ScanReport is everything a full scan learned about a car. Its JSON form
 // is what `pitwall scan --json` prints.
 type ScanReport struct {
-	Time           time.Time         `json:"time"`
-	Protocol       string            `json:"protocol"`
-	VIN            string            `json:"vin"`
-	VINCheck       *VINCheck         `json:"vin_check,omitempty"`
-	ECUs           []ScanECU         `json:"ecus"`
-	SupportedPIDs  []string          `json:"supported_pids"`
-	Values         []ScanValue       `json:"values"`
-	DTCs           ScanDTCs          `json:"dtcs"`
-	FreezeFrames   []ScanFreezeFrame `json:"freeze_frames"`
-	MIL            bool              `json:"mil"`
-	DTCCount       int               `json:"dtc_count"`
-	Readiness      []ScanReadiness   `json:"readiness"`
-	BatteryVoltage *float64          `json:"battery_voltage"`
-	VoltageSource  string            `json:"battery_voltage_source,omitempty"`
-	Problems       []ScanProblem     `json:"problems"`
-	Adapter        any               `json:"adapter,omitempty"`
+	Time          time.Time         `json:"time"`
+	Protocol      string            `json:"protocol"`
+	VIN           string            `json:"vin"`
+	VINCheck      *VINCheck         `json:"vin_check,omitempty"`
+	ECUs          []ScanECU         `json:"ecus"`
+	SupportedPIDs []string          `json:"supported_pids"`
+	Values        []ScanValue       `json:"values"`
+	DTCs          ScanDTCs          `json:"dtcs"`
+	FreezeFrames  []ScanFreezeFrame `json:"freeze_frames"`
+	// MonitorTests are the on-board monitors' test results (service 06,
+	// CAN only), by ECU, monitor and test.
+	MonitorTests   []TestResult    `json:"monitor_tests"`
+	MIL            bool            `json:"mil"`
+	DTCCount       int             `json:"dtc_count"`
+	Readiness      []ScanReadiness `json:"readiness"`
+	BatteryVoltage *float64        `json:"battery_voltage"`
+	VoltageSource  string          `json:"battery_voltage_source,omitempty"`
+	Problems       []ScanProblem   `json:"problems"`
+	Adapter        any             `json:"adapter,omitempty"`
 }
 
 // ScanECU is one module that answered.
@@ -82,13 +85,13 @@ type ScanProblem struct {
 
 // Scan reads everything J1979 offers: protocol, VIN and vehicle
 // information, supported PIDs and a value for each, stored, pending and
-// permanent codes, freeze frame 0, MIL and readiness, and the battery
-// voltage. Only a car that does not answer at all fails the scan; any
+// permanent codes, freeze frame 0, MIL and readiness, the on-board
+// monitors' test results (on CAN), and the battery voltage. Only a car that does not answer at all fails the scan; any
 // other failed step is listed in Problems.
 func Scan(ctx context.Context, c *Client) (*ScanReport, error) {
 	r := &ScanReport{Time: time.Now().UTC(), ECUs: []ScanECU{}, SupportedPIDs: []string{}, Values: []ScanValue{},
 		DTCs:         ScanDTCs{Stored: []ECUCode{}, Pending: []ECUCode{}, Permanent: []ECUCode{}},
-		FreezeFrames: []ScanFreezeFrame{}, Readiness: []ScanReadiness{}, Problems: []ScanProblem{}}
+		FreezeFrames: []ScanFreezeFrame{}, MonitorTests: []TestResult{}, Readiness: []ScanReadiness{}, Problems: []ScanProblem{}}
 	var problem func(step string, err error)
 	problem = func(step string, err error) {
 		if j, ok := err.(interface{ Unwrap() []error }); ok {
@@ -107,6 +110,7 @@ func Scan(ctx context.Context, c *Client) (*ScanReport, error) {
 		return nil, fmt.Errorf("obd: the car did not answer (is the ignition on and the adapter plugged in?): %w", err)
 	}
 	r.Protocol = c.Protocol().String()
+	problem("supported PIDs (service 01)", c.DiscoveryProblems())
 	var all PIDSet
 	ecus := make([]ECU, 0, len(sets))
 	for e, s := range sets {
@@ -189,6 +193,22 @@ func Scan(ctx context.Context, c *Client) (*ScanReport, error) {
 			sf.Values = append(sf.Values, scanValue(ServiceFreezeFrame, rd))
 		}
 		r.FreezeFrames = append(r.FreezeFrames, sf)
+	}
+
+	if c.Protocol().CAN() || c.Protocol() == ProtocolUnknown {
+		tests, err := c.MonitorTests(ctx)
+		problem("monitor test results (service 06)", err)
+		r.MonitorTests = append(r.MonitorTests, tests...)
+		sort.SliceStable(r.MonitorTests, func(i, j int) bool {
+			a, b := r.MonitorTests[i], r.MonitorTests[j]
+			if a.ECU != b.ECU {
+				return a.ECU < b.ECU
+			}
+			if a.MID != b.MID {
+				return a.MID < b.MID
+			}
+			return a.TID < b.TID
+		})
 	}
 
 	if vr, ok := c.Transport().(VoltageReader); ok {

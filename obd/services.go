@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -119,11 +120,34 @@ func (c *Client) FreezeFrames(ctx context.Context, frame byte) ([]FreezeFrame, e
 	if len(frames) == 0 {
 		return nil, nil // no ECU holds a freeze frame
 	}
-	sets, err := c.bitmaps(ctx, ServiceFreezeFrame, []byte{frame}, make([]int, len(frames)))
-	if err != nil {
-		return frames, fmt.Errorf("obd: reading which PIDs the freeze frame holds: %w", err)
+	sets, errs, err := c.bitmaps(ctx, ServiceFreezeFrame, []byte{frame}, make([]int, len(frames)))
+	if err != nil && ctx.Err() != nil {
+		return frames, err
 	}
-	var errs []error
+	if sets == nil {
+		sets = map[ECU]PIDSet{}
+	}
+	for _, f := range frames {
+		if _, ok := sets[f.ECU]; ok {
+			continue
+		}
+		// The ECU holds a frame but gave no map of it: ask the PIDs freeze
+		// frames usually hold, of those it supports in service 01.
+		cause := err
+		if cause == nil {
+			cause = fmt.Errorf("ECU %s: %w", f.ECU, ErrNoData)
+		}
+		errs = append(errs, &UnansweredError{Service: ServiceFreezeFrame, Item: fmt.Sprintf("frame %d PID 00 (supported-PID map)", frame), Map: true,
+			Err: fmt.Errorf("%w; asking the usual freeze frame PIDs instead", cause)})
+		var set PIDSet
+		live, known := c.supportedBy(f.ECU)
+		for _, p := range FreezeFallbackPIDs {
+			if !known || live.Has(p) {
+				set.Add(p)
+			}
+		}
+		sets[f.ECU] = set
+	}
 	for i := range frames {
 		f := &frames[i]
 		// Three PID/frame pairs fit one single frame on CAN; PIDs whose
@@ -177,6 +201,10 @@ func (c *Client) FreezeFrames(ctx context.Context, frame byte) ([]FreezeFrame, e
 	return frames, errors.Join(errs...)
 }
 
+// FreezeFallbackPIDs are the PIDs asked of a freeze frame whose ECU gives
+// no map of it: load, temperatures, trims, pressures, speeds.
+var FreezeFallbackPIDs = []PID{0x03, 0x04, 0x05, 0x06, 0x07, 0x0B, 0x0C, 0x0D, 0x0E, 0x0F, 0x10, 0x11}
+
 // ECUInfo is what service 09 tells about one ECU.
 type ECUInfo struct {
 	ECU            ECU      `json:"ecu"`
@@ -200,18 +228,110 @@ const (
 	legacyInfoDataSize = 4
 )
 
+// vehicleInfoItems are the service 09 items VehicleInfo reads: info type,
+// item size, and what it is.
+var vehicleInfoItems = []struct {
+	typ  byte
+	size int
+	name string
+}{
+	{InfoVIN, infoItemVIN, "VIN"},
+	{InfoCalibrationID, infoItemCalID, "calibration IDs"},
+	{InfoCVN, infoItemCVN, "calibration verification numbers"},
+	{InfoECUName, infoItemECUName, "ECU name"},
+}
+
 // VehicleInfo reads service 09 from every ECU: VIN, calibration IDs, CVNs
-// and ECU name, each where the ECU supports it.
+// and ECU name. Each is asked once of every ECU whatever the supported map
+// (info type 00) says, since many ECUs answer items their map leaves out
+// or refuse the map itself; the map only tells the transport whom to wait
+// for. What no ECU answered, the map included, comes back in the error as
+// an *UnansweredError each, beside the information that did come.
 func (c *Client) VehicleInfo(ctx context.Context) ([]ECUInfo, error) {
+	byECU := map[ECU]*ECUInfo{}
+	ecu := func(e ECU) *ECUInfo {
+		if byECU[e] == nil {
+			byECU[e] = &ECUInfo{ECU: e}
+		}
+		return byECU[e]
+	}
+	supported, errs := c.infoMap(ctx)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for e := range supported {
+		ecu(e)
+	}
+	for _, it := range vehicleInfoItems {
+		var listed []ECU
+		for _, e := range sortedECUs(supported) {
+			if supported[e].Has(PID(it.typ)) {
+				listed = append(listed, e)
+			}
+		}
+		req := Request{Service: ServiceVehicleInfo, Data: []byte{it.typ}}
+		if len(listed) > 0 {
+			req.Expect = make([]int, len(listed))
+		}
+		resp, err := c.t.Do(ctx, req)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		answered, malformedOnly := false, false
+		var refused []error
+		for _, g := range groupByECU(resp) {
+			if neg := negative(g.first()); neg != nil {
+				refused = append(refused, neg)
+				continue
+			}
+			items, err := infoItems(it.typ, it.size, g.msgs)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ECU %s: %w", g.ecu, err))
+				malformedOnly = true
+				continue
+			}
+			applyInfo(ecu(g.ecu), it.typ, items)
+			answered = true
+		}
+		if answered {
+			continue
+		}
+		if err == nil {
+			err = errors.Join(refused...)
+		}
+		if err == nil && malformedOnly {
+			continue // the undecodable answers are reported already
+		}
+		errs = append(errs, &UnansweredError{Service: ServiceVehicleInfo, Item: fmt.Sprintf("info type %02X (%s)", it.typ, it.name),
+			Listed: listed, Mapless: len(supported) == 0, Err: err})
+	}
+	out := make([]ECUInfo, 0, len(byECU))
+	for _, e := range byECU {
+		out = append(out, *e)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ECU < out[j].ECU })
+	return out, errors.Join(errs...)
+}
+
+// infoMap asks every ECU for its supported-information map (09 00). ECUs
+// that refuse it, or answer it with bytes that are not a map, are left out
+// and reported.
+func (c *Client) infoMap(ctx context.Context) (map[ECU]PIDSet, []error) {
+	const item = "info type 00 (supported information map)"
 	resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{InfoSupported}, Expect: c.knownECUs()})
 	if err != nil {
-		return nil, fmt.Errorf("obd: reading supported vehicle information: %w", err)
+		return nil, []error{&UnansweredError{Service: ServiceVehicleInfo, Item: item, Map: true, Err: err}}
 	}
-	byECU := map[ECU]*ECUInfo{}
 	supported := map[ECU]PIDSet{}
+	var errs, refused []error
 	for _, g := range groupByECU(resp) {
 		m := g.first()
-		if negative(m) != nil || len(m.Data) < 6 {
+		if neg := negative(m); neg != nil {
+			refused = append(refused, neg)
+			continue
+		}
+		if len(m.Data) < 6 || m.Data[1] != InfoSupported {
+			errs = append(errs, fmt.Errorf("ECU %s: %w", g.ecu, malformed("vehicle information 00", m.Data, "want 49 00 and a four-byte map")))
 			continue
 		}
 		bm := m.Data[2:]
@@ -219,54 +339,29 @@ func (c *Client) VehicleInfo(ctx context.Context) ([]ECUInfo, error) {
 			bm = bm[1:]
 		}
 		supported[g.ecu] = decodeBitmap(0, bm)
-		byECU[g.ecu] = &ECUInfo{ECU: g.ecu}
 	}
-	var errs []error
-	read := func(info byte, size int, apply func(*ECUInfo, [][]byte)) {
-		any := false
-		for _, s := range supported {
-			any = any || s.Has(PID(info))
-		}
-		if !any {
-			return
-		}
-		resp, err := c.t.Do(ctx, Request{Service: ServiceVehicleInfo, Data: []byte{info}, Expect: owed(supported, PID(info))})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("obd: reading vehicle information %02X: %w", info, err))
-			return
-		}
-		for _, g := range groupByECU(resp) {
-			e := byECU[g.ecu]
-			if e == nil || negative(g.first()) != nil {
-				continue
-			}
-			items, err := infoItems(info, size, g.msgs)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("ECU %s: %w", g.ecu, err))
-				continue
-			}
-			apply(e, items)
-		}
+	if len(refused) > 0 {
+		errs = append(errs, &UnansweredError{Service: ServiceVehicleInfo, Item: item, Map: true, Err: errors.Join(refused...)})
 	}
-	read(InfoVIN, infoItemVIN, func(e *ECUInfo, items [][]byte) { e.VIN = ascii(items[0]) })
-	read(InfoCalibrationID, infoItemCalID, func(e *ECUInfo, items [][]byte) {
+	return supported, errs
+}
+
+// applyInfo stores a service 09 item's data in e.
+func applyInfo(e *ECUInfo, typ byte, items [][]byte) {
+	switch typ {
+	case InfoVIN:
+		e.VIN = ascii(items[0])
+	case InfoCalibrationID:
 		for _, it := range items {
 			e.CalibrationIDs = append(e.CalibrationIDs, ascii(it))
 		}
-	})
-	read(InfoCVN, infoItemCVN, func(e *ECUInfo, items [][]byte) {
+	case InfoCVN:
 		for _, it := range items {
 			e.CVNs = append(e.CVNs, fmt.Sprintf("%X", it))
 		}
-	})
-	read(InfoECUName, infoItemECUName, func(e *ECUInfo, items [][]byte) { e.Name = ascii(items[0]) })
-
-	out := make([]ECUInfo, 0, len(byECU))
-	for _, e := range byECU {
-		out = append(out, *e)
+	case InfoECUName:
+		e.Name = ascii(items[0])
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ECU < out[j].ECU })
-	return out, errors.Join(errs...)
 }
 
 // VIN reads the vehicle identification number from the first ECU that
@@ -370,4 +465,144 @@ func groupByECU(resp []Response) []ecuGroup {
 		out[i].msgs = append(out[i].msgs, r.Data)
 	}
 	return out
+}
+
+// MonitorFallbackMIDs are the monitors asked of a car that answers no
+// supported-MID map: misfire (all cylinders), catalyst bank 1, the first
+// O2 sensors of bank 1 and 2, catalyst bank 2, then the misfire monitors
+// of cylinders 1 to 8.
+var MonitorFallbackMIDs = []MonitorID{MIDMisfire, MIDCatalystBank1, MIDO2Bank1Sensor1, MIDO2Bank1Sensor2, 0x05, 0x06, MIDCatalystBank2,
+	0xA2, 0xA3, 0xA4, 0xA5, 0xA6, 0xA7, 0xA8, 0xA9}
+
+// midState is what the client learned of service 06 until Forget.
+type midState struct {
+	maps      map[ECU]PIDSet // supported MIDs per ECU
+	notes     []error        // what the map walk was not answered
+	mapless   bool           // no ECU gave a map
+	silent    map[MonitorID]bool
+	noService bool // without a map, the first monitors asked went unanswered
+}
+
+// mapProbes is how many monitors are asked of a car without a
+// supported-MID map before it is taken not to do service 06.
+const mapProbes = 3
+
+// MonitorTests reads service 06, the on-board monitors' test results, from
+// every ECU (CAN only): the supported-MID maps (remembered until Forget),
+// then one request per monitor, for the monitors given or, with none
+// given, every monitor the maps list. A monitor given that no map lists
+// is asked anyway, once until Forget; a car that answers no map has
+// MonitorFallbackMIDs asked, and when the first three of them go
+// unanswered too it is taken not to do service 06. What the car did not
+// answer comes back in the error (*UnansweredError each) beside the
+// results that came.
+func (c *Client) MonitorTests(ctx context.Context, mids ...MonitorID) ([]TestResult, error) {
+	if p := c.Protocol(); p != ProtocolUnknown && !p.CAN() {
+		return nil, fmt.Errorf("obd: service 06 results are read on CAN only (this car speaks %s): %w", p, ErrUnsupported)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var errs []error
+	if c.mids == nil {
+		st := &midState{silent: map[MonitorID]bool{}}
+		var expect []int
+		if len(c.supported) > 0 {
+			expect = make([]int, len(c.supported))
+		}
+		maps, notes, err := c.bitmaps(ctx, ServiceTestResults, nil, expect)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, errBitmapTransport) {
+			return nil, err // the adapter failed: try again next time
+		}
+		st.maps, st.notes, st.mapless = maps, notes, len(maps) == 0
+		if err != nil {
+			st.notes = append(st.notes, &UnansweredError{Service: ServiceTestResults, Item: mapItem(ServiceTestResults, 0), Map: true, Err: err})
+		}
+		c.mids = st
+		errs = append(errs, st.notes...)
+	}
+	st := c.mids
+	if st.noService {
+		return nil, fmt.Errorf("obd: service 06: the car answers neither the supported-MID map nor the first monitors asked: %w", ErrNoData)
+	}
+	var ask []MonitorID
+	switch {
+	case len(mids) > 0:
+		for _, m := range mids {
+			if !m.IsMap() && !slices.Contains(ask, m) {
+				ask = append(ask, m)
+			}
+		}
+	case st.mapless:
+		ask = MonitorFallbackMIDs
+	default:
+		var all PIDSet
+		for _, s := range st.maps {
+			all.Union(s)
+		}
+		for _, p := range all.List() {
+			if !MonitorID(p).IsMap() {
+				ask = append(ask, MonitorID(p))
+			}
+		}
+	}
+	var out []TestResult
+	answered, tried := false, 0
+	for _, m := range ask {
+		listed := ecusWith(st.maps, PID(m))
+		if len(listed) == 0 && st.silent[m] {
+			continue // asked once without a map entry already, to no answer
+		}
+		req := Request{Service: ServiceTestResults, Data: []byte{byte(m)}}
+		if len(listed) > 0 {
+			req.Expect = make([]int, len(listed))
+		}
+		tried++
+		resp, err := c.t.Do(ctx, req)
+		if ctx.Err() != nil {
+			return out, ctx.Err()
+		}
+		got, bad := false, false
+		var refused []error
+		for _, r := range resp {
+			if neg := negative(r); neg != nil {
+				refused = append(refused, neg)
+				continue
+			}
+			rs, err := DecodeTestResults(r.ECU, r.Data)
+			if err == nil && rs[0].MID != m {
+				err = malformed("service 06 answer", r.Data, "results of monitor %s where %s was asked", rs[0].MID, m)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("ECU %s: %w", r.ECU, err))
+				bad = true
+				continue
+			}
+			out = append(out, rs...)
+			got = true
+		}
+		if got {
+			answered = true
+			continue
+		}
+		if err == nil {
+			err = errors.Join(refused...)
+		}
+		if err == nil && bad {
+			continue // reported as undecodable already
+		}
+		if len(listed) == 0 {
+			st.silent[m] = true
+		}
+		name, _ := monitorName(m)
+		errs = append(errs, &UnansweredError{Service: ServiceTestResults, Item: fmt.Sprintf("MID %s (%s)", m, name), Listed: listed, Mapless: st.mapless, Err: err})
+		if st.mapless && !answered && tried == mapProbes {
+			st.noService = true
+			errs = append(errs, fmt.Errorf("obd: service 06: no supported-MID map and none of the first %d monitors answered; the car is taken not to report test results", mapProbes))
+			break
+		}
+	}
+	return out, errors.Join(errs...)
 }

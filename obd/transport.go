@@ -14,6 +14,7 @@ const (
 	ServiceFreezeFrame   Service = 0x02
 	ServiceStoredDTCs    Service = 0x03
 	ServiceClearDTCs     Service = 0x04
+	ServiceTestResults   Service = 0x06
 	ServicePendingDTCs   Service = 0x07
 	ServiceVehicleInfo   Service = 0x09
 	ServicePermanentDTCs Service = 0x0A
@@ -97,8 +98,8 @@ func CANFrames(n int) int {
 }
 
 // Answers reports whether msg replies to req: the positive reply byte and,
-// for services that name what they ask for (01, 02, 09), one of the PIDs or
-// the info type asked for; or a negative response naming req's service. A
+// for services that name what they ask for (01, 02, 06, 09), one of the
+// PIDs, monitors or the info type asked for; or a negative response naming req's service. A
 // transport uses it to drop a late answer to an earlier request.
 func Answers(req Request, msg []byte) bool {
 	if len(msg) == 0 {
@@ -111,7 +112,7 @@ func Answers(req Request, msg []byte) bool {
 		return false
 	}
 	switch req.Service {
-	case ServiceCurrentData, ServiceVehicleInfo:
+	case ServiceCurrentData, ServiceVehicleInfo, ServiceTestResults:
 		return len(msg) >= 2 && len(req.Data) > 0 && bytesContain(req.Data, msg[1])
 	case ServiceFreezeFrame:
 		if len(msg) < 2 {

@@ -229,6 +229,10 @@ func fillCodes(in *diagnosis.Input, r *wirepb.DTCReport) {
 	for _, m := range r.GetMonitors() {
 		in.Monitors = append(in.Monitors, diagnosis.Monitor{Name: m.GetName(), Supported: m.GetSupported(), Complete: m.GetComplete()})
 	}
+	for _, t := range r.GetTests() {
+		in.Tests = append(in.Tests, diagnosis.TestResult{ECU: t.GetEcu(), MID: uint8(t.GetMid()), TID: uint8(t.GetTid()), Monitor: t.GetMonitor(),
+			Test: t.GetTest(), Signal: t.GetSignal(), Value: t.GetValue(), Min: t.GetMin(), Max: t.GetMax(), Unit: t.GetUnit(), Passed: t.GetPassed()})
+	}
 }
 
 // observeRepairs hands trouble-code reports and drive cycles to

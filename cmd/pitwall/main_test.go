@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,10 +190,17 @@ func do0(t *testing.T, code int, args ...string) string {
 // stops cleanly when interrupted.
 func TestDemoStartsAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	var out, errb bytes.Buffer
+	var out, errb syncBuffer
 	done := make(chan int, 1)
 	go func() { done <- run(ctx, []string{"demo", "--http", "127.0.0.1:0", "--vehicles", "2"}, &out, &errb) }()
-	time.Sleep(3 * time.Second)
+	// Interrupted once it says it runs (a loaded machine takes a while).
+	for deadline := time.Now().Add(2 * time.Minute); !strings.Contains(out.String(), "Pitwall demo running at") && time.Now().Before(deadline); {
+		select {
+		case code := <-done:
+			t.Fatalf("the demo exited with %d before it ran\nstdout %s\nstderr %s", code, out.String(), errb.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 	cancel()
 	select {
 	case code := <-done:
@@ -202,4 +210,22 @@ func TestDemoStartsAndStops(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("the demo did not stop")
 	}
+}
+
+// syncBuffer is a bytes.Buffer that a command writes while the test reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -19,7 +19,8 @@ import (
 func runScan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("scan", "--adapter URL [--json] [--timeout D]",
 		"Reads the protocol, VIN, ECUs, supported PIDs and a value for each, stored, pending and\n"+
-			"permanent trouble codes, the freeze frame, MIL and readiness, and the battery voltage.\n"+
+			"permanent trouble codes, the freeze frame, the on-board monitors' test results (CAN),\n"+
+			"MIL and readiness, and the battery voltage.\n"+
 			"Nothing is written to the car.", stdout)
 	url := fs.String("adapter", "", "adapter URL: serial:///dev/ttyUSB0[?baud=38400], tcp://HOST:PORT or socketcan://can0")
 	asJSON := fs.Bool("json", false, "print one JSON object instead of a report")
@@ -229,6 +230,20 @@ func writeReport(w io.Writer, r *obd.ScanReport) {
 			cs = append(cs, fmt.Sprintf("%s (%s)", c.Code, c.ECU))
 		}
 		p("  %s\t%s", k.name, strings.Join(cs, ", "))
+	}
+	if len(r.MonitorTests) > 0 {
+		p("")
+		p("Monitor test results (service 06)")
+		p("  ECU\tMID/TID\tMonitor\tTest\tValue\tLimits\tResult")
+		for _, x := range r.MonitorTests {
+			result := "pass"
+			if !x.Passed {
+				result = "FAIL"
+			}
+			unit := showUnit(x.Unit)
+			p("  %s\t%s/%s\t%s\t%s\t%s\t%s … %s\t%s", x.ECU, x.MID, x.TID, x.Monitor, x.Test,
+				strings.TrimSpace(number(x.Value)+" "+unit), number(x.Min), number(x.Max), result)
+		}
 	}
 	for _, f := range r.FreezeFrames {
 		p("")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/pitwall-io/pitwall/firmware-sim/car"
 	"github.com/pitwall-io/pitwall/firmware-sim/dongle"
@@ -62,7 +64,7 @@ func simScenarios(args []string, stdout io.Writer) error {
 }
 
 func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("sim elm327", "--listen pty|tcp://HOST:PORT [--scenario NAME] [--seed N] [--speed X] [--profile P]",
+	fs := newFlags("sim elm327", "--listen pty|tcp://HOST:PORT [--scenario NAME] [--seed N] [--speed X] [--profile P] [--refuse 0900,...]",
 		"Emulates an ELM327 adapter plugged into a simulated car and serves it until stopped. The first\n"+
 			"line printed is the pseudo-terminal's path (open it as serial://PATH) or the TCP address.", stdout)
 	listen := fs.String("listen", "tcp://127.0.0.1:35000", "pty, or tcp://HOST:PORT")
@@ -73,6 +75,7 @@ func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	protocol := fs.String("protocol", "6", "the car's bus: 6 (CAN 11-bit), 7 (CAN 29-bit) or 3 (ISO 9141-2)")
 	noTiming := fs.Bool("no-timing", false, "answer at once instead of at the adapter's speed")
 	ecus := fs.String("ecus", "all", "all (engine and transmission) or engine")
+	refuse := fs.String("refuse", "", "requests the ECUs do not answer, in hex and comma-separated (0900,0600: a car that refuses its supported maps)")
 	verbose := fs.Bool("v", false, "log sessions to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -101,7 +104,17 @@ func simELM327(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	c := car.New(car.DefaultSpec(), sc, *seed)
 	clock := car.NewClock(*speed)
-	mods := ecu.Modules(c, clock, ecu.Options{Legacy: proto == obd.ProtocolISO9141, Extended: proto == obd.ProtocolCAN29_500, Seed: *seed})
+	var refused []string
+	for _, r := range strings.Split(*refuse, ",") {
+		if r = strings.TrimSpace(r); r == "" {
+			continue
+		}
+		if b, err := hex.DecodeString(r); err != nil || len(b) == 0 || len(b) > 7 {
+			return usageError{fmt.Sprintf("--refuse %q: want OBD requests in hex, like 0900,0600", r)}
+		}
+		refused = append(refused, r)
+	}
+	mods := ecu.Modules(c, clock, ecu.Options{Legacy: proto == obd.ProtocolISO9141, Extended: proto == obd.ProtocolCAN29_500, Seed: *seed, Refuse: refused})
 	switch *ecus {
 	case "all":
 	case "engine":
@@ -137,14 +150,19 @@ func simCAN(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	seed := fs.Uint64("seed", 1, "seed")
 	speed := fs.Float64("speed", 1, "simulated seconds per real second")
 	extended := fs.Bool("extended", false, "29-bit identifiers (18DAF110, 18DAF118)")
+	start := fs.Duration("start", 0, "begin this far (simulated time) into the drive: the car is running and warm, not just started")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *start < 0 || *start > 30*24*time.Hour {
+		return usageError{"--start wants 0 to 720h"}
 	}
 	sc, err := car.Load(*scenario)
 	if err != nil {
 		return err
 	}
 	c := car.New(car.DefaultSpec(), sc, *seed)
+	c.Advance(*start)
 	clock := car.NewClock(*speed)
 	mods := ecu.Modules(c, clock, ecu.Options{Extended: *extended, Seed: *seed})
 	open := func(ids []uint32, ext bool) (ecu.Port, error) { return socketcan.OpenIDs(*iface, ids, ext) }

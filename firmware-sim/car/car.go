@@ -36,8 +36,10 @@ type Car struct {
 	warmedUp     bool // this drive cycle counted as a warm-up
 	coldStart    bool
 	crankLeft    time.Duration
-	rpm          float64 // engine speed without the roughness of a misfire
-	o2Phase      float64 // upstream sensor oscillation, in cycles
+	autoStopped  bool          // stopped by stop-start or the hybrid system, ignition on
+	sinceStart   time.Duration // the engine has run since its last start
+	rpm          float64       // engine speed without the roughness of a misfire
+	o2Phase      float64       // upstream sensor oscillation, in cycles
 	closedLoop   time.Duration
 	stableTrim   float64 // the fuel error the long-term trim has learned
 
@@ -48,6 +50,8 @@ type Car struct {
 
 	progress map[string]time.Duration // readiness monitor test time this cycle
 	complete map[string]bool
+
+	tests testResults // service 06
 }
 
 // New builds a car in the state the scenario starts it in. The same
@@ -61,6 +65,7 @@ func New(spec Spec, sc Scenario, seed uint64) *Car {
 		diags:    diagnosticsFor(sc.Faults),
 		progress: map[string]time.Duration{},
 		complete: map[string]bool{},
+		tests:    newTestResults(spec.Cylinders),
 	}
 	if len(c.plan) == 0 {
 		c.plan = DefaultDrive
@@ -74,6 +79,9 @@ func New(spec Spec, sc Scenario, seed uint64) *Car {
 	}
 	if v.Odometer != nil {
 		c.spec.Odometer = *v.Odometer
+	}
+	if v.Powertrain != "" {
+		c.spec.Powertrain = v.Powertrain
 	}
 	level := 72.0
 	if v.FuelLevel != nil {
@@ -122,7 +130,16 @@ func (c *Car) Spec() Spec {
 func (c *Car) State() State {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.s.clone()
+	s := c.s.clone()
+	c.fillTests(&s)
+	return s
+}
+
+// Ignition reports whether the ignition is on: the ECUs answer.
+func (c *Car) Ignition() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.s.Ignition
 }
 
 // Advance moves the model on by d, in steps of Step.
@@ -162,6 +179,7 @@ func (c *Car) ClearDTCs() {
 	for _, d := range c.diags {
 		d.failedFor, d.total = 0, 0
 	}
+	c.clearTests()
 	c.updateMonitors()
 }
 
@@ -192,6 +210,7 @@ func (c *Car) step(dt time.Duration) {
 	c.s.Time += dt
 	c.drive(dt)
 	c.engine(dt, sec)
+	c.monitorResults(dt)
 	c.temperatures(dt, sec)
 	c.fuelling(dt, sec)
 	c.electrics(dt, sec)
@@ -207,8 +226,18 @@ func (c *Car) engine(dt time.Duration, sec float64) {
 	s := &c.s
 	if !s.Running {
 		accel := -2.5 // coast to a stop
+		if c.autoStopped && c.spec.Powertrain == Hybrid {
+			accel = c.demand(1.2) // driving on electricity
+		}
 		s.Speed = math.Max(0, s.Speed+accel*3.6*sec)
-		s.RPM, s.Throttle, s.Load, s.MAF, s.Gear, s.Timing = 0, 0, 0, 0, 0, 0
+		if s.Speed < 0.5 && c.target == 0 {
+			s.Speed = 0
+		}
+		s.Gear = 0
+		if s.Speed >= 3 && c.autoStopped {
+			s.Gear = 1 // the gearbox still turns with the wheels
+		}
+		s.RPM, s.Throttle, s.Load, s.MAF, s.Timing = 0, 0, 0, 0, 0
 		c.rpm = 0
 		s.MAP = s.Baro
 		if s.Cranking {
@@ -217,8 +246,7 @@ func (c *Car) engine(dt time.Duration, sec float64) {
 		return
 	}
 	// The driver's pedal: close the gap to the target speed.
-	gap := c.target - s.Speed
-	accel := clamp(gap*0.25, -3.0, 1.8) // m/s²
+	accel := c.demand(1.8) // m/s²
 	s.Speed = math.Max(0, s.Speed+accel*3.6*sec)
 	if s.Speed < 0.5 && c.target == 0 {
 		s.Speed = 0
@@ -377,7 +405,9 @@ func (c *Car) fuelling(dt time.Duration, sec float64) {
 		steady = s.O2Up
 	}
 	s.O2Down = clamp((1-worn)*steady+worn*s.O2Up, 0.02, 1.0)
-	c.catalystSwitchRatio = worn // what the ECU's comparison of the two would find
+	// What the ECU's comparison of the two finds: a good catalyst's
+	// downstream sensor switches a little, a dead one's as the upstream.
+	c.catalystSwitchRatio = healthyCatalyst + (1-healthyCatalyst)*worn
 
 	if decelCut {
 		s.FuelRate = 0
@@ -404,7 +434,9 @@ func (c *Car) electrics(dt time.Duration, sec float64) {
 		r := 0.012 + 0.02*weak // internal resistance rises as it weakens
 		s.Battery = rest - 150*r + c.noise(0.05)
 		current = -150
-	case s.Running:
+	case s.Running || s.Ignition && c.spec.Powertrain == Hybrid:
+		// A hybrid's DC-DC converter charges the 12 V battery whether or
+		// not the engine runs.
 		reg := 14.3 - 0.002*s.Load - 1.9*c.sev(AlternatorFailing)
 		s.Battery = math.Max(reg, rest-0.4) + c.noise(0.03)
 		current = (s.Battery - rest - 0.3) * 40 // charging above rest, draining below

@@ -120,8 +120,14 @@ func TestScenariosProduceTheirCodes(t *testing.T) {
 			return want(sig.runMin < 13, "running voltage down to %.2f", sig.runMin)
 		}},
 	}
+	// Scenarios that take longer than two hours, or whose point is not a
+	// code, have tests of their own.
+	ownTest := map[string]string{"misfire-developing": "TestMonitorResultsLeadTheCode", "catalyst-aging": "TestMonitorResultsLeadTheCode", "hybrid": "TestEngineStopsWithinTheDrive"}
 	for _, sc := range Builtins() {
 		tc, ok := cases[sc.Name]
+		if ownTest[sc.Name] != "" {
+			continue
+		}
 		if !ok {
 			t.Errorf("scenario %s has no test case", sc.Name)
 			continue
@@ -319,7 +325,8 @@ func TestBuiltinsListed(t *testing.T) {
 			t.Errorf("%s has no description", sc.Name)
 		}
 	}
-	want := []string{"alternator", "catalyst", "coolant-leak", "evap-leak", "healthy", "lean", "misfire", "o2-sensor", "overheat", "weak-battery"}
+	want := []string{"alternator", "catalyst", "catalyst-aging", "coolant-leak", "evap-leak", "healthy", "hybrid", "lean", "misfire", "misfire-developing",
+		"o2-sensor", "overheat", "weak-battery"}
 	if !slices.Equal(names, want) {
 		t.Errorf("built-ins %v, want %v", names, want)
 	}
@@ -336,5 +343,83 @@ func TestVINFor(t *testing.T) {
 			t.Fatalf("VINFor(%d) = %s repeats", n, v)
 		}
 		seen[v] = true
+	}
+}
+
+// The misfire and catalyst monitors' results (service 06) move drives
+// before the fault sets its code, and only for the faulty cylinder.
+func TestMonitorResultsLeadTheCode(t *testing.T) {
+	for _, c := range []struct {
+		scenario string
+		code     obd.DTC
+		moved    func(s State) bool
+	}{
+		{"misfire-developing", 0x0303, func(s State) bool { return s.MisfireAverage[2] >= 10 }},
+		{"catalyst-aging", P0420, func(s State) bool { return s.CatalystRatio > 0.3 }},
+	} {
+		sc, err := Load(c.scenario)
+		if err != nil {
+			t.Fatal(err)
+		}
+		car := New(DefaultSpec(), sc, 7)
+		var moved, coded time.Duration
+		for at := time.Duration(0); at < 12*time.Hour && coded == 0; at += 30 * time.Second {
+			car.AdvanceTo(at)
+			s := car.State()
+			if moved == 0 && c.moved(s) {
+				moved = at
+			}
+			if slices.Contains(s.Pending, c.code) || slices.Contains(s.Stored, c.code) {
+				coded = at
+			}
+			if c.scenario == "misfire-developing" && (s.MisfireCount[0]+s.MisfireCount[1]+s.MisfireCount[3] != 0 || s.MisfireAverage[1] != 0) {
+				t.Fatalf("healthy cylinders misfire: %v %v", s.MisfireCount, s.MisfireAverage)
+			}
+		}
+		if moved == 0 || coded == 0 || coded-moved < time.Hour {
+			t.Errorf("%s: the result moved at %v, %v set at %v: want it an hour or more before", c.scenario, moved, c.code, coded)
+		}
+		t.Logf("%s: the monitor's result moved at %v, %v was set at %v", c.scenario, moved, c.code, coded)
+	}
+}
+
+// A hybrid stops its engine at every stop and rolls on electricity; a
+// stop-start car stops it only standing; a combustion car never does.
+func TestEngineStopsWithinTheDrive(t *testing.T) {
+	sc, err := Load("hybrid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		pt                Powertrain
+		restarts          int
+		movingEngineOffKm float64 // at least
+	}{{Hybrid, 10, 0.05}, {StopStart, 10, 0}, {Combustion, 0, 0}} {
+		sc.Vehicle.Powertrain = c.pt
+		car := New(DefaultSpec(), sc, 3)
+		var last State
+		offKm := 0.0
+		for at := time.Duration(0); at < 1210*time.Second; at += Step {
+			car.AdvanceTo(at)
+			s := car.State()
+			if !s.Ignition && at > time.Second {
+				t.Fatalf("%s: ignition off at %v", c.pt, at)
+			}
+			if !s.Running && !s.Cranking && at > time.Minute && s.Speed > 1 {
+				offKm += s.Speed * Step.Hours()
+			}
+			if c.pt == StopStart && !s.Running && !s.Cranking && s.Speed > 1 && at > 2*time.Minute {
+				t.Fatalf("stop-start engine off while moving at %v km/h", s.Speed)
+			}
+			last = s
+		}
+		if last.AutoRestarts != c.restarts || offKm < c.movingEngineOffKm || c.pt == Combustion && last.AutoStops != 0 {
+			t.Errorf("%s: %d stops, %d restarts, %.2f km driven with the engine off", c.pt, last.AutoStops, last.AutoRestarts, offKm)
+		}
+		t.Logf("%s: %d stops, %d restarts, %.2f km driven with the engine off", c.pt, last.AutoStops, last.AutoRestarts, offKm)
+		car.AdvanceTo(1400 * time.Second)
+		if s := car.State(); s.Ignition || s.Running {
+			t.Errorf("%s: still on after the drive", c.pt)
+		}
 	}
 }

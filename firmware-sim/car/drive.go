@@ -46,6 +46,7 @@ func (c *Car) drive(dt time.Duration) {
 	if s.Phase == Parked {
 		if s.Ignition {
 			s.Ignition, s.Running, s.Cranking = false, false, false
+			c.autoStopped = false
 		}
 		c.target = 0
 		return
@@ -72,26 +73,81 @@ func (c *Car) drive(dt time.Duration) {
 	}
 }
 
-// runEngine turns the key when the engine is off and ends cranking.
+// demand is the acceleration the driver asks for, m/s², capped at upTo.
+func (c *Car) demand(upTo float64) float64 {
+	return clamp((c.target-c.s.Speed)*0.25, -3.0, upTo)
+}
+
+// runEngine turns the key when the engine is off and ends cranking; on a
+// stop-start or hybrid car it also stops the engine and starts it again
+// within the drive.
 func (c *Car) runEngine(dt time.Duration) {
 	s := &c.s
 	switch {
 	case s.Running:
+		c.sinceStart += dt
+		if c.autoStop() {
+			s.Running, c.autoStopped, c.rpm = false, true, 0
+			s.AutoStops++
+		}
 	case s.Cranking:
 		if c.crankLeft -= dt; c.crankLeft <= 0 {
 			s.Cranking, s.Running = false, true
+			c.sinceStart = 0
+			c.rpm = 500
+			if c.autoStopped {
+				c.autoStopped = false // a restart within the drive
+				s.AutoRestarts++
+				return
+			}
 			s.RunTime = 0
 			c.startCoolant = c.trueCoolant
 			c.coldStart = c.trueCoolant < 35
 			c.warmedUp = false
 			c.evapState = 0
-			c.rpm = 500
+			c.newDriveCycle()
+			s.AutoStops, s.AutoRestarts = 0, 0
 			for _, m := range cycleMonitors {
 				c.progress[m] = 0
 			}
 		}
+	case c.autoStopped:
+		if !c.autoRestart() {
+			return
+		}
+		if c.spec.Powertrain == Hybrid {
+			// The motor-generator spins the engine up at once.
+			s.Running, c.autoStopped, c.sinceStart, c.rpm = true, false, 0, c.spec.IdleRPM
+			s.AutoRestarts++
+			return
+		}
+		s.Cranking, c.crankLeft = true, 350*time.Millisecond
 	default:
 		s.Ignition, s.Cranking = true, true
 		c.crankLeft = 800*time.Millisecond + time.Duration(float64(time.Second)*c.sev(WeakBattery))
 	}
+}
+
+// autoStop says whether stop-start or the hybrid system stops the engine
+// now: never in the first minute after the key start (the warm-up run),
+// nor within five seconds of its last start.
+func (c *Car) autoStop() bool {
+	s := &c.s
+	if c.spec.Powertrain != StopStart && c.spec.Powertrain != Hybrid || s.RunTime < time.Minute || c.sinceStart < 5*time.Second {
+		return false
+	}
+	standing := s.Speed < 0.5 && c.target == 0
+	if c.spec.Powertrain == StopStart {
+		return standing && c.soc > 0.6
+	}
+	return standing || s.Speed < 50 && c.demand(1.8) < 0.3
+}
+
+// autoRestart says whether an auto-stopped engine starts again now.
+func (c *Car) autoRestart() bool {
+	s := &c.s
+	if c.spec.Powertrain == StopStart {
+		return c.target > 0 || c.soc < 0.55
+	}
+	return c.demand(1.8) > 1.0 || s.Speed > 55 || c.soc < 0.5
 }

@@ -37,6 +37,8 @@ type Setup struct {
 	// Cleared starts the car with its codes just cleared: every readiness
 	// monitor incomplete, the counters since clearing at zero.
 	Cleared bool
+	// Powertrain, when set, makes the car a stop-start or hybrid one.
+	Powertrain Powertrain
 }
 
 //go:embed scenarios/*.yaml
@@ -207,6 +209,12 @@ func (p *parser) vehicle(n *yaml.Node) Setup {
 		"ambient":    func(v *yaml.Node) { s.Ambient = p.number(v, -40, 55, "°C") },
 		"odometer":   func(v *yaml.Node) { s.Odometer = p.number(v, 0, 2e6, "km") },
 		"fuel_level": func(v *yaml.Node) { s.FuelLevel = p.number(v, 0, 100, "%") },
+		"powertrain": func(v *yaml.Node) {
+			s.Powertrain = Powertrain(p.str(v))
+			if !slices.Contains(Powertrains, s.Powertrain) {
+				p.fail(v, "unknown powertrain %q (known: combustion, stop-start, hybrid)", v.Value)
+			}
+		},
 		"cleared": func(v *yaml.Node) {
 			b, err := strconv.ParseBool(v.Value)
 			if err != nil {

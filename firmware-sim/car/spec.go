@@ -1,8 +1,29 @@
 package car
 
+// Powertrain says what stops the combustion engine besides the key.
+type Powertrain string
+
+// The powertrains the model knows.
+const (
+	// Combustion: the engine runs whenever the ignition is on.
+	Combustion Powertrain = "combustion"
+	// StopStart: the engine stops while the car stands (once warmed up
+	// and with the battery charged) and the starter restarts it when the
+	// driver pulls away.
+	StopStart Powertrain = "stop-start"
+	// Hybrid: the engine stops when the car stands or rolls gently below
+	// 50 km/h, the car drives on electricity meanwhile, and the
+	// motor-generator starts the engine again for acceleration or speed.
+	Hybrid Powertrain = "hybrid"
+)
+
+// Powertrains lists them, for validation and help.
+var Powertrains = []Powertrain{Combustion, StopStart, Hybrid}
+
 // Spec describes the vehicle being simulated.
 type Spec struct {
 	VIN          string
+	Powertrain   Powertrain
 	Displacement float64   // litres
 	Cylinders    int       // misfire codes name cylinders 1..n
 	IdleRPM      float64   // warm idle
@@ -25,6 +46,7 @@ type Spec struct {
 func DefaultSpec() Spec {
 	return Spec{
 		VIN:          "1G1JC5444R7252367",
+		Powertrain:   Combustion,
 		Displacement: 1.6,
 		Cylinders:    4,
 		IdleRPM:      750,

@@ -15,6 +15,10 @@ type State struct {
 	Ignition bool
 	Running  bool // the engine runs (cranking counts as not yet)
 	Cranking bool
+	// AutoStops and AutoRestarts count, since the key was turned, the
+	// times stop-start or the hybrid system stopped the engine and started
+	// it again.
+	AutoStops, AutoRestarts int
 
 	Speed    float64 // km/h
 	Gear     int     // 0 neutral or stopped
@@ -58,6 +62,21 @@ type State struct {
 	Permanent []obd.DTC // service 0A
 	Freeze    *Freeze   // freeze frame 0, nil when none
 	Monitors  []obd.Monitor
+
+	// Service 06: what the engine ECU's on-board monitors found.
+	// MisfireCount is per cylinder (index 0 is cylinder 1), this driving
+	// cycle's once it has run 1000 revolutions, the last cycle's before;
+	// MisfireAverage weighs the last ten cycles (0.1 for the newest).
+	MisfireCount   []int
+	MisfireAverage []float64
+	// CatalystRatio is the catalyst monitor's last result: how much the
+	// downstream O2 sensor switches against the upstream one, 0.08 for a
+	// good catalyst, towards 1 for a dead one.
+	CatalystRatio float64
+	// O2MinVoltage and O2MaxVoltage are the upstream O2 sensor's range in
+	// its last test, O2Period its switching period in seconds.
+	O2MinVoltage, O2MaxVoltage float64
+	O2Period                   float64
 }
 
 // Freeze is freeze frame 0: the state when a code was confirmed.
@@ -72,6 +91,8 @@ func (s State) clone() State {
 	s.Pending = append([]obd.DTC(nil), s.Pending...)
 	s.Permanent = append([]obd.DTC(nil), s.Permanent...)
 	s.Monitors = append([]obd.Monitor(nil), s.Monitors...)
+	s.MisfireCount = append([]int(nil), s.MisfireCount...)
+	s.MisfireAverage = append([]float64(nil), s.MisfireAverage...)
 	if s.Freeze != nil {
 		f := *s.Freeze
 		s.Freeze = &f

@@ -178,16 +178,9 @@ func BenchmarkPIDRate(b *testing.B) {
 			clock.Set(2 * time.Minute)
 			mods := ecu.Modules(vc, clock, ecu.Options{})
 			mods = mods[:1] // the engine alone, as the model assumes
-			em := New(Config{Profile: Profiles[name], Car: vc, Clock: clock, Modules: mods, Timing: true})
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			addrc := make(chan net.Addr, 1)
-			go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
-			cl, err := elm327.Open(ctx, "tcp://"+(<-addrc).String())
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cl.Close()
+			cl := timedAdapter(ctx, b, Config{Profile: Profiles[name], Car: vc, Clock: clock, Modules: mods, Timing: true})
 			c := obd.NewClient(cl)
 			pids := []obd.PID{0x0C, 0x0D, 0x11, 0x04, 0x05, 0x0F}
 			if _, err := c.Read(ctx, pids...); err != nil { // discovery and the first search
@@ -206,4 +199,60 @@ func BenchmarkPIDRate(b *testing.B) {
 			b.ReportMetric(BestRate(Profiles[name], Plan{PIDs: pids, Latency: 12 * time.Millisecond}), "model-pids/s")
 		})
 	}
+}
+
+// A whole scan through Pitwall's ELM327 client against the timed emulator
+// (TCP loopback, both modules), for a car that answers its supported maps
+// and for a foreign-style one that refuses the service 09 and service 06
+// maps (every service 09 item is then asked without a map, and the
+// fallback monitors of service 06), on a genuine adapter and on a clone
+// (no count digit, no packing): what a `pitwall scan` user waits for.
+func BenchmarkScan(b *testing.B) {
+	for _, c := range []struct {
+		name, profile string
+		refuse        []string
+	}{
+		{"genuine/maps", "genuine", nil},
+		{"genuine/0900-refused", "genuine", []string{"0900"}},
+		{"genuine/maps-refused", "genuine", []string{"0900", "0600"}},
+		{"clone/maps", "clone-v1.5", nil},
+		{"clone/maps-refused", "clone-v1.5", []string{"0900", "0600"}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			sc, _ := car.Load("healthy")
+			vc := car.New(car.DefaultSpec(), sc, 1)
+			clock := car.ManualClock()
+			clock.Set(2 * time.Minute)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cl := timedAdapter(ctx, b, Config{Profile: Profiles[c.profile], Car: vc, Clock: clock, Modules: ecu.Modules(vc, clock, ecu.Options{Refuse: c.refuse}), Timing: true})
+			if _, err := obd.Scan(ctx, obd.NewClient(cl)); err != nil { // the first search
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				r, err := obd.Scan(ctx, obd.NewClient(cl))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if r.VIN == "" || len(r.ECUs[0].CalibrationIDs) == 0 {
+					b.Fatalf("VIN %q, calibration ids %v, problems %v", r.VIN, r.ECUs[0].CalibrationIDs, r.Problems)
+				}
+			}
+		})
+	}
+}
+
+// timedAdapter serves an emulator on TCP loopback until ctx ends and
+// opens Pitwall's ELM327 client on it, closed when the benchmark ends.
+func timedAdapter(ctx context.Context, b *testing.B, cfg Config) *elm327.Client {
+	b.Helper()
+	em := New(cfg)
+	addrc := make(chan net.Addr, 1)
+	go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addrc <- a }) }()
+	cl, err := elm327.Open(ctx, "tcp://"+(<-addrc).String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cl.Close() })
+	return cl
 }

@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,8 @@ type Module struct {
 	clock   *car.Clock
 	pids    obd.PIDSet
 	freeze  obd.PIDSet
+	mids    obd.PIDSet // service 06 monitors (engine only)
+	refuse  map[string]bool
 	engine  bool
 	framing obd.Framing
 
@@ -49,6 +52,9 @@ type Options struct {
 	Extended bool
 	// Seed varies the response times.
 	Seed uint64
+	// Refuse lists requests, in hex ("0900", "0100"), the modules do not
+	// answer, as many real ECUs do with their supported maps.
+	Refuse []string
 }
 
 // enginePIDs are the service 01 PIDs the engine module supports.
@@ -64,7 +70,7 @@ var transmissionPIDs = []obd.PID{0x01, 0x0D, 0xA4}
 
 // Modules builds the engine and transmission modules of a car. clock says
 // what time it is in the car's world; each answer first brings the car up
-// to that time.
+// to that time. With the ignition off the modules do not answer.
 func Modules(c *car.Car, clock *car.Clock, opt Options) []*Module {
 	framing := obd.FramingCAN
 	if opt.Legacy {
@@ -84,6 +90,18 @@ func Modules(c *car.Car, clock *car.Clock, opt Options) []*Module {
 	}
 	for _, p := range transmissionPIDs {
 		tcm.pids.Add(p)
+	}
+	for _, mid := range []obd.MonitorID{obd.MIDO2Bank1Sensor1, obd.MIDCatalystBank1, obd.MIDMisfire} {
+		eng.mids.Add(obd.PID(mid))
+	}
+	for n := 1; n <= c.Spec().Cylinders; n++ {
+		eng.mids.Add(obd.PID(obd.MisfireMID(n)))
+	}
+	for _, m := range []*Module{eng, tcm} {
+		m.refuse = map[string]bool{}
+		for _, r := range opt.Refuse {
+			m.refuse[strings.ToUpper(r)] = true
+		}
 	}
 	switch {
 	case opt.Legacy: // the older protocols name the sender by its source byte
@@ -108,6 +126,10 @@ func (m *Module) ResponseTime() time.Duration {
 // negative answers to physical requests). req.ECU set means the request was
 // addressed to this module alone.
 func (m *Module) Answer(req obd.Request) [][]byte {
+	if m.refuse[req.String()] {
+		m.car.AdvanceTo(m.clock.Sim())
+		return nil
+	}
 	msgs := m.answer(req)
 	if req.ECU == "" && len(msgs) == 1 && len(msgs[0]) == 3 && msgs[0][0] == 0x7F {
 		return nil
@@ -117,6 +139,9 @@ func (m *Module) Answer(req obd.Request) [][]byte {
 
 func (m *Module) answer(req obd.Request) [][]byte {
 	m.car.AdvanceTo(m.clock.Sim())
+	if !m.car.Ignition() {
+		return nil // a parked car's modules sleep
+	}
 	switch req.Service {
 	case obd.ServiceCurrentData:
 		return m.currentData(req.Data)
@@ -145,6 +170,13 @@ func (m *Module) answer(req obd.Request) [][]byte {
 			return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCIncorrectLength)}}
 		}
 		return m.vehicleInfo(req.Data[0])
+	case obd.ServiceTestResults:
+		// The older protocols' layout of service 06 is not modelled; the
+		// transmission runs no emission monitors.
+		if !m.engine || m.framing == obd.FramingLegacy || len(req.Data) != 1 {
+			return nil
+		}
+		return m.testResults(obd.MonitorID(req.Data[0]))
 	}
 	return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCServiceNotSupported)}}
 }
@@ -222,6 +254,56 @@ func (m *Module) vehicleInfo(info byte) [][]byte {
 		return nil
 	}
 	return obd.EncodeInfo(info, m.framing, it)
+}
+
+// testResults answers service 06 for one monitor, or a supported-MID map,
+// from what the car's monitors measured.
+func (m *Module) testResults(mid obd.MonitorID) [][]byte {
+	if mid.IsMap() {
+		b := bitmap(obd.PID(mid), m.mids)
+		if b == nil {
+			return nil
+		}
+		return [][]byte{append([]byte{obd.ServiceTestResults.Reply(), byte(mid)}, b...)}
+	}
+	if !m.mids.Has(obd.PID(mid)) {
+		return nil
+	}
+	s := m.car.State()
+	const volts, ms, ratio, counts = 0x0A, 0x10, 0x20, 0x24
+	var recs []obd.TestRecord
+	rec := func(tid obd.TestID, us byte, v, lo, hi float64) {
+		recs = append(recs, obd.TestRecord{MID: mid, TID: tid, UnitScaling: us, Value: v, Min: lo, Max: hi})
+	}
+	misfire := func(count, avg float64) {
+		rec(obd.TIDMisfireAverage, counts, avg, 0, 65535)
+		rec(obd.TIDMisfireCount, counts, count, 0, 65535)
+	}
+	switch {
+	case mid == obd.MIDO2Bank1Sensor1:
+		rec(obd.TIDRichToLeanThreshold, volts, 0.45, 0.45, 0.45)
+		rec(obd.TIDLeanToRichThreshold, volts, 0.45, 0.45, 0.45)
+		rec(obd.TIDMinVoltage, volts, s.O2MinVoltage, 0, 0.25)   // it must reach lean
+		rec(obd.TIDMaxVoltage, volts, s.O2MaxVoltage, 0.65, 1.1) // and rich
+		rec(obd.TIDSensorPeriod, ms, s.O2Period*1000, 0, 1600)   // P0133 beyond
+	case mid == obd.MIDCatalystBank1:
+		rec(0x80, ratio, s.CatalystRatio, 0, 0.6) // P0420 beyond
+	case mid == obd.MIDMisfire:
+		var count, avg float64
+		for i := range s.MisfireCount {
+			count += float64(s.MisfireCount[i])
+			avg += s.MisfireAverage[i]
+		}
+		misfire(count, avg)
+	default: // a cylinder's misfire monitor
+		n := int(mid - obd.MIDMisfireCyl1)
+		misfire(float64(s.MisfireCount[n]), s.MisfireAverage[n])
+	}
+	msg, err := obd.EncodeTestResults(recs)
+	if err != nil {
+		panic(err) // the records above use J1979's scalings
+	}
+	return [][]byte{msg}
 }
 
 // Port is one node's connection to a CAN bus.

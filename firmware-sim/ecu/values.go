@@ -56,6 +56,12 @@ func (m *Module) pidData(p obd.PID, s car.State, supported obd.PIDSet) []byte {
 	case 0x0C:
 		return enc(map[string]float64{"engine_speed": s.RPM})
 	case 0x0D:
+		if !m.engine {
+			// The transmission reckons speed from its output shaft, with
+			// the tyre size it was programmed for: 2 % fast, so the two
+			// modules agree at low speed and part at motorway speeds.
+			return enc(map[string]float64{"vehicle_speed": s.Speed * tcmSpeedFactor})
+		}
 		return enc(map[string]float64{"vehicle_speed": s.Speed})
 	case 0x0E:
 		return enc(map[string]float64{"timing_advance": s.Timing})
@@ -117,6 +123,10 @@ func (m *Module) pidData(p obd.PID, s car.State, supported obd.PIDSet) []byte {
 	}
 	return nil
 }
+
+// tcmSpeedFactor is how much faster than the engine module the
+// transmission module reports the vehicle speed.
+const tcmSpeedFactor = 1.02
 
 // gearRatio is the ratio of the gear engaged, 0 in neutral.
 func gearRatio(s car.State) float64 {

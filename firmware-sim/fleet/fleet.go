@@ -106,14 +106,14 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if err := wire.ValidDeviceID(cfg.Prefix + "-00001"); err != nil {
 		return Result{}, fmt.Errorf("fleet: prefix: %w", err)
 	}
-	var names []string
+	var names, second []string
 	for _, p := range Plan {
 		info, _ := obd.Lookup(p)
 		for _, f := range info.Fields {
-			names = append(names, f.Signal)
+			names, second = append(names, f.Signal), append(second, obd.SecondarySignal(f.Signal))
 		}
 	}
-	names = append(names, wire.BatteryVoltage)
+	names = append(append(names, wire.BatteryVoltage), second...)
 	aliases, err := wire.NewAliases(names)
 	if err != nil {
 		return Result{}, err
@@ -176,7 +176,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 				return
 			}
 			connected.Add(1)
-			if v.publish(wire.KindStatus, v.birth(clock), true) == nil {
+			if v.publish(runCtx, wire.KindStatus, v.birth(clock), true) == nil {
 				messages.Add(1)
 			}
 			v.loop(runCtx, clock, period, func(n int) { messages.Add(1); samples.Add(int64(n)) }, fail)
@@ -228,17 +228,24 @@ func (v *vehicle) birth(clock *car.Clock) *wirepb.Status {
 		Vin: v.car.Spec().VIN, Adapter: "simulated", Protocol: obd.ProtocolCAN11_500.String(), Signals: v.aliases.Defs()}
 }
 
-// publish sends a message with QoS 1 and waits for the broker's PUBACK.
-func (v *vehicle) publish(k wire.Kind, m wire.Message, retain bool) error {
+// publish sends a message with QoS 1 and waits for the broker's PUBACK,
+// or until ctx ends: a broker shutting down may never acknowledge.
+func (v *vehicle) publish(ctx context.Context, k wire.Kind, m wire.Message, retain bool) error {
 	b, err := wire.Encode(m)
 	if err != nil {
 		return err
 	}
 	t := v.mqtt.Publish(wire.Topic(v.id, k), 1, retain, b)
-	if !t.WaitTimeout(30 * time.Second) {
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	select {
+	case <-t.Done():
+		return t.Error()
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timer.C:
 		return fmt.Errorf("fleet: %s: no PUBACK within 30 s", v.id)
 	}
-	return t.Error()
 }
 
 // loop publishes a batch every period, starting at a random phase so a
@@ -247,6 +254,12 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 	phase := time.Duration(rand.Int64N(int64(period)))
 	t := time.NewTimer(phase)
 	defer t.Stop()
+	// A publish cut short by the end of the run is not a failure.
+	failed := func(ctx context.Context, err error) {
+		if ctx.Err() == nil {
+			fail(err)
+		}
+	}
 	var batch wire.Batch
 	for {
 		select {
@@ -261,8 +274,8 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 			v.ignition = st.Ignition
 			ev := &wirepb.Event{Header: v.header(), TimeMs: time.Now().UnixMilli(),
 				Kind: &wirepb.Event_Ignition{Ignition: &wirepb.Ignition{On: st.Ignition, EngineRunning: st.Running}}}
-			if err := v.publish(wire.KindEvent, ev, false); err != nil {
-				fail(err)
+			if err := v.publish(ctx, wire.KindEvent, ev, false); err != nil {
+				failed(ctx, err)
 			} else {
 				sent(0)
 			}
@@ -272,8 +285,8 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 		}
 		if codes := fmt.Sprint(st.Stored, st.Pending, st.MIL, st.Monitors); codes != v.codes {
 			v.codes = codes
-			if err := v.publish(wire.KindDTC, v.dtcReport(st), false); err != nil {
-				fail(err)
+			if err := v.publish(ctx, wire.KindDTC, v.dtcReport(st), false); err != nil {
+				failed(ctx, err)
 			} else {
 				sent(0)
 			}
@@ -284,19 +297,19 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 		if err != nil && len(rs) == 0 {
 			continue
 		}
-		for _, r := range rs {
-			for _, m := range r.Value.Measurements {
-				if s, ok := v.aliases.ByName(m.Signal); ok {
-					batch.Add(s, now, m.Value)
-				}
+		// One value per signal and instant, as the agent sends them.
+		vals, _ := obd.OneValuePerSignal(rs)
+		for _, x := range vals {
+			if s, ok := v.aliases.ByName(x.Signal); ok {
+				batch.Add(s, now, x.Value)
 			}
 		}
 		if s, ok := v.aliases.ByName(wire.BatteryVoltage); ok {
 			batch.Add(s, now, st.Battery)
 		}
 		n := batch.Len()
-		if err := v.publish(wire.KindTelemetry, batch.Telemetry(v.header()), false); err != nil {
-			fail(err)
+		if err := v.publish(ctx, wire.KindTelemetry, batch.Telemetry(v.header()), false); err != nil {
+			failed(ctx, err)
 			continue
 		}
 		sent(n)

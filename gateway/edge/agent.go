@@ -112,10 +112,6 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	if a.cmdKey, err = commandKey(cfg.Commands.KeyFile); err != nil {
 		return nil, err
 	}
-	a.aliases, err = wire.NewAliases(catalog())
-	if err != nil {
-		return nil, err
-	}
 	a.spool, err = spool.Open(spool.Options{Dir: cfg.Spool.Dir, MaxBytes: int64(cfg.Spool.MaxBytes), SyncEvery: cfg.Spool.SyncEvery, Log: a.log, OpenFile: a.spoolOpen})
 	if err != nil {
 		return nil, fmt.Errorf("edge: spool %s: %w", cfg.Spool.Dir, err)
@@ -126,6 +122,10 @@ func New(cfg Config, opts ...Option) (*Agent, error) {
 	}
 	a.metrics = newMetrics(a)
 	a.loadPlan()
+	if a.aliases, err = wire.NewAliases(catalog(a.tiers)); err != nil {
+		a.spool.Close()
+		return nil, err
+	}
 	if err := a.announce(); err != nil {
 		a.spool.Close()
 		return nil, err
@@ -159,16 +159,31 @@ func commandKey(file string) ([]byte, error) {
 	return k, nil
 }
 
-// catalog is every signal the agent may send: all the PID table's fields
-// and the battery voltage. Aliases number them in a fixed order.
-func catalog() []string {
-	var names []string
-	for _, p := range obd.PIDs() {
-		for _, f := range p.Fields {
-			names = append(names, f.Signal)
+// catalog is every signal the agent may send: all the PID table's fields,
+// the battery voltage, the service 06 misfire counts, then the secondary
+// names (a second ECU's differing value) of the fields of the PIDs in the
+// poll plan and in the default plan. Secondary names for the whole table
+// would double the birth message (to 47 KB, more than a small spool
+// takes); a PID added later by a plan command has its secondary value
+// counted in pitwall_agent_samples_repeated_total instead. Aliases number
+// the signals in a fixed order.
+func catalog(tiers []TierConfig) []string {
+	names := append(append(obd.PIDSignals(), wire.BatteryVoltage), obd.MonitorSignals()...)
+	seen := map[obd.PID]bool{}
+	for _, t := range append(append([]TierConfig(nil), DefaultTiers...), tiers...) {
+		for _, s := range t.PIDs {
+			p, err := ParsePID(s)
+			if err != nil || seen[p] {
+				continue
+			}
+			seen[p] = true
+			info, _ := obd.Lookup(p)
+			for _, f := range info.Fields {
+				names = append(names, obd.SecondarySignal(f.Signal))
+			}
 		}
 	}
-	return append(names, wire.BatteryVoltage)
+	return names
 }
 
 // announce records a birth message: at boot, and again when the VIN or the
@@ -211,10 +226,13 @@ func (a *Agent) emit(k wire.Kind, c spool.Class, build func(*wirepb.Header) wire
 	return seq, err
 }
 
-// event records an event.
-func (a *Agent) event(set func(*wirepb.Event)) {
+// event records an event that happens now.
+func (a *Agent) event(set func(*wirepb.Event)) { a.eventAt(time.Now(), set) }
+
+// eventAt records an event that happened at t.
+func (a *Agent) eventAt(t time.Time, set func(*wirepb.Event)) {
 	_, _ = a.emit(wire.KindEvent, spool.Important, func(h *wirepb.Header) wire.Message {
-		e := &wirepb.Event{Header: h, TimeMs: time.Now().UnixMilli()}
+		e := &wirepb.Event{Header: h, TimeMs: t.UnixMilli()}
 		set(e)
 		return e
 	})

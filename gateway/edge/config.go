@@ -30,6 +30,7 @@ type Config struct {
 	Broker   BrokerConfig   `yaml:"broker"`
 	Spool    SpoolConfig    `yaml:"spool"`
 	Poll     PollConfig     `yaml:"poll"`
+	Trips    TripsConfig    `yaml:"trips"`
 	Parked   ParkedConfig   `yaml:"parked"`
 	Commands CommandsConfig `yaml:"commands"`
 	// Metrics is the address of the /metrics listener; empty for none.
@@ -65,6 +66,18 @@ type PollConfig struct {
 	MaxRequestsPerSecond float64       `yaml:"max_requests_per_second"`
 	BatchInterval        time.Duration `yaml:"batch_interval"`
 	DTCInterval          time.Duration `yaml:"dtc_interval"`
+	// TestsInterval is how often the on-board monitors' test results
+	// (service 06) are read while the car is awake; they are read at
+	// every wake and trip end too.
+	TestsInterval time.Duration `yaml:"tests_interval"`
+}
+
+// TripsConfig says when a drive ends. The ignition going off always ends
+// it; so does the car standing still with the engine off for EndAfter.
+// An engine that stops and starts again sooner (stop-start, a hybrid)
+// stays within the trip.
+type TripsConfig struct {
+	EndAfter time.Duration `yaml:"end_after"`
 }
 
 // TierConfig is PIDs read at one rate. PIDs are hex ("0C") or the PID
@@ -160,6 +173,12 @@ func (c *Config) Defaults() {
 	if c.Poll.DTCInterval == 0 {
 		c.Poll.DTCInterval = 30 * time.Second
 	}
+	if c.Poll.TestsInterval == 0 {
+		c.Poll.TestsInterval = 5 * time.Minute
+	}
+	if c.Trips.EndAfter == 0 {
+		c.Trips.EndAfter = 5 * time.Minute
+	}
 	if c.Parked.VoltageEvery == 0 {
 		c.Parked.VoltageEvery = time.Minute
 	}
@@ -242,6 +261,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Poll.DTCInterval < 5*time.Second {
 		bad("poll.dtc_interval", "%v: at least 5s", c.Poll.DTCInterval)
+	}
+	if d := c.Poll.TestsInterval; d < 30*time.Second || d > 24*time.Hour {
+		bad("poll.tests_interval", "%v: want 30s to 24h", d)
+	}
+	if d := c.Trips.EndAfter; d < 30*time.Second || d > 2*time.Hour {
+		bad("trips.end_after", "%v: want 30s to 2h (minutes, so that an engine stopping at a light does not end the trip)", d)
 	}
 	if c.Parked.ProbeEvery < time.Second || c.Parked.VoltageEvery < time.Second {
 		bad("parked", "probe_every and voltage_every must be at least 1s")

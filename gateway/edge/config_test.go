@@ -39,7 +39,7 @@ poll:
 	if got := c.Poll.Tiers[0].PIDs; len(got) != 2 || got[1] != "vehicle_speed" {
 		t.Errorf("tier PIDs %v", got)
 	}
-	if c.Poll.MaxRequestsPerSecond != 25 || c.Spool.Dir == "" {
+	if c.Poll.MaxRequestsPerSecond != 25 || c.Spool.Dir == "" || c.Trips.EndAfter != 5*time.Minute || c.Poll.TestsInterval != 5*time.Minute {
 		t.Errorf("defaults not filled: %+v", c)
 	}
 }
@@ -57,6 +57,9 @@ poll:
   tiers:
     - {hz: 5, pids: ["0C"]}
     - {hz: 0, pids: ["00", bogus]}
+  tests_interval: 1s
+trips:
+  end_after: 10s
 `)
 	_, err := Load(p)
 	if err == nil {
@@ -70,6 +73,8 @@ poll:
 		p + ":11: poll.tiers[1].hz",
 		p + ":11: poll.tiers[1].pids[0]: \"00\" is a supported-PID bitmap",
 		p + ":11: poll.tiers[1].pids[1]: \"bogus\" is not a PID",
+		p + ":12: poll.tests_interval: 1s: want 30s to 24h",
+		p + ":14: trips.end_after: 10s: want 30s to 2h",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

@@ -67,13 +67,20 @@ func startCar(t *testing.T, scenario string, at time.Duration) (string, *car.Car
 	c := car.New(car.DefaultSpec(), sc, 1)
 	clock := car.ManualClock()
 	clock.Set(at)
+	return serveCar(t, c, clock), c
+}
+
+// serveCar puts a genuine ELM327 emulator in front of a car on TCP until
+// the test ends, and returns its adapter URL.
+func serveCar(t *testing.T, c *car.Car, clock *car.Clock) string {
+	t.Helper()
 	em := dongle.New(dongle.Config{Profile: dongle.Profiles["genuine"], Car: c, Clock: clock, Modules: ecu.Modules(c, clock, ecu.Options{})})
 	ctx, cancel := context.WithCancel(context.Background())
 	addr := make(chan net.Addr, 1)
 	done := make(chan struct{})
 	go func() { _ = em.ListenTCP(ctx, "127.0.0.1:0", func(a net.Addr) { addr <- a }); close(done) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return "tcp://" + (<-addr).String(), c
+	return "tcp://" + (<-addr).String()
 }
 
 func testConfig(t *testing.T, adapterURL, broker string) Config {

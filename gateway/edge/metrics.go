@@ -15,6 +15,7 @@ type metrics struct {
 	published   *prometheus.CounterVec
 	samples     prometheus.Counter
 	samplesLost prometheus.Counter
+	repeated    prometheus.Counter
 	spoolBytes  prometheus.GaugeFunc
 	dropped     *prometheus.GaugeVec
 	corrupt     prometheus.GaugeFunc
@@ -29,13 +30,15 @@ func newMetrics(a *Agent) *metrics {
 	m.published = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pitwall_agent_published_total", Help: "Messages the broker acknowledged, by kind."}, []string{"kind"})
 	m.samples = prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_agent_samples_published_total", Help: "Samples in telemetry the broker acknowledged."})
 	m.samplesLost = prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_agent_samples_lost_total", Help: "Samples read from the car but never stored: the spool could not be written for too long."})
+	m.repeated = prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_agent_samples_repeated_total",
+		Help: "Values a second ECU reported for a signal that only repeated the first ECU's, and were not sent."})
 	m.spoolBytes = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pitwall_agent_spool_bytes", Help: "Bytes waiting in the spool."},
 		func() float64 { return float64(a.spool.Stats().Bytes) })
 	m.dropped = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pitwall_agent_spool_dropped_records", Help: "Records the full spool dropped, by class."}, []string{"class"})
 	m.corrupt = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "pitwall_agent_spool_corrupt_records", Help: "Records set aside for a bad checksum."},
 		func() float64 { return float64(a.spool.Stats().Corrupt) })
 	m.state = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pitwall_agent_state", Help: "1 for the car's current state."}, []string{"state"})
-	m.reg.MustRegister(m.requests, m.pids, m.errors, m.published, m.samples, m.samplesLost, m.spoolBytes, m.dropped, m.corrupt, m.state)
+	m.reg.MustRegister(m.requests, m.pids, m.errors, m.published, m.samples, m.samplesLost, m.repeated, m.spoolBytes, m.dropped, m.corrupt, m.state)
 	return m
 }
 

@@ -88,18 +88,6 @@ func sleepCtx(ctx context.Context, d time.Duration) {
 	}
 }
 
-// trip accumulates one drive.
-type trip struct {
-	id         uint64
-	start      time.Time
-	distance   float64 // km, from speed
-	fuel       float64 // litres
-	maxCoolant float64
-	last       time.Time
-	startOdo   float64
-	odo        float64
-}
-
 // session is the agent's work on one open adapter.
 type session struct {
 	a        *Agent
@@ -118,8 +106,9 @@ type session struct {
 	broken   int // consecutive adapter failures
 	mil      float64
 	codes    string
-	trip     *trip
-	tripSeq  uint64
+	trips    trips
+	tests    []*wirepb.TestResult // the latest service 06 results
+	testsAt  time.Time            // when service 06 is next read
 	offSince time.Time
 	restWarn bool
 	lowSince time.Time
@@ -136,6 +125,7 @@ func (s *session) run(ctx context.Context, tr obd.Transport) error {
 	s.state = stateAsleep
 	s.warned = map[string]bool{}
 	s.mil = -1
+	s.trips.endAfter = a.cfg.Trips.EndAfter
 	now := time.Now()
 	s.flushAt, s.voltAt, s.probeAt = now.Add(a.cfg.Poll.BatchInterval), now, now
 	s.offSince = now
@@ -181,9 +171,16 @@ func (s *session) flush() {
 }
 
 func (s *session) sample(signal string, t time.Time, v float64) {
-	if sig, ok := s.a.aliases.ByName(signal); ok && !math.IsNaN(v) {
-		s.batch.Add(sig, t, v)
+	if math.IsNaN(v) {
+		return
 	}
+	sig, ok := s.a.aliases.ByName(signal)
+	if !ok {
+		// A secondary value of a PID outside the plan the birth announced.
+		s.a.metrics.repeated.Inc()
+		return
+	}
+	s.batch.Add(sig, t, v)
 }
 
 // adapterTrouble counts a failure that is not the car being silent; after
@@ -264,7 +261,9 @@ func (s *session) wake(ctx context.Context, sets map[obd.ECU]obd.PIDSet) error {
 	s.sched = newSchedule(s.plan, time.Now())
 	a.log.Info("the car is awake", "plan", s.plan.String(), "pids_per_second", s.plan.PIDsPerSecond(), "unsupported", left)
 	s.state, s.silent, s.broken = stateIgnition, 0, 0
-	s.minCrank, s.dtcAt = 99, time.Now()
+	// The monitors' results soon, while they still hold the last drive's,
+	// once the first readings are out.
+	s.minCrank, s.dtcAt, s.testsAt = 99, time.Now(), time.Now().Add(testsAfterWake)
 	a.setState(stateIgnition)
 	a.event(func(e *wirepb.Event) { e.Kind = &wirepb.Event_Ignition{Ignition: &wirepb.Ignition{On: true}} })
 	if !s.vinRead {
@@ -288,9 +287,16 @@ func (s *session) wake(ctx context.Context, sets map[obd.ECU]obd.PIDSet) error {
 	return nil
 }
 
-// sleepCar ends polling: the car stopped answering.
+// testsAfterWake is how long after the car wakes its monitors' test results
+// are read: soon enough that they still hold the last drive's, late enough
+// not to hold up the first readings.
+const testsAfterWake = 15 * time.Second
+
+// sleepCar ends polling: the car stopped answering, the ignition is off.
 func (s *session) sleepCar() {
-	s.endTrip(time.Now())
+	if t := s.trips.ignitionOff(); t != nil {
+		s.endTrip(t)
+	}
 	s.flush()
 	s.state = stateAsleep
 	s.offSince, s.restWarn = time.Now(), false
@@ -334,25 +340,27 @@ func (s *session) awake(ctx context.Context) error {
 	a.metrics.pids.Add(float64(len(rs)))
 	var rpm, speed, coolant, fuelRate, maf, odo = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
 	mil := math.NaN()
-	for _, r := range rs {
-		for _, m := range r.Value.Measurements {
-			s.sample(m.Signal, now, m.Value)
-			switch m.Signal {
-			case "Vehicle.Powertrain.CombustionEngine.Speed":
-				rpm = math.Max(orZero(rpm), m.Value)
-			case "Vehicle.Speed":
-				speed = m.Value
-			case "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature":
-				coolant = m.Value
-			case "Vehicle.OBD.FuelRate":
-				fuelRate = m.Value
-			case "Vehicle.Powertrain.CombustionEngine.MAF":
-				maf = m.Value
-			case "Vehicle.TraveledDistance":
-				odo = m.Value
-			case "Vehicle.OBD.Status.IsMILOn":
-				mil = m.Value
-			}
+	// One value per signal and instant: the engine ECU's, and another
+	// ECU's only where it differs (obd.OneValuePerSignal).
+	vals, repeated := obd.OneValuePerSignal(rs)
+	a.metrics.repeated.Add(float64(repeated))
+	for _, v := range vals {
+		s.sample(v.Signal, now, v.Value)
+		switch v.Signal {
+		case "Vehicle.Powertrain.CombustionEngine.Speed":
+			rpm = v.Value
+		case "Vehicle.Speed":
+			speed = v.Value
+		case "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature":
+			coolant = v.Value
+		case "Vehicle.OBD.FuelRate":
+			fuelRate = v.Value
+		case "Vehicle.Powertrain.CombustionEngine.MAF":
+			maf = v.Value
+		case "Vehicle.TraveledDistance":
+			odo = v.Value
+		case "Vehicle.OBD.Status.IsMILOn":
+			mil = v.Value
 		}
 	}
 	// The battery once a second, and at every pass while the engine is
@@ -367,10 +375,26 @@ func (s *session) awake(ctx context.Context) error {
 	if !math.IsNaN(rpm) {
 		s.engine(now, rpm)
 	}
-	s.tripStep(now, speed, coolant, fuelRate, maf, odo)
+	if t := s.trips.cur; t != nil {
+		t.step(now, speed, coolant, fuelRate, maf, odo)
+	}
+	started, ended := s.trips.observe(now, s.state == stateRunning, speed)
+	if ended != nil {
+		s.endTrip(ended)
+		s.testsAt = now // the car still answers: read the drive's results now
+	}
+	if started != nil {
+		s.startTrip(started, odo)
+	}
 	if !math.IsNaN(mil) && mil != s.mil {
 		s.mil = mil
 		s.dtcAt = now // the lamp changed: read the codes now
+	}
+	if !now.Before(s.testsAt) {
+		s.testsAt = now.Add(a.cfg.Poll.TestsInterval)
+		if s.readTests(ctx, now) {
+			s.dtcAt = now // new results: report them with the codes
+		}
 	}
 	if !now.Before(s.dtcAt) {
 		s.dtcAt = now.Add(a.cfg.Poll.DTCInterval)
@@ -379,18 +403,40 @@ func (s *session) awake(ctx context.Context) error {
 	return nil
 }
 
-func orZero(x float64) float64 {
-	if math.IsNaN(x) {
-		return 0
+// readTests reads the on-board monitors' test results (service 06): the
+// misfire counts become samples, every result goes with the next
+// trouble-code report. It reports whether the results changed.
+func (s *session) readTests(ctx context.Context, now time.Time) bool {
+	res, err := s.client.MonitorTests(ctx)
+	if len(res) == 0 {
+		if err != nil && !carSilent(err) && ctx.Err() == nil {
+			s.a.fail("obd", err)
+		}
+		return false
 	}
-	return x
+	// One value per signal: the engine ECU's first, as for PIDs.
+	slices.SortStableFunc(res, func(x, y obd.TestResult) int { return obd.CompareECUs(x.ECU, y.ECU) })
+	seen := map[string]bool{}
+	var tests []*wirepb.TestResult
+	for _, r := range res {
+		if obd.IsMonitorSignal(r.Signal) && !seen[r.Signal] {
+			seen[r.Signal] = true
+			s.sample(r.Signal, now, r.Value)
+		}
+		tests = append(tests, &wirepb.TestResult{Ecu: string(r.ECU), Mid: uint32(r.MID), Tid: uint32(r.TID), Signal: r.Signal,
+			Value: r.Value, Min: r.Min, Max: r.Max, Unit: r.Unit, Passed: r.Passed, Monitor: r.Monitor, Test: r.Test})
+	}
+	changed := fmt.Sprint(tests) != fmt.Sprint(s.tests)
+	s.tests = tests
+	return changed
 }
 
 // engine tracks the engine starting and stopping.
 func (s *session) engine(now time.Time, rpm float64) {
 	a := s.a
+	runs := engineRuns(s.state == stateRunning, rpm)
 	switch {
-	case rpm > 300 && s.state != stateRunning:
+	case runs && s.state != stateRunning:
 		s.state = stateRunning
 		a.setState(stateRunning)
 		a.event(func(e *wirepb.Event) {
@@ -402,15 +448,14 @@ func (s *session) engine(now time.Time, rpm float64) {
 				e.Kind = &wirepb.Event_Battery{Battery: &wirepb.Battery{Condition: "cranking-low", Volts: v}}
 			})
 		}
-		s.startTrip(now)
-	case rpm < 100 && s.state == stateRunning:
+	case !runs && s.state == stateRunning:
+		// The engine stopped; the trip goes on (see trips).
 		s.state = stateIgnition
 		a.setState(stateIgnition)
 		s.minCrank = 99
 		a.event(func(e *wirepb.Event) {
 			e.Kind = &wirepb.Event_Ignition{Ignition: &wirepb.Ignition{On: true, EngineRunning: false}}
 		})
-		s.endTrip(now)
 	}
 }
 
@@ -427,7 +472,7 @@ func (s *session) battery(now time.Time, v float64) {
 	case v > 15.0:
 		cond = "charging-high"
 	}
-	if cond == "" || s.trip == nil || now.Sub(s.trip.start) < 30*time.Second {
+	if cond == "" || s.trips.cur == nil || now.Sub(s.trips.cur.start) < 30*time.Second {
 		s.lowSince = time.Time{}
 		return
 	}
@@ -442,54 +487,26 @@ func (s *session) battery(now time.Time, v float64) {
 	}
 }
 
-func (s *session) startTrip(now time.Time) {
-	s.tripSeq++
-	s.trip = &trip{id: uint64(now.UnixMilli())<<8 | s.tripSeq&0xFF, start: now, last: now, startOdo: math.NaN()}
-	id := s.trip.id
+func (s *session) startTrip(t *trip, odo float64) {
 	s.warned = map[string]bool{}
-	s.a.event(func(e *wirepb.Event) { e.Kind = &wirepb.Event_TripStart{TripStart: &wirepb.TripStart{TripId: id}} })
-}
-
-func (s *session) tripStep(now time.Time, speed, coolant, fuelRate, maf, odo float64) {
-	t := s.trip
-	if t == nil {
-		return
-	}
-	dt := now.Sub(t.last).Hours()
-	t.last = now
-	if !math.IsNaN(speed) {
-		t.distance += speed * dt
-	}
-	switch {
-	case !math.IsNaN(fuelRate):
-		t.fuel += fuelRate * dt
-	case !math.IsNaN(maf):
-		t.fuel += maf / 14.7 * 3600 / 745 * dt // petrol: air/fuel 14.7, 745 g/l
-	}
-	if !math.IsNaN(coolant) {
-		t.maxCoolant = math.Max(t.maxCoolant, coolant)
-	}
+	id := t.id
+	start := &wirepb.TripStart{TripId: id}
 	if !math.IsNaN(odo) {
-		if math.IsNaN(t.startOdo) {
-			t.startOdo = odo
-		}
-		t.odo = odo
+		start.OdometerKm = odo
 	}
+	s.a.eventAt(t.start, func(e *wirepb.Event) { e.Kind = &wirepb.Event_TripStart{TripStart: start} })
 }
 
-func (s *session) endTrip(now time.Time) {
-	t := s.trip
-	if t == nil {
-		return
-	}
-	s.trip = nil
+// endTrip reports a trip that ended, stamped with when it ended.
+func (s *session) endTrip(t *trip) {
 	dist := t.distance
 	if !math.IsNaN(t.startOdo) && t.odo-t.startOdo > 0.1 {
 		dist = t.odo - t.startOdo // the odometer beats integrating speed
 	}
-	end := &wirepb.TripEnd{TripId: t.id, DistanceKm: round2(dist), DurationS: round2(now.Sub(t.start).Seconds()),
-		FuelUsedL: round2(t.fuel), MaxCoolantC: t.maxCoolant}
-	s.a.event(func(e *wirepb.Event) { e.Kind = &wirepb.Event_TripEnd{TripEnd: end} })
+	end := &wirepb.TripEnd{TripId: t.id, DistanceKm: round2(dist), DurationS: round2(t.end.Sub(t.start).Seconds()),
+		FuelUsedL: round2(t.fuel), MaxCoolantC: t.maxCoolant, EngineStops: uint32(t.engineStops), EngineOffS: round2(t.engineOff.Seconds())}
+	s.a.eventAt(t.end, func(e *wirepb.Event) { e.Kind = &wirepb.Event_TripEnd{TripEnd: end} })
+	s.a.log.Info("trip ended", "distance_km", end.DistanceKm, "duration_s", end.DurationS, "engine_stops", end.EngineStops)
 }
 
 func round2(x float64) float64 { return math.Round(x*100) / 100 }
@@ -498,7 +515,7 @@ func round2(x float64) float64 { return math.Round(x*100) / 100 }
 // when they changed, with the freeze frame.
 func (s *session) readCodes(ctx context.Context) {
 	a := s.a
-	r := &wirepb.DTCReport{TimeMs: time.Now().UnixMilli(), Mil: s.mil == 1}
+	r := &wirepb.DTCReport{TimeMs: time.Now().UnixMilli(), Mil: s.mil == 1, Tests: s.tests}
 	if st, err := s.client.Status(ctx); err == nil {
 		r.Mil = false
 		for _, x := range st {
@@ -519,7 +536,7 @@ func (s *session) readCodes(ctx context.Context) {
 			*k.dst = append(*k.dst, &wirepb.Code{Code: c.Code.String(), Ecu: string(c.ECU)})
 		}
 	}
-	sig := fmt.Sprint(r.Mil, r.Stored, r.Pending, r.Permanent, r.Monitors)
+	sig := fmt.Sprint(r.Mil, r.Stored, r.Pending, r.Permanent, r.Monitors, r.Tests)
 	if sig == s.codes {
 		return
 	}

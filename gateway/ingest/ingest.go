@@ -595,7 +595,10 @@ func (in *Ingest) telemetry(j *job, t *wirepb.Telemetry) *job {
 	if len(fields) > start {
 		j.points = append(j.points, series.Point{Device: j.device, Vehicle: vehicle, Time: time.UnixMilli(last), Fields: fields[start:]})
 	}
-	j.samples = len(fields)
+	if n := keepLastPerInstant(j); n > 0 {
+		in.metrics.dropped.WithLabelValues("repeated").Add(float64(n))
+	}
+	j.samples = series.Samples(j.points)
 	if outOfBounds > 0 {
 		in.metrics.dropped.WithLabelValues("time").Add(float64(outOfBounds))
 		if j.samples == 0 {
@@ -604,6 +607,48 @@ func (in *Ingest) telemetry(j *job, t *wirepb.Telemetry) *job {
 		in.logReject("time", j, fmt.Errorf("%d of %d samples lie outside the accepted time range; stored the rest", outOfBounds, n))
 	}
 	return j
+}
+
+// keepLastPerInstant leaves one value per signal and instant in a job's
+// points, the last one, as the series store would keep it (a later value
+// of the same field and time overwrites the earlier), so that what is
+// counted as stored is what is stored. It returns how many it left out.
+func keepLastPerInstant(j *job) int {
+	type key struct {
+		ms     int64
+		signal string
+	}
+	n := series.Samples(j.points)
+	if n < 2 {
+		return 0
+	}
+	last := make(map[key][2]int, n) // where each key's last value is
+	for pi, p := range j.points {
+		for fi, f := range p.Fields {
+			last[key{p.Time.UnixMilli(), f.Signal}] = [2]int{pi, fi}
+		}
+	}
+	if len(last) == n {
+		return 0
+	}
+	dropped := 0
+	points := j.points[:0]
+	for pi, p := range j.points {
+		fields := p.Fields[:0:0]
+		for fi, f := range p.Fields {
+			if last[key{p.Time.UnixMilli(), f.Signal}] == [2]int{pi, fi} {
+				fields = append(fields, f)
+			} else {
+				dropped++
+			}
+		}
+		if len(fields) > 0 {
+			p.Fields = fields
+			points = append(points, p)
+		}
+	}
+	j.points = points
+	return dropped
 }
 
 // vehicle is the tag for a device's points: the vehicle it is fitted to,

@@ -47,11 +47,19 @@ const (
 )
 
 // Resolution returns how a named signal travels: the scale and offset of
-// the PID field it comes from, or a fitting resolution for the agent's own
-// signals. ok is false for names Pitwall does not know.
+// the PID field it comes from (a second ECU's value, obd.SecondarySignal,
+// travels as the first's), counts for the service 06 misfire counts, or a
+// fitting resolution for the agent's own signals. ok is false for names
+// Pitwall does not know.
 func Resolution(name string) (unit string, scale, offset float64, ok bool) {
 	if name == BatteryVoltage {
 		return "V", 0.01, 0, true
+	}
+	if obd.IsMonitorSignal(name) {
+		return "count", 1, 0, true
+	}
+	if primary, ok := obd.PrimarySignal(name); ok {
+		name = primary
 	}
 	for _, p := range obd.PIDs() {
 		for _, f := range p.Fields {

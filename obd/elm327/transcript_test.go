@@ -21,7 +21,7 @@ type expectedCase struct {
 	Timeout   string `json:"timeout"`    // Config.Timeout, e.g. "100ms"
 	OpenError string `json:"open_error"` // the Kind Open must fail with
 	Calls     []struct {
-		Call      string `json:"call"` // "do" or "voltage"
+		Call      string `json:"call"` // "do", "voltage" or "scan"
 		Request   string `json:"request"`
 		ECU       string `json:"ecu"` // physical addressing
 		Expect    []int  `json:"expect"`
@@ -32,6 +32,15 @@ type expectedCase struct {
 		Voltage   float64 `json:"voltage"`
 		ErrorKind string  `json:"error_kind"` // a Kind's String()
 		Error     string  `json:"error"`      // text the error must contain
+		Scan      *struct {
+			VIN            string   `json:"vin"`
+			CalibrationIDs []string `json:"calibration_ids"`
+			CVNs           []string `json:"cvns"`
+			Values         int      `json:"values"`
+			// Problems must each appear in one of the scan's problems
+			// ("step: error"), and the scan has no others.
+			Problems []string `json:"problems"`
+		} `json:"scan"`
 	} `json:"calls"`
 	Info *struct {
 		Identity    string   `json:"identity"`
@@ -117,6 +126,33 @@ func runTranscript(t *testing.T, dir string, seed int64) {
 			checkErr(t, i, err, call.ErrorKind, call.Error)
 			if err == nil && v != call.Voltage {
 				t.Errorf("call %d: voltage %v, want %v", i+1, v, call.Voltage)
+			}
+		case "scan":
+			// A whole scan through obd.Client, as pitwall scan runs it.
+			r, err := obd.Scan(ctx, obd.NewClient(c))
+			if err != nil {
+				t.Fatalf("call %d: scan: %v", i+1, err)
+			}
+			w := call.Scan
+			var cal, cvns []string
+			for _, e := range r.ECUs {
+				cal, cvns = append(cal, e.CalibrationIDs...), append(cvns, e.CVNs...)
+			}
+			if r.VIN != w.VIN || !slices.Equal(cal, w.CalibrationIDs) || !slices.Equal(cvns, w.CVNs) || len(r.Values) != w.Values {
+				t.Errorf("call %d: scan VIN %q, calibration ids %q, CVNs %q, %d values; want %q, %q, %q, %d",
+					i+1, r.VIN, cal, cvns, len(r.Values), w.VIN, w.CalibrationIDs, w.CVNs, w.Values)
+			}
+			var got []string
+			for _, p := range r.Problems {
+				got = append(got, p.Step+": "+p.Error)
+			}
+			for _, want := range w.Problems {
+				if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, want) }) {
+					t.Errorf("call %d: no problem says %q; problems:\n%s", i+1, want, strings.Join(got, "\n"))
+				}
+			}
+			if len(got) != len(w.Problems) {
+				t.Errorf("call %d: %d problems, want %d:\n%s", i+1, len(got), len(w.Problems), strings.Join(got, "\n"))
 			}
 		default:
 			t.Fatalf("call %d: unknown call %q", i+1, call.Call)

@@ -24,6 +24,9 @@ type ECU struct {
 	// FreezeDTC and Freeze are freeze frame 0; FreezeDTC 0 means none.
 	FreezeDTC obd.DTC
 	Freeze    map[obd.PID][]byte
+	// Tests are the service 06 results of each monitor (CAN only); the
+	// supported-MID maps are derived from the keys.
+	Tests map[obd.MonitorID][]obd.TestRecord
 	// Vehicle information (service 09); empty fields are unsupported.
 	VIN    string
 	CalIDs []string
@@ -34,7 +37,24 @@ type ECU struct {
 	RefusePacked bool
 	// Silent09 makes the ECU ignore service 09 entirely.
 	Silent09 bool
+	// Refuse makes the ECU answer the requests given in hex (e.g. "0900",
+	// "0100") as the Refusal says instead of answering them, as many real
+	// ECUs do with their supported maps.
+	Refuse map[string]Refusal
 }
+
+// Refusal is how an ECU fails to answer a request.
+type Refusal int
+
+// The ways of not answering.
+const (
+	// RefuseSilent: no answer at all (an ELM327 prints NO DATA).
+	RefuseSilent Refusal = iota + 1
+	// RefuseNegative: 7F, the service, 12 (sub-function not supported).
+	RefuseNegative
+	// RefuseEmpty: a supported map with no bit set.
+	RefuseEmpty
+)
 
 // Car answers requests from its ECUs.
 type Car struct {
@@ -97,6 +117,14 @@ func (c *Car) Answer(req obd.Request) []obd.Response {
 
 func (c *Car) answer(e *ECU, req obd.Request) [][]byte {
 	reply := req.Service.Reply()
+	switch e.Refuse[fmt.Sprintf("%X", req.Bytes())] {
+	case RefuseSilent:
+		return nil
+	case RefuseNegative:
+		return [][]byte{{0x7F, byte(req.Service), byte(obd.NRCSubFunctionNotSupported)}}
+	case RefuseEmpty:
+		return [][]byte{append([]byte{reply}, append(req.Data, 0, 0, 0, 0)...)}
+	}
 	switch req.Service {
 	case obd.ServiceCurrentData:
 		if len(req.Data) == 0 || len(req.Data) > obd.MaxPack || len(req.Data) > 1 && (e.RefusePacked || c.Legacy) {
@@ -147,6 +175,11 @@ func (c *Car) answer(e *ECU, req obd.Request) [][]byte {
 		e.Stored, e.Pending, e.FreezeDTC, e.Freeze = nil, nil, 0, nil
 		c.Cleared++
 		return [][]byte{{reply}}
+	case obd.ServiceTestResults:
+		if c.Legacy || len(req.Data) != 1 || len(e.Tests) == 0 {
+			return nil
+		}
+		return testResults(e.Tests, obd.MonitorID(req.Data[0]))
 	case obd.ServiceVehicleInfo:
 		if e.Silent09 || len(req.Data) != 1 {
 			return nil
@@ -179,6 +212,30 @@ func pidData(table map[obd.PID][]byte, p obd.PID) ([]byte, bool) {
 		return nil, false
 	}
 	return obd.EncodeBitmap(p, s), true
+}
+
+// testResults answers service 06 for one monitor or a supported-MID map.
+func testResults(tests map[obd.MonitorID][]obd.TestRecord, m obd.MonitorID) [][]byte {
+	if m.IsMap() {
+		table := map[obd.PID][]byte{}
+		for mid := range tests {
+			table[obd.PID(mid)] = nil
+		}
+		d, ok := pidData(table, obd.PID(m))
+		if !ok {
+			return nil
+		}
+		return [][]byte{append([]byte{obd.ServiceTestResults.Reply(), byte(m)}, d...)}
+	}
+	recs, ok := tests[m]
+	if !ok {
+		return nil
+	}
+	msg, err := obd.EncodeTestResults(recs)
+	if err != nil {
+		panic(err) // a test car with a bad record is a bug in the test
+	}
+	return [][]byte{msg}
 }
 
 func (c *Car) framing() obd.Framing {

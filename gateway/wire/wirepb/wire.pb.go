@@ -548,7 +548,11 @@ type DTCReport struct {
 	FreezeFrames []*FreezeFrame         `protobuf:"bytes,7,rep,name=freeze_frames,json=freezeFrames,proto3" json:"freeze_frames,omitempty"`
 	// monitors is the readiness of the emissions monitors since the codes
 	// were last cleared (PID 01), merged over the car's ECUs.
-	Monitors      []*Monitor `protobuf:"bytes,8,rep,name=monitors,proto3" json:"monitors,omitempty"`
+	Monitors []*Monitor `protobuf:"bytes,8,rep,name=monitors,proto3" json:"monitors,omitempty"`
+	// tests are the on-board monitors' latest test results (service 06, CAN
+	// only), read every few minutes and at the start of each drive; the
+	// report is sent again when they change.
+	Tests         []*TestResult `protobuf:"bytes,9,rep,name=tests,proto3" json:"tests,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -639,6 +643,139 @@ func (x *DTCReport) GetMonitors() []*Monitor {
 	return nil
 }
 
+func (x *DTCReport) GetTests() []*TestResult {
+	if x != nil {
+		return x.Tests
+	}
+	return nil
+}
+
+// TestResult is one service 06 test result, decoded: the test value and
+// its limits in unit, and whether it passed (min <= value <= max).
+type TestResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Ecu           string                 `protobuf:"bytes,1,opt,name=ecu,proto3" json:"ecu,omitempty"`
+	Mid           uint32                 `protobuf:"varint,2,opt,name=mid,proto3" json:"mid,omitempty"`      // on-board monitor id, J1979 appendix D
+	Tid           uint32                 `protobuf:"varint,3,opt,name=tid,proto3" json:"tid,omitempty"`      // test id
+	Signal        string                 `protobuf:"bytes,4,opt,name=signal,proto3" json:"signal,omitempty"` // VSS-style name, e.g. Vehicle.OBD.Monitor.Catalyst.Bank1.Test80
+	Value         float64                `protobuf:"fixed64,5,opt,name=value,proto3" json:"value,omitempty"`
+	Min           float64                `protobuf:"fixed64,6,opt,name=min,proto3" json:"min,omitempty"`
+	Max           float64                `protobuf:"fixed64,7,opt,name=max,proto3" json:"max,omitempty"`
+	Unit          string                 `protobuf:"bytes,8,opt,name=unit,proto3" json:"unit,omitempty"`
+	Passed        bool                   `protobuf:"varint,9,opt,name=passed,proto3" json:"passed,omitempty"`
+	Monitor       string                 `protobuf:"bytes,10,opt,name=monitor,proto3" json:"monitor,omitempty"` // e.g. "catalyst bank 1"
+	Test          string                 `protobuf:"bytes,11,opt,name=test,proto3" json:"test,omitempty"`       // e.g. "manufacturer test 80"
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *TestResult) Reset() {
+	*x = TestResult{}
+	mi := &file_wirepb_wire_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *TestResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*TestResult) ProtoMessage() {}
+
+func (x *TestResult) ProtoReflect() protoreflect.Message {
+	mi := &file_wirepb_wire_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use TestResult.ProtoReflect.Descriptor instead.
+func (*TestResult) Descriptor() ([]byte, []int) {
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *TestResult) GetEcu() string {
+	if x != nil {
+		return x.Ecu
+	}
+	return ""
+}
+
+func (x *TestResult) GetMid() uint32 {
+	if x != nil {
+		return x.Mid
+	}
+	return 0
+}
+
+func (x *TestResult) GetTid() uint32 {
+	if x != nil {
+		return x.Tid
+	}
+	return 0
+}
+
+func (x *TestResult) GetSignal() string {
+	if x != nil {
+		return x.Signal
+	}
+	return ""
+}
+
+func (x *TestResult) GetValue() float64 {
+	if x != nil {
+		return x.Value
+	}
+	return 0
+}
+
+func (x *TestResult) GetMin() float64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *TestResult) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
+func (x *TestResult) GetUnit() string {
+	if x != nil {
+		return x.Unit
+	}
+	return ""
+}
+
+func (x *TestResult) GetPassed() bool {
+	if x != nil {
+		return x.Passed
+	}
+	return false
+}
+
+func (x *TestResult) GetMonitor() string {
+	if x != nil {
+		return x.Monitor
+	}
+	return ""
+}
+
+func (x *TestResult) GetTest() string {
+	if x != nil {
+		return x.Test
+	}
+	return ""
+}
+
 // Monitor is one readiness monitor: whether the car has it and whether it
 // has completed its test.
 type Monitor struct {
@@ -652,7 +789,7 @@ type Monitor struct {
 
 func (x *Monitor) Reset() {
 	*x = Monitor{}
-	mi := &file_wirepb_wire_proto_msgTypes[8]
+	mi := &file_wirepb_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -664,7 +801,7 @@ func (x *Monitor) String() string {
 func (*Monitor) ProtoMessage() {}
 
 func (x *Monitor) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[8]
+	mi := &file_wirepb_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -677,7 +814,7 @@ func (x *Monitor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Monitor.ProtoReflect.Descriptor instead.
 func (*Monitor) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{8}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Monitor) GetName() string {
@@ -721,7 +858,7 @@ type Event struct {
 
 func (x *Event) Reset() {
 	*x = Event{}
-	mi := &file_wirepb_wire_proto_msgTypes[9]
+	mi := &file_wirepb_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -733,7 +870,7 @@ func (x *Event) String() string {
 func (*Event) ProtoMessage() {}
 
 func (x *Event) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[9]
+	mi := &file_wirepb_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -746,7 +883,7 @@ func (x *Event) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Event.ProtoReflect.Descriptor instead.
 func (*Event) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{9}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Event) GetHeader() *Header {
@@ -859,7 +996,7 @@ type Ignition struct {
 
 func (x *Ignition) Reset() {
 	*x = Ignition{}
-	mi := &file_wirepb_wire_proto_msgTypes[10]
+	mi := &file_wirepb_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -871,7 +1008,7 @@ func (x *Ignition) String() string {
 func (*Ignition) ProtoMessage() {}
 
 func (x *Ignition) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[10]
+	mi := &file_wirepb_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -884,7 +1021,7 @@ func (x *Ignition) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ignition.ProtoReflect.Descriptor instead.
 func (*Ignition) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{10}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Ignition) GetOn() bool {
@@ -911,7 +1048,7 @@ type TripStart struct {
 
 func (x *TripStart) Reset() {
 	*x = TripStart{}
-	mi := &file_wirepb_wire_proto_msgTypes[11]
+	mi := &file_wirepb_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -923,7 +1060,7 @@ func (x *TripStart) String() string {
 func (*TripStart) ProtoMessage() {}
 
 func (x *TripStart) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[11]
+	mi := &file_wirepb_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -936,7 +1073,7 @@ func (x *TripStart) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TripStart.ProtoReflect.Descriptor instead.
 func (*TripStart) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{11}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *TripStart) GetTripId() uint64 {
@@ -954,19 +1091,24 @@ func (x *TripStart) GetOdometerKm() float64 {
 }
 
 type TripEnd struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	TripId        uint64                 `protobuf:"varint,1,opt,name=trip_id,json=tripId,proto3" json:"trip_id,omitempty"`
-	DistanceKm    float64                `protobuf:"fixed64,2,opt,name=distance_km,json=distanceKm,proto3" json:"distance_km,omitempty"`
-	DurationS     float64                `protobuf:"fixed64,3,opt,name=duration_s,json=durationS,proto3" json:"duration_s,omitempty"`
-	FuelUsedL     float64                `protobuf:"fixed64,4,opt,name=fuel_used_l,json=fuelUsedL,proto3" json:"fuel_used_l,omitempty"`
-	MaxCoolantC   float64                `protobuf:"fixed64,5,opt,name=max_coolant_c,json=maxCoolantC,proto3" json:"max_coolant_c,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	TripId      uint64                 `protobuf:"varint,1,opt,name=trip_id,json=tripId,proto3" json:"trip_id,omitempty"`
+	DistanceKm  float64                `protobuf:"fixed64,2,opt,name=distance_km,json=distanceKm,proto3" json:"distance_km,omitempty"`
+	DurationS   float64                `protobuf:"fixed64,3,opt,name=duration_s,json=durationS,proto3" json:"duration_s,omitempty"`
+	FuelUsedL   float64                `protobuf:"fixed64,4,opt,name=fuel_used_l,json=fuelUsedL,proto3" json:"fuel_used_l,omitempty"`
+	MaxCoolantC float64                `protobuf:"fixed64,5,opt,name=max_coolant_c,json=maxCoolantC,proto3" json:"max_coolant_c,omitempty"`
+	// engine_stops counts the times the engine stopped within the trip and
+	// the trip went on (stop-start, a hybrid driving on electricity);
+	// engine_off_s is how long it was off in all.
+	EngineStops   uint32  `protobuf:"varint,6,opt,name=engine_stops,json=engineStops,proto3" json:"engine_stops,omitempty"`
+	EngineOffS    float64 `protobuf:"fixed64,7,opt,name=engine_off_s,json=engineOffS,proto3" json:"engine_off_s,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *TripEnd) Reset() {
 	*x = TripEnd{}
-	mi := &file_wirepb_wire_proto_msgTypes[12]
+	mi := &file_wirepb_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1120,7 @@ func (x *TripEnd) String() string {
 func (*TripEnd) ProtoMessage() {}
 
 func (x *TripEnd) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[12]
+	mi := &file_wirepb_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1133,7 @@ func (x *TripEnd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TripEnd.ProtoReflect.Descriptor instead.
 func (*TripEnd) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{12}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *TripEnd) GetTripId() uint64 {
@@ -1029,6 +1171,20 @@ func (x *TripEnd) GetMaxCoolantC() float64 {
 	return 0
 }
 
+func (x *TripEnd) GetEngineStops() uint32 {
+	if x != nil {
+		return x.EngineStops
+	}
+	return 0
+}
+
+func (x *TripEnd) GetEngineOffS() float64 {
+	if x != nil {
+		return x.EngineOffS
+	}
+	return 0
+}
+
 // Battery reports a voltage worth knowing: a weak rest, a deep crank, low
 // charging.
 type Battery struct {
@@ -1041,7 +1197,7 @@ type Battery struct {
 
 func (x *Battery) Reset() {
 	*x = Battery{}
-	mi := &file_wirepb_wire_proto_msgTypes[13]
+	mi := &file_wirepb_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1053,7 +1209,7 @@ func (x *Battery) String() string {
 func (*Battery) ProtoMessage() {}
 
 func (x *Battery) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[13]
+	mi := &file_wirepb_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1066,7 +1222,7 @@ func (x *Battery) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Battery.ProtoReflect.Descriptor instead.
 func (*Battery) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{13}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Battery) GetCondition() string {
@@ -1093,7 +1249,7 @@ type Adapter struct {
 
 func (x *Adapter) Reset() {
 	*x = Adapter{}
-	mi := &file_wirepb_wire_proto_msgTypes[14]
+	mi := &file_wirepb_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1261,7 @@ func (x *Adapter) String() string {
 func (*Adapter) ProtoMessage() {}
 
 func (x *Adapter) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[14]
+	mi := &file_wirepb_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1274,7 @@ func (x *Adapter) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Adapter.ProtoReflect.Descriptor instead.
 func (*Adapter) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{14}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Adapter) GetConnected() bool {
@@ -1165,7 +1321,7 @@ type Command struct {
 
 func (x *Command) Reset() {
 	*x = Command{}
-	mi := &file_wirepb_wire_proto_msgTypes[15]
+	mi := &file_wirepb_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1177,7 +1333,7 @@ func (x *Command) String() string {
 func (*Command) ProtoMessage() {}
 
 func (x *Command) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[15]
+	mi := &file_wirepb_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1190,7 +1346,7 @@ func (x *Command) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Command.ProtoReflect.Descriptor instead.
 func (*Command) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{15}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Command) GetHeader() *Header {
@@ -1307,7 +1463,7 @@ type ScanNow struct {
 
 func (x *ScanNow) Reset() {
 	*x = ScanNow{}
-	mi := &file_wirepb_wire_proto_msgTypes[16]
+	mi := &file_wirepb_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1319,7 +1475,7 @@ func (x *ScanNow) String() string {
 func (*ScanNow) ProtoMessage() {}
 
 func (x *ScanNow) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[16]
+	mi := &file_wirepb_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1332,7 +1488,7 @@ func (x *ScanNow) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ScanNow.ProtoReflect.Descriptor instead.
 func (*ScanNow) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{16}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{17}
 }
 
 type ReadFreezeFrame struct {
@@ -1344,7 +1500,7 @@ type ReadFreezeFrame struct {
 
 func (x *ReadFreezeFrame) Reset() {
 	*x = ReadFreezeFrame{}
-	mi := &file_wirepb_wire_proto_msgTypes[17]
+	mi := &file_wirepb_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1356,7 +1512,7 @@ func (x *ReadFreezeFrame) String() string {
 func (*ReadFreezeFrame) ProtoMessage() {}
 
 func (x *ReadFreezeFrame) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[17]
+	mi := &file_wirepb_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1369,7 +1525,7 @@ func (x *ReadFreezeFrame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadFreezeFrame.ProtoReflect.Descriptor instead.
 func (*ReadFreezeFrame) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{17}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ReadFreezeFrame) GetFrame() uint32 {
@@ -1389,7 +1545,7 @@ type PollTier struct {
 
 func (x *PollTier) Reset() {
 	*x = PollTier{}
-	mi := &file_wirepb_wire_proto_msgTypes[18]
+	mi := &file_wirepb_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1557,7 @@ func (x *PollTier) String() string {
 func (*PollTier) ProtoMessage() {}
 
 func (x *PollTier) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[18]
+	mi := &file_wirepb_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1570,7 @@ func (x *PollTier) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PollTier.ProtoReflect.Descriptor instead.
 func (*PollTier) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{18}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *PollTier) GetHz() float64 {
@@ -1441,7 +1597,7 @@ type SetPollPlan struct {
 
 func (x *SetPollPlan) Reset() {
 	*x = SetPollPlan{}
-	mi := &file_wirepb_wire_proto_msgTypes[19]
+	mi := &file_wirepb_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1609,7 @@ func (x *SetPollPlan) String() string {
 func (*SetPollPlan) ProtoMessage() {}
 
 func (x *SetPollPlan) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[19]
+	mi := &file_wirepb_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1622,7 @@ func (x *SetPollPlan) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetPollPlan.ProtoReflect.Descriptor instead.
 func (*SetPollPlan) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{19}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SetPollPlan) GetTiers() []*PollTier {
@@ -1494,7 +1650,7 @@ type ClearDTCs struct {
 
 func (x *ClearDTCs) Reset() {
 	*x = ClearDTCs{}
-	mi := &file_wirepb_wire_proto_msgTypes[20]
+	mi := &file_wirepb_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1506,7 +1662,7 @@ func (x *ClearDTCs) String() string {
 func (*ClearDTCs) ProtoMessage() {}
 
 func (x *ClearDTCs) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[20]
+	mi := &file_wirepb_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1519,7 +1675,7 @@ func (x *ClearDTCs) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ClearDTCs.ProtoReflect.Descriptor instead.
 func (*ClearDTCs) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{20}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{21}
 }
 
 // CommandResult answers a Command on pitwall/v1/{device}/cmd/result.
@@ -1537,7 +1693,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_wirepb_wire_proto_msgTypes[21]
+	mi := &file_wirepb_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1549,7 +1705,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_wirepb_wire_proto_msgTypes[21]
+	mi := &file_wirepb_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1562,7 +1718,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_wirepb_wire_proto_rawDescGZIP(), []int{21}
+	return file_wirepb_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *CommandResult) GetHeader() *Header {
@@ -1641,7 +1797,7 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\vFreezeFrame\x12\x10\n" +
 	"\x03ecu\x18\x01 \x01(\tR\x03ecu\x12\x10\n" +
 	"\x03dtc\x18\x02 \x01(\tR\x03dtc\x12.\n" +
-	"\x06values\x18\x03 \x03(\v2\x16.pitwall.wire.v1.ValueR\x06values\"\xf5\x02\n" +
+	"\x06values\x18\x03 \x03(\v2\x16.pitwall.wire.v1.ValueR\x06values\"\xa8\x03\n" +
 	"\tDTCReport\x12/\n" +
 	"\x06header\x18\x01 \x01(\v2\x17.pitwall.wire.v1.HeaderR\x06header\x12\x17\n" +
 	"\atime_ms\x18\x02 \x01(\x03R\x06timeMs\x12\x10\n" +
@@ -1650,7 +1806,22 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\apending\x18\x05 \x03(\v2\x15.pitwall.wire.v1.CodeR\apending\x123\n" +
 	"\tpermanent\x18\x06 \x03(\v2\x15.pitwall.wire.v1.CodeR\tpermanent\x12A\n" +
 	"\rfreeze_frames\x18\a \x03(\v2\x1c.pitwall.wire.v1.FreezeFrameR\ffreezeFrames\x124\n" +
-	"\bmonitors\x18\b \x03(\v2\x18.pitwall.wire.v1.MonitorR\bmonitors\"W\n" +
+	"\bmonitors\x18\b \x03(\v2\x18.pitwall.wire.v1.MonitorR\bmonitors\x121\n" +
+	"\x05tests\x18\t \x03(\v2\x1b.pitwall.wire.v1.TestResultR\x05tests\"\xee\x01\n" +
+	"\n" +
+	"TestResult\x12\x10\n" +
+	"\x03ecu\x18\x01 \x01(\tR\x03ecu\x12\x10\n" +
+	"\x03mid\x18\x02 \x01(\rR\x03mid\x12\x10\n" +
+	"\x03tid\x18\x03 \x01(\rR\x03tid\x12\x16\n" +
+	"\x06signal\x18\x04 \x01(\tR\x06signal\x12\x14\n" +
+	"\x05value\x18\x05 \x01(\x01R\x05value\x12\x10\n" +
+	"\x03min\x18\x06 \x01(\x01R\x03min\x12\x10\n" +
+	"\x03max\x18\a \x01(\x01R\x03max\x12\x12\n" +
+	"\x04unit\x18\b \x01(\tR\x04unit\x12\x16\n" +
+	"\x06passed\x18\t \x01(\bR\x06passed\x12\x18\n" +
+	"\amonitor\x18\n" +
+	" \x01(\tR\amonitor\x12\x12\n" +
+	"\x04test\x18\v \x01(\tR\x04test\"W\n" +
 	"\aMonitor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tsupported\x18\x02 \x01(\bR\tsupported\x12\x1a\n" +
@@ -1671,7 +1842,7 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\tTripStart\x12\x17\n" +
 	"\atrip_id\x18\x01 \x01(\x04R\x06tripId\x12\x1f\n" +
 	"\vodometer_km\x18\x02 \x01(\x01R\n" +
-	"odometerKm\"\xa6\x01\n" +
+	"odometerKm\"\xeb\x01\n" +
 	"\aTripEnd\x12\x17\n" +
 	"\atrip_id\x18\x01 \x01(\x04R\x06tripId\x12\x1f\n" +
 	"\vdistance_km\x18\x02 \x01(\x01R\n" +
@@ -1679,7 +1850,10 @@ const file_wirepb_wire_proto_rawDesc = "" +
 	"\n" +
 	"duration_s\x18\x03 \x01(\x01R\tdurationS\x12\x1e\n" +
 	"\vfuel_used_l\x18\x04 \x01(\x01R\tfuelUsedL\x12\"\n" +
-	"\rmax_coolant_c\x18\x05 \x01(\x01R\vmaxCoolantC\"=\n" +
+	"\rmax_coolant_c\x18\x05 \x01(\x01R\vmaxCoolantC\x12!\n" +
+	"\fengine_stops\x18\x06 \x01(\rR\vengineStops\x12 \n" +
+	"\fengine_off_s\x18\a \x01(\x01R\n" +
+	"engineOffS\"=\n" +
 	"\aBattery\x12\x1c\n" +
 	"\tcondition\x18\x01 \x01(\tR\tcondition\x12\x14\n" +
 	"\x05volts\x18\x02 \x01(\x01R\x05volts\"?\n" +
@@ -1728,7 +1902,7 @@ func file_wirepb_wire_proto_rawDescGZIP() []byte {
 	return file_wirepb_wire_proto_rawDescData
 }
 
-var file_wirepb_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_wirepb_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
 var file_wirepb_wire_proto_goTypes = []any{
 	(*Header)(nil),          // 0: pitwall.wire.v1.Header
 	(*Telemetry)(nil),       // 1: pitwall.wire.v1.Telemetry
@@ -1738,20 +1912,21 @@ var file_wirepb_wire_proto_goTypes = []any{
 	(*Value)(nil),           // 5: pitwall.wire.v1.Value
 	(*FreezeFrame)(nil),     // 6: pitwall.wire.v1.FreezeFrame
 	(*DTCReport)(nil),       // 7: pitwall.wire.v1.DTCReport
-	(*Monitor)(nil),         // 8: pitwall.wire.v1.Monitor
-	(*Event)(nil),           // 9: pitwall.wire.v1.Event
-	(*Ignition)(nil),        // 10: pitwall.wire.v1.Ignition
-	(*TripStart)(nil),       // 11: pitwall.wire.v1.TripStart
-	(*TripEnd)(nil),         // 12: pitwall.wire.v1.TripEnd
-	(*Battery)(nil),         // 13: pitwall.wire.v1.Battery
-	(*Adapter)(nil),         // 14: pitwall.wire.v1.Adapter
-	(*Command)(nil),         // 15: pitwall.wire.v1.Command
-	(*ScanNow)(nil),         // 16: pitwall.wire.v1.ScanNow
-	(*ReadFreezeFrame)(nil), // 17: pitwall.wire.v1.ReadFreezeFrame
-	(*PollTier)(nil),        // 18: pitwall.wire.v1.PollTier
-	(*SetPollPlan)(nil),     // 19: pitwall.wire.v1.SetPollPlan
-	(*ClearDTCs)(nil),       // 20: pitwall.wire.v1.ClearDTCs
-	(*CommandResult)(nil),   // 21: pitwall.wire.v1.CommandResult
+	(*TestResult)(nil),      // 8: pitwall.wire.v1.TestResult
+	(*Monitor)(nil),         // 9: pitwall.wire.v1.Monitor
+	(*Event)(nil),           // 10: pitwall.wire.v1.Event
+	(*Ignition)(nil),        // 11: pitwall.wire.v1.Ignition
+	(*TripStart)(nil),       // 12: pitwall.wire.v1.TripStart
+	(*TripEnd)(nil),         // 13: pitwall.wire.v1.TripEnd
+	(*Battery)(nil),         // 14: pitwall.wire.v1.Battery
+	(*Adapter)(nil),         // 15: pitwall.wire.v1.Adapter
+	(*Command)(nil),         // 16: pitwall.wire.v1.Command
+	(*ScanNow)(nil),         // 17: pitwall.wire.v1.ScanNow
+	(*ReadFreezeFrame)(nil), // 18: pitwall.wire.v1.ReadFreezeFrame
+	(*PollTier)(nil),        // 19: pitwall.wire.v1.PollTier
+	(*SetPollPlan)(nil),     // 20: pitwall.wire.v1.SetPollPlan
+	(*ClearDTCs)(nil),       // 21: pitwall.wire.v1.ClearDTCs
+	(*CommandResult)(nil),   // 22: pitwall.wire.v1.CommandResult
 }
 var file_wirepb_wire_proto_depIdxs = []int32{
 	0,  // 0: pitwall.wire.v1.Telemetry.header:type_name -> pitwall.wire.v1.Header
@@ -1763,25 +1938,26 @@ var file_wirepb_wire_proto_depIdxs = []int32{
 	4,  // 6: pitwall.wire.v1.DTCReport.pending:type_name -> pitwall.wire.v1.Code
 	4,  // 7: pitwall.wire.v1.DTCReport.permanent:type_name -> pitwall.wire.v1.Code
 	6,  // 8: pitwall.wire.v1.DTCReport.freeze_frames:type_name -> pitwall.wire.v1.FreezeFrame
-	8,  // 9: pitwall.wire.v1.DTCReport.monitors:type_name -> pitwall.wire.v1.Monitor
-	0,  // 10: pitwall.wire.v1.Event.header:type_name -> pitwall.wire.v1.Header
-	10, // 11: pitwall.wire.v1.Event.ignition:type_name -> pitwall.wire.v1.Ignition
-	11, // 12: pitwall.wire.v1.Event.trip_start:type_name -> pitwall.wire.v1.TripStart
-	12, // 13: pitwall.wire.v1.Event.trip_end:type_name -> pitwall.wire.v1.TripEnd
-	13, // 14: pitwall.wire.v1.Event.battery:type_name -> pitwall.wire.v1.Battery
-	14, // 15: pitwall.wire.v1.Event.adapter:type_name -> pitwall.wire.v1.Adapter
-	0,  // 16: pitwall.wire.v1.Command.header:type_name -> pitwall.wire.v1.Header
-	16, // 17: pitwall.wire.v1.Command.scan_now:type_name -> pitwall.wire.v1.ScanNow
-	17, // 18: pitwall.wire.v1.Command.read_freeze_frame:type_name -> pitwall.wire.v1.ReadFreezeFrame
-	19, // 19: pitwall.wire.v1.Command.set_poll_plan:type_name -> pitwall.wire.v1.SetPollPlan
-	20, // 20: pitwall.wire.v1.Command.clear_dtcs:type_name -> pitwall.wire.v1.ClearDTCs
-	18, // 21: pitwall.wire.v1.SetPollPlan.tiers:type_name -> pitwall.wire.v1.PollTier
-	0,  // 22: pitwall.wire.v1.CommandResult.header:type_name -> pitwall.wire.v1.Header
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	9,  // 9: pitwall.wire.v1.DTCReport.monitors:type_name -> pitwall.wire.v1.Monitor
+	8,  // 10: pitwall.wire.v1.DTCReport.tests:type_name -> pitwall.wire.v1.TestResult
+	0,  // 11: pitwall.wire.v1.Event.header:type_name -> pitwall.wire.v1.Header
+	11, // 12: pitwall.wire.v1.Event.ignition:type_name -> pitwall.wire.v1.Ignition
+	12, // 13: pitwall.wire.v1.Event.trip_start:type_name -> pitwall.wire.v1.TripStart
+	13, // 14: pitwall.wire.v1.Event.trip_end:type_name -> pitwall.wire.v1.TripEnd
+	14, // 15: pitwall.wire.v1.Event.battery:type_name -> pitwall.wire.v1.Battery
+	15, // 16: pitwall.wire.v1.Event.adapter:type_name -> pitwall.wire.v1.Adapter
+	0,  // 17: pitwall.wire.v1.Command.header:type_name -> pitwall.wire.v1.Header
+	17, // 18: pitwall.wire.v1.Command.scan_now:type_name -> pitwall.wire.v1.ScanNow
+	18, // 19: pitwall.wire.v1.Command.read_freeze_frame:type_name -> pitwall.wire.v1.ReadFreezeFrame
+	20, // 20: pitwall.wire.v1.Command.set_poll_plan:type_name -> pitwall.wire.v1.SetPollPlan
+	21, // 21: pitwall.wire.v1.Command.clear_dtcs:type_name -> pitwall.wire.v1.ClearDTCs
+	19, // 22: pitwall.wire.v1.SetPollPlan.tiers:type_name -> pitwall.wire.v1.PollTier
+	0,  // 23: pitwall.wire.v1.CommandResult.header:type_name -> pitwall.wire.v1.Header
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_wirepb_wire_proto_init() }
@@ -1789,14 +1965,14 @@ func file_wirepb_wire_proto_init() {
 	if File_wirepb_wire_proto != nil {
 		return
 	}
-	file_wirepb_wire_proto_msgTypes[9].OneofWrappers = []any{
+	file_wirepb_wire_proto_msgTypes[10].OneofWrappers = []any{
 		(*Event_Ignition)(nil),
 		(*Event_TripStart)(nil),
 		(*Event_TripEnd)(nil),
 		(*Event_Battery)(nil),
 		(*Event_Adapter)(nil),
 	}
-	file_wirepb_wire_proto_msgTypes[15].OneofWrappers = []any{
+	file_wirepb_wire_proto_msgTypes[16].OneofWrappers = []any{
 		(*Command_ScanNow)(nil),
 		(*Command_ReadFreezeFrame)(nil),
 		(*Command_SetPollPlan)(nil),
@@ -1808,7 +1984,7 @@ func file_wirepb_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_wirepb_wire_proto_rawDesc), len(file_wirepb_wire_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   22,
+			NumMessages:   23,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -25,12 +25,14 @@ import (
 // pitwallBin is the pitwall binary the host put in the initramfs.
 const pitwallBin = "/bin/pitwall"
 
-// The simulated car's clock runs a millionth of real time, so the car
-// stays in its starting state for the whole scan and the reference scan
-// below can expect every value to the bit.
+// The simulated car starts a minute into its drive (running: a car whose
+// ignition is off does not answer) and its clock then runs a millionth of
+// real time, so the car stays in that state for the whole scan and the
+// reference scan below can expect every value to the bit.
 const (
 	simSeed  = 3
 	simSpeed = "0.000001"
+	simStart = time.Minute
 )
 
 // checkScan runs `pitwall sim can` and `pitwall scan --adapter
@@ -39,7 +41,7 @@ const (
 // without any bus in between.
 func checkScan(extended bool) func(ctx context.Context, n *notes) error {
 	return func(ctx context.Context, n *notes) error {
-		args := []string{"sim", "can", "--iface", pitwallIface, "--seed", fmt.Sprint(simSeed), "--speed", simSpeed}
+		args := []string{"sim", "can", "--iface", pitwallIface, "--seed", fmt.Sprint(simSeed), "--speed", simSpeed, "--start", simStart.String()}
 		// The simulated ECUs answer in 12–20 ms on a real machine, but in an
 		// emulated guest on a busy host they were seen to take up to 900 ms.
 		adapter := "socketcan://" + pitwallIface + "?p2=3s"
@@ -121,6 +123,7 @@ func referenceScan(ctx context.Context, extended bool) (*obd.ScanReport, error) 
 		return nil, err
 	}
 	c := car.New(car.DefaultSpec(), sc, simSeed)
+	c.Advance(simStart)
 	clock := car.NewClock(1e-6)
 	mods := ecu.Modules(c, clock, ecu.Options{Extended: extended, Seed: simSeed})
 	return obd.Scan(ctx, obd.NewClient(ecu.Direct(mods)))
