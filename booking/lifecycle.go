@@ -110,6 +110,7 @@ const (
 	ExpireOffer   OfferEvent = "expire"   // the answer is overdue
 	WithdrawOffer OfferEvent = "withdraw" // the lead was withdrawn or booked elsewhere
 	BookOffer     OfferEvent = "book"     // the owner books the quote
+	ReleaseOffer  OfferEvent = "release"  // the booking it became was cancelled
 )
 
 // offerMoves is the whole offer lifecycle: the store changes an offer
@@ -118,12 +119,13 @@ var offerMoves = map[string]map[OfferEvent]string{
 	OfferWaiting:  {SendOffer: OfferSent, WithdrawOffer: OfferWithdrawn},
 	OfferSent:     {AcceptOffer: OfferAccepted, DeclineOffer: OfferDeclined, ExpireOffer: OfferExpired, WithdrawOffer: OfferWithdrawn},
 	OfferAccepted: {BookOffer: OfferBooked, WithdrawOffer: OfferWithdrawn},
+	OfferBooked:   {ReleaseOffer: OfferWithdrawn},
 }
 
 // OfferMove is the state an event takes an offer from and to; ok is
 // false for an event that applies in no state.
 func OfferMove(e OfferEvent) (from []string, to string, ok bool) {
-	for _, st := range []string{OfferWaiting, OfferSent, OfferAccepted} {
+	for _, st := range []string{OfferWaiting, OfferSent, OfferAccepted, OfferBooked} {
 		if next, ok := offerMoves[st][e]; ok {
 			from, to = append(from, st), next
 		}
@@ -141,15 +143,19 @@ func mustMove(e OfferEvent) (from, to string) {
 }
 
 // leadMoves is the lead lifecycle: an open lead is booked (one shop's
-// quote) or withdrawn (by its owner); nothing else moves a lead.
+// quote) or withdrawn (by its owner); a booked lead whose booking is
+// cancelled is released, which erases what was shared as a withdrawal
+// does; nothing else moves a lead.
 var leadMoves = map[string]map[OfferEvent]string{
-	LeadOpen: {BookOffer: LeadBooked, WithdrawOffer: LeadWithdrawn},
+	LeadOpen:   {BookOffer: LeadBooked, WithdrawOffer: LeadWithdrawn},
+	LeadBooked: {ReleaseOffer: LeadWithdrawn},
 }
 
 // leadChange is how a lead and its offers move together when an owner
 // books a quote (BookOffer: the chosen offer is booked, the others
-// withdrawn) or withdraws the lead (WithdrawOffer: every live offer is
-// withdrawn), from the two tables.
+// withdrawn), withdraws the lead (WithdrawOffer: every live offer is
+// withdrawn) or the booking is cancelled (ReleaseOffer: the booked offer
+// is withdrawn), from the two tables.
 func leadChange(e OfferEvent) store.LeadMoves {
 	var m store.LeadMoves
 	for from, next := range leadMoves {

@@ -53,6 +53,19 @@ type Suggestion struct {
 	Respond    int       `json:"response_minutes"`
 	Score      float64   `json:"score"`
 	Reasons    []string  `json:"reasons"`
+
+	distance string // the reason that says how far the car is, if any
+}
+
+// withoutDistance is the reasons but how far the car is.
+func (sg Suggestion) withoutDistance() []string {
+	var out []string
+	for _, r := range sg.Reasons {
+		if r != sg.distance {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // Match ranks the shops that can do the job, best first. A shop is left
@@ -110,7 +123,8 @@ func Match(need Need, cands []Candidate, now time.Time) []Suggestion {
 		var reasons []string
 		if need.HasLocation {
 			score += 25 * (1 - sg.DistanceKm/maxKm)
-			reasons = append(reasons, fmt.Sprintf("%.1f km away", sg.DistanceKm))
+			sg.distance = fmt.Sprintf("%.1f km away", sg.DistanceKm)
+			reasons = append(reasons, sg.distance)
 		}
 		score += 25 * (bayes - 1) / 4
 		if c.Rating.Reviews > 0 {

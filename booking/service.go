@@ -329,7 +329,11 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	}
 	var offers []store.Offer
 	for i, sg := range sugg {
-		o := store.Offer{ShopID: sg.ShopID, Rank: i + 1, State: OfferWaiting, Reasons: sg.Reasons}
+		reasons := sg.Reasons
+		if !c.Location {
+			reasons = sg.withoutDistance() // the shop reads them: how far the car is is the owner's to share
+		}
+		o := store.Offer{ShopID: sg.ShopID, Rank: i + 1, State: OfferWaiting, Reasons: reasons}
 		if i < fanout {
 			due, err := s.answerBy(ctx, sg.ShopID, now)
 			if err != nil {
@@ -447,9 +451,12 @@ func (s *Service) Withdraw(ctx context.Context, ownerID, leadID string) error {
 	if err != nil {
 		return err
 	}
+	if l.Status == LeadWithdrawn {
+		return nil // withdrawn already, or released by a cancelled booking: nothing is shared
+	}
 	if err := s.Store.WithdrawLead(ctx, ownerID, leadID, leadChange(WithdrawOffer)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("%w: the lead is %s and can no longer be withdrawn", ErrIllegal, l.Status)
+			return fmt.Errorf("%w: the lead is %s: cancel the booking first, which releases what was shared", ErrIllegal, l.Status)
 		}
 		return err
 	}
@@ -847,6 +854,13 @@ func (s *Service) Act(ctx context.Context, who Role, actorID, bookingID string, 
 	nb, err := s.Store.ChangeBooking(ctx, bookingID, c)
 	if err != nil {
 		return store.Booking{}, s.bookingErr(err, sh)
+	}
+	if a == Cancel && nb.LeadID != "" {
+		// A cancelled booking releases what its lead shared: the shop keeps
+		// the booking's record, not the VIN, the place or the report.
+		if err := s.Store.WithdrawLead(ctx, nb.OwnerID, nb.LeadID, leadChange(ReleaseOffer)); err != nil && !errors.Is(err, store.ErrConflict) {
+			s.Log.Error("booking: releasing a cancelled booking's lead", "booking", nb.ID, "lead", nb.LeadID, "err", err)
+		}
 	}
 	if a == Complete && nb.Kind == "maintenance" {
 		// The item is what was booked; the shop's words say what was done.

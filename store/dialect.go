@@ -271,6 +271,12 @@ func openSQLite(path string, p Pool) (*sql.DB, error) {
 			return nil, fmt.Errorf("%w: database %s: the directory %s does not exist", ErrInvalid, path, dir)
 		}
 	}
+	// A new database is made readable by its owner only: it holds password
+	// and secret hashes, and SQLite gives its -wal and -shm files the
+	// database file's mode.
+	if err := createPrivate(path); err != nil {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
 	q := url.Values{}
 	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
@@ -414,4 +420,17 @@ func (c *Conn) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) {
 		return nil, err
 	}
 	return &Tx{raw: tx, d: c.d}, nil
+}
+
+// createPrivate makes an empty file of mode 0600 where none is; an
+// existing file is left as it is.
+func createPrivate(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return f.Close()
 }

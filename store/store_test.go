@@ -5,6 +5,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -361,6 +363,25 @@ func testNotificationClaimRace(t *testing.T, s *Store, _ string) {
 		wg.Wait()
 		if won.Load() != 1 {
 			t.Fatalf("round %d: %d servers claimed one telling", round, won.Load())
+		}
+	}
+}
+
+// A new SQLite database, and the files SQLite keeps beside it, are the
+// owner's alone: they hold password and secret hashes.
+func TestNewDatabaseIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "pitwall.db")
+	s := open(t, path)
+	if _, err := s.AddOwner(context.Background(), Owner{Email: "ana@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s has mode %v", filepath.Base(p), fi.Mode().Perm())
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -137,5 +138,67 @@ func TestHardening(t *testing.T) {
 	req.Header.Set("X-Forwarded-For", "203.0.113.8")
 	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
 		t.Errorf("another client behind the proxy: %v %v", resp.StatusCode, err)
+	}
+}
+
+// Without location consent a shop learns no distance; a cancelled
+// booking releases what its lead shared, and the owner can withdraw it
+// after a cancellation, whoever cancelled.
+func TestConsentAfterCancellation(t *testing.T) {
+	f := newFixture(t)
+	ana, shop := f.token(t, "ana@example.com"), f.token(t, "shop-1@example.com")
+	code, b := f.do(t, ana, "POST", "/api/v1/leads", "application/json", `{"vehicle_id":"`+f.carA+`","consent":{"report":true,"vin":true},"shops":["shop-1"]}`)
+	if code != 201 {
+		t.Fatalf("lead: %d %s", code, b)
+	}
+	var lead struct{ ID string }
+	decodeJSON(t, b, &lead)
+	_, b = f.do(t, shop, "GET", "/api/v1/shop/leads/"+lead.ID, "", "")
+	if strings.Contains(b, "km away") || strings.Contains(b, "approx_lat") {
+		t.Errorf("the shop learns how far the car is without consent: %s", b)
+	}
+	if !strings.Contains(b, `"report"`) {
+		t.Fatalf("the shop does not see the report it was given: %s", b)
+	}
+	if code, b := f.do(t, shop, "POST", "/api/v1/shop/leads/"+lead.ID+"/quote", "application/json", fmt.Sprintf(`{"quote":200,"slot":%q}`, f.nextSlot(t))); code != 200 {
+		t.Fatalf("quote: %d %s", code, b)
+	}
+	if code, b := f.do(t, ana, "DELETE", "/api/v1/leads/"+lead.ID, "", ""); code != 200 {
+		t.Errorf("withdraw before booking: %d %s", code, b)
+	}
+	// Again, booked this time, then cancelled by the shop.
+	code, b = f.do(t, ana, "POST", "/api/v1/leads", "application/json", `{"vehicle_id":"`+f.carA+`","consent":{"report":true,"vin":true,"location":true},"shops":["shop-1"]}`)
+	if code != 201 {
+		t.Fatalf("lead: %d %s", code, b)
+	}
+	decodeJSON(t, b, &lead)
+	if _, b := f.do(t, shop, "GET", "/api/v1/shop/leads/"+lead.ID, "", ""); !strings.Contains(b, "km away") {
+		t.Errorf("with consent the shop is told the distance: %s", b)
+	}
+	f.do(t, shop, "POST", "/api/v1/shop/leads/"+lead.ID+"/quote", "application/json", fmt.Sprintf(`{"quote":200,"slot":%q}`, f.nextSlot(t)))
+	code, b = f.do(t, ana, "POST", "/api/v1/leads/"+lead.ID+"/book", "application/json", `{"shop_id":"shop-1"}`)
+	if code != 201 {
+		t.Fatalf("book: %d %s", code, b)
+	}
+	var bk struct{ ID string }
+	decodeJSON(t, b, &bk)
+	if code, b := f.do(t, ana, "DELETE", "/api/v1/leads/"+lead.ID, "", ""); code != 409 {
+		t.Errorf("withdrawing a lead whose booking stands: %d %s", code, b)
+	}
+	if code, b := f.do(t, shop, "POST", "/api/v1/bookings/"+bk.ID+"/cancel", "application/json", `{"reason":"the part is out of stock"}`); code != 200 {
+		t.Fatalf("the shop cancels: %d %s", code, b)
+	}
+	l, err := f.s.Store.Lead(context.Background(), lead.ID)
+	if err != nil || l.VIN != "" || l.Report != nil || l.ApproxLat != 0 {
+		t.Errorf("a cancelled booking's lead still holds what was shared: %+v %v", l, err)
+	}
+	if code, b := f.do(t, shop, "GET", "/api/v1/shop/leads/"+lead.ID, "", ""); code != 404 && strings.Contains(b, "1G") {
+		t.Errorf("the shop reads the lead after the cancellation: %d %s", code, b)
+	}
+	if code, b := f.do(t, ana, "DELETE", "/api/v1/leads/"+lead.ID, "", ""); code != 200 {
+		t.Errorf("withdrawing after a cancellation: %d %s", code, b)
+	}
+	if code, b := f.do(t, shop, "GET", "/api/v1/bookings/"+bk.ID, "", ""); code != 200 || !strings.Contains(b, "cancelled") {
+		t.Errorf("the shop keeps its cancelled booking's record: %d %s", code, b)
 	}
 }
