@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pitwall-io/pitwall/firmware-sim/fleet"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/obd"
 	"github.com/pitwall-io/pitwall/obd/obdtest"
@@ -228,4 +229,37 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// devices add --count writes a private credentials file with a secret
+// for each car, which logs it in, and which sim fleet reads.
+func TestDevicesAddCount(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "pitwall.db")
+	st, err := store.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	file := filepath.Join(dir, "cars.json")
+	if out := do0(t, 2, "devices", "add", "x", "--count", "3", "--out", file, "--db", db); !strings.Contains(out, "without an id") {
+		t.Errorf("an id with --count: %s", out)
+	}
+	do0(t, 0, "devices", "add", "--count", "3", "--out", file, "--prefix", "lab", "--db", db)
+	fi, err := os.Stat(file)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("the credentials file: %v %v", fi, err)
+	}
+	creds, err := fleet.ReadCredentials(file)
+	if err != nil || len(creds) != 3 {
+		t.Fatalf("credentials: %v %v", creds, err)
+	}
+	for id, secret := range creds {
+		if err := st.Authenticate(context.Background(), id, secret); err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if _, ok := creds["lab-00003"]; !ok {
+		t.Errorf("ids: %v", creds)
+	}
 }
