@@ -96,6 +96,28 @@ func OpenInflux(ctx context.Context, opt InfluxOptions) (*Influx, error) {
 	return in, nil
 }
 
+// influxQL posts an InfluxQL statement to 1.x's /query.
+func (in *Influx) influxQL(ctx context.Context, form url.Values) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(in.opt.URL, "/")+"/query", strings.NewReader(form.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if in.opt.Token != "" {
+		req.Header.Set("Authorization", "Token "+in.opt.Token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"error"`) {
+		return fmt.Errorf("%s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
 // lacksV2API reports whether the server is 1.x: no /api/v2/buckets.
 func (in *Influx) lacksV2API(ctx context.Context) (bool, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(in.opt.URL, "/")+"/api/v2/buckets?limit=1", nil)
@@ -117,23 +139,8 @@ func (in *Influx) lacksV2API(ctx context.Context) (bool, error) {
 func (in *Influx) ensureBucket(ctx context.Context) error {
 	if in.v1 {
 		db, _, _ := strings.Cut(in.opt.Bucket, "/")
-		form := url.Values{"q": {"CREATE DATABASE " + influxQLIdent(db)}}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(in.opt.URL, "/")+"/query", strings.NewReader(form.Encode()))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if in.opt.Token != "" {
-			req.Header.Set("Authorization", "Token "+in.opt.Token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
+		if err := in.influxQL(ctx, url.Values{"q": {"CREATE DATABASE " + influxQLIdent(db)}}); err != nil {
 			return fmt.Errorf("series: creating database %s: %w", db, err)
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"error"`) {
-			return fmt.Errorf("series: creating database %s: %s: %s", db, resp.Status, strings.TrimSpace(string(body)))
 		}
 		return nil
 	}
@@ -180,23 +187,8 @@ func (in *Influx) Delete(ctx context.Context, device string) error {
 	if in.v1 {
 		db, _, _ := strings.Cut(in.opt.Bucket, "/")
 		q := "DELETE FROM " + influxQLIdent(in.opt.Measurement) + " WHERE \"device\" = '" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(device) + "'"
-		form := url.Values{"q": {q}, "db": {db}}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(in.opt.URL, "/")+"/query", strings.NewReader(form.Encode()))
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		if in.opt.Token != "" {
-			req.Header.Set("Authorization", "Token "+in.opt.Token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
+		if err := in.influxQL(ctx, url.Values{"q": {q}, "db": {db}}); err != nil {
 			return fmt.Errorf("series: deleting device %s: %w", device, err)
-		}
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK || strings.Contains(string(body), `"error"`) {
-			return fmt.Errorf("series: deleting device %s: %s: %s", device, resp.Status, strings.TrimSpace(string(body)))
 		}
 		return nil
 	}

@@ -131,23 +131,9 @@ func (s *Store) EraseOwner(ctx context.Context, ownerID string) ([]string, error
 		return nil, fmt.Errorf("store: erase: %w", err)
 	}
 	defer tx.Rollback()
-	var devices []string
-	rows, err := tx.QueryContext(ctx, `SELECT d.id FROM devices d JOIN vehicles v ON v.id = d.vehicle_id WHERE v.owner_id = ?`, ownerID)
+	devices, err := s.eraseStart(ctx, tx, `SELECT d.id FROM devices d JOIN vehicles v ON v.id = d.vehicle_id WHERE v.owner_id = ?`, ownerID)
 	if err != nil {
-		return nil, fmt.Errorf("store: erase: %w", err)
-	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		devices = append(devices, id)
-	}
-	rows.Close()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO owners (id, email, name, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		Tombstone, "deleted@invalid", "a deleted account", ms(s.now())); err != nil {
-		return nil, fmt.Errorf("store: erase: %w", err)
+		return nil, err
 	}
 	const vehiclesOf = `SELECT id FROM vehicles WHERE owner_id = ?`
 	const devicesOf = `SELECT d.id FROM devices d JOIN vehicles v ON v.id = d.vehicle_id WHERE v.owner_id = ?`
@@ -199,20 +185,10 @@ func (s *Store) EraseVehicle(ctx context.Context, vehicleID string) ([]string, e
 		return nil, fmt.Errorf("store: erase: %w", err)
 	}
 	defer tx.Rollback()
-	var devices []string
-	rows, err := tx.QueryContext(ctx, `SELECT id FROM devices WHERE vehicle_id = ?`, vehicleID)
+	devices, err := s.eraseStart(ctx, tx, `SELECT id FROM devices WHERE vehicle_id = ?`, vehicleID)
 	if err != nil {
-		return nil, fmt.Errorf("store: erase: %w", err)
+		return nil, err
 	}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		devices = append(devices, id)
-	}
-	rows.Close()
 	const devicesOf = `SELECT id FROM devices WHERE vehicle_id = ?`
 	steps := []string{
 		`DELETE FROM notifications WHERE fingerprint IN (SELECT fingerprint FROM alerts WHERE device IN (` + devicesOf + `))`,
@@ -234,14 +210,29 @@ func (s *Store) EraseVehicle(ctx context.Context, vehicleID string) ([]string, e
 			WHERE id = ? AND id IN (SELECT vehicle_id FROM bookings UNION SELECT vehicle_id FROM leads)`,
 		`DELETE FROM vehicles WHERE id = ? AND owner_id <> '` + Tombstone + `'`,
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO owners (id, email, name, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-		Tombstone, "deleted@invalid", "a deleted account", ms(s.now())); err != nil {
-		return nil, fmt.Errorf("store: erase: %w", err)
-	}
 	for i, q := range steps {
 		if _, err := tx.ExecContext(ctx, q, vehicleID); err != nil {
 			return nil, fmt.Errorf("store: erase vehicle, step %d: %w", i+1, err)
 		}
 	}
 	return devices, tx.Commit()
+}
+
+// eraseStart lists the devices an erasure takes (query has one
+// placeholder for arg) and makes sure the Tombstone owner exists for the
+// records that stay.
+func (s *Store) eraseStart(ctx context.Context, tx *Tx, query string, arg string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, query, arg)
+	devices, err := collect(rows, err, "erase", func(r interface{ Scan(...any) error }) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO owners (id, email, name, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		Tombstone, "deleted@invalid", "a deleted account", ms(s.now())); err != nil {
+		return nil, fmt.Errorf("store: erase: %w", err)
+	}
+	return devices, nil
 }

@@ -185,20 +185,7 @@ func (w *Web) listVehicles(rw http.ResponseWriter, r *http.Request, c *caller) e
 }
 
 func (w *Web) getVehicle(rw http.ResponseWriter, r *http.Request, c *caller) error {
-	g, err := w.garageOne(r.Context(), c, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	alerts, err := w.firing(r.Context(), c)
-	if err != nil {
-		return err
-	}
-	vv, err := w.view(r.Context(), g, alerts)
-	if err != nil {
-		return err
-	}
-	w.writeJSON(rw, http.StatusOK, vv)
-	return nil
+	return w.writeVehicle(rw, r, c, r.PathValue("id"), http.StatusOK)
 }
 
 // history returns signals over a range, downsampled to at most ~2,000
