@@ -17,6 +17,7 @@ import (
 	"github.com/pitwall-io/pitwall/firmware-sim/fleet"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/internal/atomicfile"
 	"github.com/pitwall-io/pitwall/store"
 )
 
@@ -172,7 +173,7 @@ func handOut(stdout io.Writer, what, id, secret string, key []byte, dir string) 
 	if dir != "" {
 		secretFile, keyFile = filepath.Join(dir, "secret"), filepath.Join(dir, "command.key")
 		for f, v := range map[string]string{secretFile: secret, keyFile: wire.FormatCommandKey(key)} {
-			if err := writePrivate(f, v+"\n"); err != nil {
+			if err := atomicfile.Write(f, []byte(v+"\n"), 0o600); err != nil {
 				return fmt.Errorf("%s, but its credentials could not be written (rotate it to try again): %w", what, err)
 			}
 		}
@@ -183,26 +184,6 @@ func handOut(stdout io.Writer, what, id, secret string, key []byte, dir string) 
 	}
 	fmt.Fprintf(stdout, " In the agent's configuration:\n  device_id: %s\n  broker:\n    password_file: %s\n  commands:\n    key_file: %s\n", id, secretFile, keyFile)
 	return nil
-}
-
-// writePrivate replaces a file with content only its owner can read.
-func writePrivate(path, content string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.WriteString(content)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 type deviceRow struct {

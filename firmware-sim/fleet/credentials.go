@@ -9,9 +9,10 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/pitwall-io/pitwall/internal/atomicfile"
 )
 
 // Credential is one simulated car's login.
@@ -27,36 +28,10 @@ func WriteCredentials(path string, creds []Credential) error {
 	if err != nil {
 		return err
 	}
-	if err := writePrivate(path, append(b, '\n')); err != nil {
-		return fmt.Errorf("fleet: writing %s: %w", path, err)
+	if err := atomicfile.Write(path, append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("fleet: %w", err)
 	}
 	return nil
-}
-
-// writePrivate writes a file of mode 0600 through a temporary file and a
-// rename.
-func writePrivate(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".credentials-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // ReadCredentials reads a credentials file as `pitwall devices add

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/pitwall-io/pitwall/internal/atomicfile"
 )
 
 // ErrAlreadyRan: a command id that was run (or claimed) before.
@@ -71,32 +73,8 @@ func (r *ranCommands) claim(id string, forget, now time.Time) error {
 	return nil
 }
 
-// save replaces the file whole and durably: written, synced, renamed,
-// and the directory synced.
+// save replaces the file whole and durably.
 func (r *ranCommands) save() error {
 	b, _ := json.Marshal(r.ids)
-	tmp, err := os.CreateTemp(filepath.Dir(r.path), "."+ranFile+"-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), r.path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	d, err := os.Open(filepath.Dir(r.path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(r.path, b, 0o600)
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/internal/atomicfile"
 )
 
 // Credentials are what a dongle learns when it pairs: who it is, its
@@ -122,45 +123,17 @@ func (c Credentials) Save(dir string) error {
 		return fmt.Errorf("edge: state directory: %w", err)
 	}
 	if c.CAPEM != "" {
-		if err := writeFile(filepath.Join(dir, "ca.pem"), []byte(c.CAPEM)); err != nil {
+		if err := writePrivate(filepath.Join(dir, "ca.pem"), []byte(c.CAPEM)); err != nil {
 			return err
 		}
 	}
 	if c.CommandKey != "" {
-		if err := writeFile(filepath.Join(dir, "command.key"), []byte(c.CommandKey+"\n")); err != nil {
+		if err := writePrivate(filepath.Join(dir, "command.key"), []byte(c.CommandKey+"\n")); err != nil {
 			return err
 		}
 	}
 	b, _ := json.MarshalIndent(c, "", "  ")
-	return writeFile(filepath.Join(dir, credentialsFile), b)
-}
-
-// writeFile writes a private file whole or not at all.
-func writeFile(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("edge: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("edge: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("edge: writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("edge: writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("edge: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("edge: %w", err)
-	}
-	return nil
+	return writePrivate(filepath.Join(dir, credentialsFile), b)
 }
 
 // LoadCredentials reads the credentials a pairing saved in dir;
@@ -210,4 +183,13 @@ func (c Credentials) Apply(cfg *Config, dir string) {
 	if cfg.Commands.KeyFile == "" && c.CommandKey != "" {
 		cfg.Commands.KeyFile = filepath.Join(dir, "command.key")
 	}
+}
+
+// writePrivate writes a file only the agent's user can read, whole or not at
+// all.
+func writePrivate(path string, b []byte) error {
+	if err := atomicfile.Write(path, b, 0o600); err != nil {
+		return fmt.Errorf("edge: %w", err)
+	}
+	return nil
 }
