@@ -228,8 +228,11 @@ func (v *vehicle) birth(clock *car.Clock) *wirepb.Status {
 		Vin: v.car.Spec().VIN, Adapter: "simulated", Protocol: obd.ProtocolCAN11_500.String(), Signals: v.aliases.Defs()}
 }
 
-// publish sends a message with QoS 1 and waits for the broker's PUBACK,
-// or until ctx ends: a broker shutting down may never acknowledge.
+// publish sends a message with QoS 1 and waits for the broker's PUBACK.
+// When ctx ends with the message on its way (the run is over), it still
+// waits up to lastAckWait, so that what the broker took is counted as sent
+// and the summary agrees with what the cloud stored; a broker shutting down
+// may never acknowledge, and then the message is not counted.
 func (v *vehicle) publish(ctx context.Context, k wire.Kind, m wire.Message, retain bool) error {
 	b, err := wire.Encode(m)
 	if err != nil {
@@ -242,11 +245,20 @@ func (v *vehicle) publish(ctx context.Context, k wire.Kind, m wire.Message, reta
 	case <-t.Done():
 		return t.Error()
 	case <-ctx.Done():
-		return ctx.Err()
+		select {
+		case <-t.Done():
+			return t.Error()
+		case <-time.After(lastAckWait):
+			return ctx.Err()
+		}
 	case <-timer.C:
 		return fmt.Errorf("fleet: %s: no PUBACK within 30 s", v.id)
 	}
 }
+
+// lastAckWait is how long a publish under way when the run ends waits for
+// its PUBACK.
+const lastAckWait = 5 * time.Second
 
 // loop publishes a batch every period, starting at a random phase so a
 // fleet does not publish in bursts.
