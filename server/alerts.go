@@ -137,7 +137,7 @@ func (s *Server) maintenance(device string) (rules.Maintenance, bool) {
 
 // evaluate hands what the ingest stored to the rules, and their alerts
 // to the alert manager. It runs on the ingest's write path.
-func (s *Server) evaluate(records []ingest.Record) {
+func (s *Server) evaluate(ctx context.Context, records []ingest.Record) error {
 	var alerts []rules.Alert
 	for _, r := range records {
 		vehicle := ""
@@ -170,13 +170,12 @@ func (s *Server) evaluate(records []ingest.Record) {
 		}
 	}
 	if len(alerts) == 0 {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	if err := s.Alerts.Receive(ctx, alerts); err != nil {
-		s.log.Error("alerting: alerts could not be stored", "alerts", len(alerts), "err", err)
+		return fmt.Errorf("%d alerts could not be stored: %w", len(alerts), err)
 	}
+	return nil
 }
 
 // ruleEvent turns a wire event into the rules' form.

@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		return nil, err
 	}
 	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry),
-		ingest.WithListener(s.evaluate)); err != nil {
+		ingest.WithListener("pipeline", s.evaluate)); err != nil {
 		return nil, err
 	}
 	if eb := cfg.EmbeddedBroker; eb.Enabled() {
