@@ -26,6 +26,10 @@ type AlertingConfig struct {
 	GroupWait      time.Duration `yaml:"group_wait"`
 	GroupInterval  time.Duration `yaml:"group_interval"`
 	RepeatInterval time.Duration `yaml:"repeat_interval"`
+	// LogRetention is how long the notification log keeps what was told
+	// (7 days by default; 48h to 8760h): older rows are deleted hourly,
+	// but each firing alert's latest telling.
+	LogRetention time.Duration `yaml:"log_retention"`
 	Webhook        WebhookConfig `yaml:"webhook"`
 	Email          EmailConfig   `yaml:"email"`
 	MQTT           MQTTAlerts    `yaml:"mqtt"`

@@ -167,7 +167,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		return nil, err
 	}
 	s.Alerts = alerting.New(alerting.Config{GroupWait: cfg.Alerting.GroupWait, GroupInterval: cfg.Alerting.GroupInterval,
-		RepeatInterval: cfg.Alerting.RepeatInterval, Inhibits: set.Inhibits}, s.Store, notifiers, alerting.WithLogger(s.log))
+		RepeatInterval: cfg.Alerting.RepeatInterval, LogRetention: cfg.Alerting.LogRetention, Inhibits: set.Inhibits}, s.Store, notifiers, alerting.WithLogger(s.log))
 	if err := s.openBooking(); err != nil {
 		return nil, err
 	}

@@ -245,12 +245,14 @@ diagnosis:
   currency: EUR
 booking:
   fanout: 99
+alerting:
+  log_retention: 1h
 `), 0o600)
 	_, err := server.Load(p)
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{p + ":4: series.engine: \"cassandra\"", p + ":7: ingest.broker.url", p + ":9: ingest.batch_delay: 1h0m0s: want 1ms to 10s", p + ":11: http.addr", p + ":12: diagnosis.per_usd: prices in EUR need the exchange rate", p + ":15: booking.fanout: 99"} {
+	for _, want := range []string{p + ":4: series.engine: \"cassandra\"", p + ":7: ingest.broker.url", p + ":9: ingest.batch_delay: 1h0m0s: want 1ms to 10s", p + ":11: http.addr", p + ":12: diagnosis.per_usd: prices in EUR need the exchange rate", p + ":15: booking.fanout: 99", p + ":17: alerting.log_retention: 1h0m0s: want 48h to 8760h"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
