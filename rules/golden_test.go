@@ -164,23 +164,7 @@ func TestGolden(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			set := Builtin()
-			if _, err := os.Stat(filepath.Join(dir, "rules.yaml")); err == nil {
-				var err error
-				if set, err = LoadFile(filepath.Join(dir, "rules.yaml")); err != nil {
-					t.Fatal(err)
-				}
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var in input
-			dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-			dec.KnownFields(true)
-			if err := dec.Decode(&in); err != nil {
-				t.Fatal(err)
-			}
+			set, in := loadCase(t, dir)
 			got, _ := json.MarshalIndent(play(t, set, in), "", "  ")
 			got = append(got, '\n')
 			path := filepath.Join(dir, "expected.json")
@@ -198,4 +182,28 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadCase reads a golden case's rules (the built-in pack when it has
+// none) and input.
+func loadCase(t *testing.T, dir string) (*Set, input) {
+	t.Helper()
+	set := Builtin()
+	if _, err := os.Stat(filepath.Join(dir, "rules.yaml")); err == nil {
+		var err error
+		if set, err = LoadFile(filepath.Join(dir, "rules.yaml")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in input
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&in); err != nil {
+		t.Fatal(err)
+	}
+	return set, in
 }

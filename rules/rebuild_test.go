@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-
-	"gopkg.in/yaml.v3"
 )
 
 // moment is one instant of a stream: values, a report or an event.
@@ -221,21 +218,7 @@ func TestRebuildGoldenCases(t *testing.T) {
 	dirs, _ := filepath.Glob(filepath.Join("testdata", "*"))
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			set := Builtin()
-			if _, err := os.Stat(filepath.Join(dir, "rules.yaml")); err == nil {
-				var err error
-				if set, err = LoadFile(filepath.Join(dir, "rules.yaml")); err != nil {
-					t.Fatal(err)
-				}
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var in input
-			if err := yaml.Unmarshal(raw, &in); err != nil {
-				t.Fatal(err)
-			}
+			set, in := loadCase(t, dir)
 			if in.Maintenance != nil {
 				t.Skip("the maintenance case reads the last service, not the stream")
 			}

@@ -3,8 +3,6 @@ package ingest
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,30 +11,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/pitwall-io/pitwall/gateway/wire"
-	"github.com/pitwall-io/pitwall/series"
-	"github.com/pitwall-io/pitwall/store"
 )
 
 // A listener that fails is counted and logged, by name, once per ten
 // seconds however often it fails; the batch stays stored and
 // acknowledged, and the other listeners are told as before.
 func TestListenerErrorCountedAndLogged(t *testing.T) {
-	dir := t.TempDir()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "pitwall.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	sr, err := series.OpenEmbedded(series.EmbeddedOptions{Path: filepath.Join(dir, "series.db")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sr.Close() })
 	var mu sync.Mutex
 	var good, bad int
-	logs := &syncBuffer{}
-	in, err := New(Config{Broker: BrokerConfig{ClientID: "direct"}, BatchDelay: time.Millisecond}, sr, st,
-		WithLogger(slog.New(slog.NewTextHandler(logs, nil))),
+	in, _, sr, logs := runDirect(t,
 		WithListener("rules", func(ctx context.Context, rs []Record) error {
 			mu.Lock()
 			defer mu.Unlock()
@@ -52,13 +35,6 @@ func TestListenerErrorCountedAndLogged(t *testing.T) {
 			good += len(rs)
 			return nil
 		}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = in.Run(ctx) }()
-	defer func() { cancel(); <-done }()
 
 	now := time.Now()
 	deliver(t, in, "car-l", wire.KindStatus, birth("car-l", 1, 1))
