@@ -222,54 +222,13 @@ func TestRebuildGoldenCases(t *testing.T) {
 			if in.Maintenance != nil {
 				t.Skip("the maintenance case reads the last service, not the stream")
 			}
-			checkRebuild(t, set, goldenMoments(in), []int{0, 1, 3}, nil)
+			checkRebuild(t, set, goldenMoments(t, in), []int{0, 1, 3}, nil)
 		})
 	}
 }
 
-// goldenMoments expands a golden case's steps as play does.
-func goldenMoments(in input) []moment {
-	var ms []moment
-	for _, s := range in.Steps {
-		var times []time.Duration
-		if s.At != nil {
-			times = append(times, time.Duration(*s.At))
-		} else {
-			for d := s.From; d <= s.To; d += s.Every {
-				times = append(times, time.Duration(d))
-			}
-		}
-		for k, off := range times {
-			at := in.Start.Add(off)
-			if len(s.Samples) > 0 {
-				var ss []Sample
-				for sig, r := range s.Samples {
-					f := 0.0
-					if len(times) > 1 {
-						f = float64(k) / float64(len(times)-1)
-					}
-					ss = append(ss, Sample{Signal: sig, Time: at, Value: r[0] + (r[1]-r[0])*f})
-				}
-				sort.Slice(ss, func(i, j int) bool { return ss[i].Signal < ss[j].Signal })
-				ms = append(ms, moment{at: at, samples: ss})
-			}
-			if c := s.Codes; c != nil {
-				ms = append(ms, moment{at: at, codes: &Codes{Time: at, Stored: c.Stored, Pending: c.Pending, MIL: c.MIL}})
-			}
-			if ev := s.Event; ev != nil {
-				fields := map[string]any{}
-				for k, v := range ev.Fields {
-					if n, ok := v.(int); ok {
-						v = float64(n)
-					}
-					fields[k] = v
-				}
-				ms = append(ms, moment{at: at, event: &Event{Time: at, Kind: ev.Kind, Fields: fields}})
-			}
-		}
-	}
-	return stream(ms)
-}
+// goldenMoments is a golden case's input as a stream.
+func goldenMoments(t *testing.T, in input) []moment { return stream(expand(t, in)) }
 
 const windowRules = `rules:
   - name: hot-on-average
