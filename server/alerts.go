@@ -30,9 +30,9 @@ type AlertingConfig struct {
 	// (7 days by default; 48h to 8760h): older rows are deleted hourly,
 	// but each firing alert's latest telling.
 	LogRetention time.Duration `yaml:"log_retention"`
-	Webhook        WebhookConfig `yaml:"webhook"`
-	Email          EmailConfig   `yaml:"email"`
-	MQTT           MQTTAlerts    `yaml:"mqtt"`
+	Webhook      WebhookConfig `yaml:"webhook"`
+	Email        EmailConfig   `yaml:"email"`
+	MQTT         MQTTAlerts    `yaml:"mqtt"`
 }
 
 // WebhookConfig posts every notification to an operator's URL.
