@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/store"
 )
 
@@ -42,15 +43,15 @@ func (f *Feed) Notify(ctx context.Context, n *Notification) error {
 		return nil
 	}
 	var items []store.FeedItem
-	add := func(a store.Alert, state string) {
-		items = append(items, store.FeedItem{ID: n.ID + "-" + a.Fingerprint + "-" + state[:1], OwnerID: owner, Device: n.Device,
-			Fingerprint: a.Fingerprint, State: state, Severity: a.Severity, Summary: a.Summary, Time: n.Time})
+	add := func(a Alert, state rules.State) {
+		items = append(items, store.FeedItem{ID: n.ID + "-" + a.Fingerprint + "-" + string(state)[:1], OwnerID: owner, Device: n.Device,
+			Fingerprint: a.Fingerprint, State: string(state), Severity: string(a.Severity), Summary: a.Summary, Time: n.Time})
 	}
 	for _, a := range n.Firing {
-		add(a, "firing")
+		add(a, rules.Firing)
 	}
 	for _, a := range n.Resolved {
-		add(a, "resolved")
+		add(a, rules.Resolved)
 	}
 	return f.Add(ctx, items)
 }

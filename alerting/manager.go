@@ -4,9 +4,15 @@
 // per vehicle and told together; an alert is told once (and again only
 // after the repeat interval while it still fires); an overheat inhibits
 // the cooling warnings it explains; owners silence or snooze alerts and
-// set quiet hours, which hold back all but critical alerts. Alerts and
-// what was sent are kept in the store, so a restart neither loses a
-// firing alert nor tells it twice.
+// set quiet hours, which hold back all but critical alerts.
+//
+// Telling a vehicle's alerts to one notifier is a chain of stages, as in
+// Alertmanager's notify pipeline: mute (silences, inhibition, quiet
+// hours) → dedup against the notification log, claiming what is due →
+// send → record. Alerts and the notification log are kept in the shared
+// database, so a restart neither loses a firing alert nor tells it
+// twice, and several servers tell each alert once; the log's old rows
+// are deleted after Config.LogRetention.
 package alerting
 
 import (
@@ -18,7 +24,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -31,17 +36,16 @@ import (
 // *store.Store is one. Several servers may share it: the log's claims
 // decide which of them tells an alert.
 type Store interface {
+	LogStore
 	SaveAlerts(ctx context.Context, alerts []store.Alert) error
 	AlertsUpdatedSince(ctx context.Context, t time.Time) ([]store.Alert, error)
 	Alerts(ctx context.Context, device string, firingOnly bool, limit int) ([]store.Alert, error)
-	ClaimNotifications(ctx context.Context, claimer string, ts []store.Telling, now, lapsed time.Time) ([]store.Telling, error)
-	RecordNotifications(ctx context.Context, claimer string, ts []store.Telling, id string, sent time.Time) error
-	ReleaseNotifications(ctx context.Context, claimer string, ts []store.Telling) error
-	LastNotified(ctx context.Context, notifier, fingerprint string, starts time.Time, state string) (store.Told, error)
 	Silences(ctx context.Context, device string, t time.Time) ([]store.Silence, error)
 	AddSilence(ctx context.Context, s store.Silence) (store.Silence, error)
 	RecipientOfDevice(ctx context.Context, device string) (store.Recipient, error)
 }
+
+var _ Store = (*store.Store)(nil)
 
 // Notifier tells someone about a group of alerts.
 type Notifier interface {
@@ -58,8 +62,8 @@ type Notification struct {
 	Device    string
 	Vehicle   string
 	Recipient store.Recipient // zero when the device is on no owner's vehicle
-	Firing    []store.Alert
-	Resolved  []store.Alert
+	Firing    []Alert
+	Resolved  []Alert
 	Time      time.Time
 }
 
@@ -75,23 +79,37 @@ type Config struct {
 	// RepeatInterval is how long before a still-firing alert is told
 	// again (4 h by default).
 	RepeatInterval time.Duration
-	Inhibits       []rules.Inhibit
+	// LogRetention is how long the notification log keeps a telling
+	// (7 days by default, at least MinLogRetention): older rows are
+	// deleted hourly, but for each firing alert the latest telling of
+	// its start, which says when it repeats.
+	LogRetention time.Duration
+	Inhibits     []rules.Inhibit
 }
 
-// Manager runs the alert pipeline.
+// MinLogRetention is the shortest LogRetention: a restarted manager
+// looks again at the alerts of the last day, and must still find what
+// it told of them.
+const MinLogRetention = 48 * time.Hour
+
+// NotifyTimeout bounds one notifier's send.
+const NotifyTimeout = time.Minute
+
+// Manager runs the alert lifecycle: it keeps each vehicle's alerts, and
+// when a vehicle's group falls due tells each notifier through the chain
+// of stages.
 type Manager struct {
 	cfg       Config
 	store     Store
 	notifiers []Notifier
 	log       *slog.Logger
 	now       func() time.Time
-
-	id string // this manager's name in the notification log's claims
+	nflog     *NotificationLog
+	stages    Chain
 
 	mu     sync.Mutex
-	alerts map[string]*store.Alert // by fingerprint: firing, and resolved ones not yet done with
-	groups map[string]*group       // by device
-	sent   map[sentKey]store.Told  // what was told, as the store's log says
+	alerts map[string]*Alert // by fingerprint: firing, and resolved ones not yet done with
+	groups map[string]*group // by device
 	wake   chan struct{}
 }
 
@@ -106,12 +124,6 @@ type group struct {
 	due       time.Time // when to look at the group; zero: nothing to do
 	lastFlush time.Time
 	failures  int
-}
-
-type sentKey struct {
-	notifier, fingerprint string
-	starts                int64
-	state                 string
 }
 
 // Option changes a Manager.
@@ -131,10 +143,21 @@ func New(cfg Config, st Store, notifiers []Notifier, opts ...Option) *Manager {
 	if cfg.RepeatInterval == 0 {
 		cfg.RepeatInterval = 4 * time.Hour
 	}
+	if cfg.LogRetention == 0 {
+		cfg.LogRetention = 7 * 24 * time.Hour
+	}
+	cfg.LogRetention = max(cfg.LogRetention, MinLogRetention)
 	m := &Manager{cfg: cfg, store: st, notifiers: notifiers, log: slog.New(slog.DiscardHandler), now: time.Now,
-		alerts: map[string]*store.Alert{}, groups: map[string]*group{}, sent: map[sentKey]store.Told{}, wake: make(chan struct{}, 1), id: claimerID()}
+		alerts: map[string]*Alert{}, groups: map[string]*group{}, wake: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(m)
+	}
+	m.nflog = NewNotificationLog(st, claimerID(), m.log)
+	m.stages = Chain{
+		MuteStage{Silenced, Inhibitor(cfg.Inhibits), Quiet},
+		DedupStage{Log: m.nflog, Repeat: cfg.RepeatInterval},
+		SendStage{Log: m.nflog, Timeout: NotifyTimeout},
+		RecordStage{Log: m.nflog, Repeat: cfg.RepeatInterval},
 	}
 	return m
 }
@@ -163,24 +186,65 @@ func (m *Manager) Receive(ctx context.Context, in []rules.Alert) error {
 		return nil
 	}
 	now := m.now()
-	recs := make([]store.Alert, 0, len(in))
+	recs := make([]Alert, 0, len(in))
+	rows := make([]store.Alert, 0, len(in))
 	for _, a := range in {
-		recs = append(recs, store.Alert{Fingerprint: Fingerprint(a.Labels), Device: a.Device, Vehicle: a.Vehicle, Rule: a.Rule,
-			Severity: string(a.Severity), Labels: a.Labels, State: string(a.State), StartsAt: a.StartsAt, EndsAt: a.EndsAt,
-			Summary: a.Summary, Values: a.Values, Codes: a.Codes, OneShot: a.OneShot, SendResolved: a.SendResolved, Updated: now})
+		x := fromRules(a, now)
+		recs, rows = append(recs, x), append(rows, x.Stored())
 	}
-	if err := m.store.SaveAlerts(ctx, recs); err != nil {
+	if err := m.store.SaveAlerts(ctx, rows); err != nil {
 		return fmt.Errorf("alerting: %w", err)
 	}
 	m.mu.Lock()
 	for i := range recs {
 		r := recs[i]
 		m.alerts[r.Fingerprint] = &r
-		m.scheduleLocked(r.Device, now, r.Severity == string(rules.Critical) && r.State == string(rules.Firing))
+		m.scheduleLocked(r.Device, now, r.Critical() && r.Firing())
 	}
 	m.mu.Unlock()
 	m.poke()
 	return nil
+}
+
+// TakeUp makes the manager answer for devices another server answered
+// for: it reads their stored alerts and looks at those it must tell at
+// once (what the other server stored and had not told yet).
+func (m *Manager) TakeUp(ctx context.Context, devices []string) error {
+	now := m.now()
+	var errs []error
+	for _, d := range devices {
+		n, err := m.load(ctx, d, now)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if n > 0 {
+			m.mu.Lock()
+			m.scheduleLocked(d, now, true)
+			m.mu.Unlock()
+		}
+	}
+	m.poke()
+	return errors.Join(errs...)
+}
+
+// Forget drops what the manager holds of devices another server now
+// answers for.
+func (m *Manager) Forget(devices []string) {
+	gone := map[string]bool{}
+	for _, d := range devices {
+		gone[d] = true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for fp, a := range m.alerts {
+		if gone[a.Device] {
+			delete(m.alerts, fp)
+		}
+	}
+	for _, d := range devices {
+		delete(m.groups, d)
+	}
 }
 
 // scheduleLocked sets when a device's group is looked at next.
@@ -217,7 +281,8 @@ func (m *Manager) poke() {
 }
 
 // Run sends notifications until ctx ends. It first takes up the alerts
-// the store holds (a restart), telling what was not told yet.
+// the store holds (a restart), telling what was not told yet; hourly it
+// deletes the notification log's rows older than LogRetention.
 func (m *Manager) Run(ctx context.Context) error {
 	now := m.now()
 	recs, err := m.store.AlertsUpdatedSince(ctx, now.Add(-24*time.Hour))
@@ -225,10 +290,10 @@ func (m *Manager) Run(ctx context.Context) error {
 		return fmt.Errorf("alerting: loading alerts: %w", err)
 	}
 	m.mu.Lock()
-	for i := range recs {
-		r := recs[i]
+	for _, r := range recs {
 		if _, ok := m.alerts[r.Fingerprint]; !ok {
-			m.alerts[r.Fingerprint] = &r
+			a := FromStore(r)
+			m.alerts[r.Fingerprint] = &a
 			m.scheduleLocked(r.Device, now, true)
 		}
 	}
@@ -238,13 +303,20 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	prune := time.NewTicker(time.Hour)
+	defer prune.Stop()
+	m.prune(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-prune.C:
+			m.prune(ctx)
+			continue
 		case <-timer.C:
 		case <-m.wake:
 		}
+		m.nflog.Retry(ctx)
 		next := m.flushDue(ctx)
 		if !timer.Stop() {
 			select {
@@ -257,6 +329,17 @@ func (m *Manager) Run(ctx context.Context) error {
 			wait = max(0, next.Sub(m.now()))
 		}
 		timer.Reset(wait)
+	}
+}
+
+// prune deletes the notification log's rows past retention.
+func (m *Manager) prune(ctx context.Context) {
+	n, err := m.nflog.Prune(ctx, m.now().Add(-m.cfg.LogRetention))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		m.log.Warn("alerting: pruning the notification log", "err", err)
+	case n > 0:
+		m.log.Info("alerting: pruned the notification log", "rows", n, "retention", m.cfg.LogRetention)
 	}
 }
 
@@ -290,13 +373,15 @@ func (m *Manager) flushDue(ctx context.Context) time.Time {
 // Flush looks at one vehicle's alerts now, for tests and tools.
 func (m *Manager) Flush(ctx context.Context, device string) { m.flush(ctx, device, m.now()) }
 
-// flush decides what each notifier must be told about a device's alerts
-// and tells it. The device's alerts are read again from the store first:
-// another server may have changed them.
+// flush runs a device's alerts through the stages for each notifier. The
+// device's alerts are read again from the store first: another server
+// may have changed them.
 func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
-	m.refresh(ctx, device, now)
+	if _, err := m.load(ctx, device, now); err != nil {
+		m.log.Warn("alerting: reading a device's alerts", "device", device, "err", err)
+	}
 	m.mu.Lock()
-	var alerts []store.Alert
+	var alerts []Alert
 	for _, a := range m.alerts {
 		if a.Device == device {
 			alerts = append(alerts, *a)
@@ -318,83 +403,24 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		m.log.Warn("alerting: finding the owner", "device", device, "err", err)
 	}
-	quiet, quietEnd := inQuietHours(rcpt.Quiet, now)
-	var retry, nextRepeat, deferTo time.Time
+	vehicle := ""
+	for _, a := range alerts {
+		if vehicle == "" {
+			vehicle = a.Vehicle
+		}
+	}
+	var next time.Time
 	failed, sent := false, false
 	for _, n := range m.notifiers {
-		note := &Notification{Device: device, Recipient: rcpt, Time: now}
-		var tellings []store.Telling
-		tell := func(a store.Alert, state string, nth int) {
-			tellings = append(tellings, store.Telling{Notifier: n.Name(), Fingerprint: a.Fingerprint, StartsAt: a.StartsAt, State: state, Nth: nth})
-			if state == string(rules.Firing) {
-				note.Firing = append(note.Firing, a)
-			} else {
-				note.Resolved = append(note.Resolved, a)
-			}
-		}
-		for _, a := range alerts {
-			if note.Vehicle == "" {
-				note.Vehicle = a.Vehicle
-			}
-			if silenced(a, silences) || m.inhibited(a, alerts) {
-				continue
-			}
-			firing := a.State == string(rules.Firing) || a.OneShot
-			told := m.told(ctx, n.Name(), a, string(rules.Firing))
-			var state string
-			switch {
-			case firing && !(a.OneShot && a.State == string(rules.Resolved) && told.Nth > 0):
-				state = string(rules.Firing)
-			case a.State == string(rules.Resolved) && a.SendResolved && told.Nth > 0:
-				state, told = string(rules.Resolved), m.told(ctx, n.Name(), a, string(rules.Resolved))
-			default:
-				continue
-			}
-			repeats := state == string(rules.Firing) && a.State == string(rules.Firing) && !a.OneShot
-			nth, next := m.nextTelling(told, repeats, now)
-			if nth == 0 {
-				nextRepeat = earliest(nextRepeat, next)
-				continue
-			}
-			if quiet && a.Severity != string(rules.Critical) {
-				deferTo = quietEnd
-				continue
-			}
-			tell(a, state, nth)
-		}
-		if len(tellings) == 0 {
-			continue
-		}
-		// Claim before sending: what another server holds is its to tell.
-		claimed, err := m.store.ClaimNotifications(ctx, m.id, tellings, now, now.Add(-ClaimLease))
-		if err != nil {
+		r := &Round{Notifier: n, Device: device, Vehicle: vehicle, Now: now, Recipient: rcpt, Silences: silences, All: alerts}
+		_, err := m.stages.Exec(ctx, r, alerts)
+		next = earliest(next, r.next)
+		switch {
+		case err != nil:
 			failed = true
-			m.log.Warn("alerting: claiming a notification; it will be tried again", "notifier", n.Name(), "device", device, "err", err)
-			continue
-		}
-		if len(claimed) < len(tellings) {
-			m.keepClaimed(note, tellings, claimed)
-			// Look again once the other server's claim could have lapsed.
-			nextRepeat = earliest(nextRepeat, now.Add(ClaimLease))
-		}
-		if len(claimed) == 0 {
-			continue
-		}
-		note.ID = notificationID(n.Name(), note, claimed)
-		sctx, cancel := context.WithTimeout(ctx, time.Minute)
-		err = n.Notify(sctx, note)
-		cancel()
-		if err != nil {
-			failed = true
-			m.log.Warn("alerting: a notification failed; it will be tried again", "notifier", n.Name(), "device", device, "err", err)
-			if err := m.store.ReleaseNotifications(context.WithoutCancel(ctx), m.id, claimed); err != nil {
-				m.log.Warn("alerting: giving back a claim; it lapses by itself", "notifier", n.Name(), "err", err, "lease", ClaimLease)
-			}
-			continue
-		}
-		sent = true
-		if repeat := m.logSent(ctx, note, claimed, now); !repeat.IsZero() {
-			nextRepeat = earliest(nextRepeat, repeat)
+			m.log.Warn("alerting: telling failed; it will be tried again", "notifier", n.Name(), "device", device, "err", err)
+		case r.note != nil:
+			sent = true
 		}
 	}
 	m.mu.Lock()
@@ -405,94 +431,50 @@ func (m *Manager) flush(ctx context.Context, device string, now time.Time) {
 	if sent {
 		g.lastFlush = now // group_interval counts from the last notification
 	}
+	var retry time.Time
 	if failed {
 		g.failures++
 		retry = now.Add(min(time.Duration(1<<min(g.failures, 8))*5*time.Second, 10*time.Minute))
 	} else {
 		g.failures = 0
 	}
-	for _, t := range []time.Time{retry, nextRepeat, deferTo} {
+	for _, t := range []time.Time{retry, next} {
 		if !t.IsZero() && (g.due.IsZero() || t.Before(g.due)) {
 			g.due = t
 		}
 	}
 	// Forget what is over and told.
 	for fp, a := range m.alerts {
-		if a.Device == device && a.State == string(rules.Resolved) && now.Sub(a.Updated) > time.Hour {
+		if a.Device == device && a.State == rules.Resolved && now.Sub(a.Updated) > time.Hour {
 			delete(m.alerts, fp)
 		}
 	}
 }
 
-// refresh takes the store's newer versions of a device's alerts: another
-// server sharing the database may have received them.
-func (m *Manager) refresh(ctx context.Context, device string, now time.Time) {
+// load takes the store's newer versions of a device's alerts (another
+// server sharing the database may have received them) and returns how
+// many it holds of the device.
+func (m *Manager) load(ctx context.Context, device string, now time.Time) (int, error) {
 	stored, err := m.store.Alerts(ctx, device, false, 500)
 	if err != nil {
-		m.log.Warn("alerting: reading a device's alerts", "device", device, "err", err)
-		return
+		return 0, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for i := range stored {
-		a := stored[i]
+	n := 0
+	for _, s := range stored {
+		a := FromStore(s)
 		cur, ok := m.alerts[a.Fingerprint]
 		switch {
 		case ok && a.Updated.Before(cur.Updated):
-		case !ok && a.State != string(rules.Firing) && now.Sub(a.Updated) > time.Hour:
+		case !ok && !a.Firing() && now.Sub(a.Updated) > time.Hour:
+			continue
 		default:
 			m.alerts[a.Fingerprint] = &a
 		}
+		n++
 	}
-}
-
-// nextTelling says which telling is due after the latest, told: the
-// first, a repeat once the repeat interval passed (when repeats is set),
-// or the same one again when its claim lapsed unsent. 0 is none yet, and
-// next is when to look again (zero: never).
-func (m *Manager) nextTelling(told store.Told, repeats bool, now time.Time) (nth int, next time.Time) {
-	switch {
-	case told.Nth == 0:
-		return 1, time.Time{}
-	case told.Pending && now.Sub(told.At) >= ClaimLease:
-		return told.Nth, time.Time{}
-	case told.Pending:
-		return 0, told.At.Add(ClaimLease)
-	case repeats && now.Sub(told.At) >= m.cfg.RepeatInterval:
-		return told.Nth + 1, time.Time{}
-	case repeats:
-		return 0, told.At.Add(m.cfg.RepeatInterval)
-	}
-	return 0, time.Time{}
-}
-
-// keepClaimed leaves in a note only the alerts whose tellings this
-// manager claimed, and forgets what it knew of the others so that the
-// log is read again next time.
-func (m *Manager) keepClaimed(note *Notification, tellings, claimed []store.Telling) {
-	got := map[store.Telling]bool{}
-	for _, t := range claimed {
-		got[t] = true
-	}
-	var firing, resolved []store.Alert
-	m.mu.Lock()
-	for _, t := range tellings {
-		if !got[t] {
-			delete(m.sent, sentKey{t.Notifier, t.Fingerprint, t.StartsAt.UnixMilli(), t.State})
-		}
-	}
-	m.mu.Unlock()
-	for _, a := range note.Firing {
-		if slices.ContainsFunc(claimed, func(t store.Telling) bool { return t.Fingerprint == a.Fingerprint && t.State == string(rules.Firing) }) {
-			firing = append(firing, a)
-		}
-	}
-	for _, a := range note.Resolved {
-		if slices.ContainsFunc(claimed, func(t store.Telling) bool { return t.Fingerprint == a.Fingerprint && t.State == string(rules.Resolved) }) {
-			resolved = append(resolved, a)
-		}
-	}
-	note.Firing, note.Resolved = firing, resolved
+	return n, nil
 }
 
 func earliest(a, b time.Time) time.Time {
@@ -500,50 +482,6 @@ func earliest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
-}
-
-// told is the latest telling by a notifier of an alert's start in a
-// state: from memory, else from the store's log.
-func (m *Manager) told(ctx context.Context, notifier string, a store.Alert, state string) store.Told {
-	k := sentKey{notifier, a.Fingerprint, a.StartsAt.UnixMilli(), state}
-	m.mu.Lock()
-	t, ok := m.sent[k]
-	m.mu.Unlock()
-	if ok {
-		return t
-	}
-	t, err := m.store.LastNotified(ctx, notifier, a.Fingerprint, a.StartsAt, state)
-	if err != nil {
-		m.log.Warn("alerting: reading the notification log", "err", err)
-	}
-	if t.Nth > 0 && !t.Pending {
-		m.mu.Lock()
-		m.sent[k] = t
-		m.mu.Unlock()
-	}
-	return t
-}
-
-// logSent records the claimed tellings of a sent notification and
-// returns when its firing alerts repeat.
-func (m *Manager) logSent(ctx context.Context, n *Notification, claimed []store.Telling, now time.Time) time.Time {
-	var repeat time.Time
-	m.mu.Lock()
-	for _, t := range claimed {
-		m.sent[sentKey{t.Notifier, t.Fingerprint, t.StartsAt.UnixMilli(), t.State}] = store.Told{Nth: t.Nth, At: now, ID: n.ID}
-		if t.State == string(rules.Firing) {
-			for _, a := range n.Firing {
-				if a.Fingerprint == t.Fingerprint && a.State == string(rules.Firing) && !a.OneShot {
-					repeat = earliest(repeat, now.Add(m.cfg.RepeatInterval))
-				}
-			}
-		}
-	}
-	m.mu.Unlock()
-	if err := m.store.RecordNotifications(context.WithoutCancel(ctx), m.id, claimed, n.ID, now); err != nil {
-		m.log.Error("alerting: recording a sent notification; its claim lapses and it may be sent again", "err", err, "lease", ClaimLease)
-	}
-	return repeat
 }
 
 // notificationID hashes what a notification says and which telling of
@@ -567,16 +505,6 @@ func claimerID() string {
 	return host + "-" + hex.EncodeToString(b[:])
 }
 
-// silenced reports whether a silence in force matches the alert.
-func silenced(a store.Alert, silences []store.Silence) bool {
-	for _, s := range silences {
-		if matches(a.Labels, s.Matchers) {
-			return true
-		}
-	}
-	return false
-}
-
 func matches(labels, matchers map[string]string) bool {
 	for k, v := range matchers {
 		if labels[k] != v {
@@ -584,30 +512,6 @@ func matches(labels, matchers map[string]string) bool {
 		}
 	}
 	return true
-}
-
-// inhibited reports whether a firing alert mutes a: the source matchers
-// match it, the target matchers match a, they agree on the Equal labels,
-// and a is not itself a source.
-func (m *Manager) inhibited(a store.Alert, all []store.Alert) bool {
-	for _, in := range m.cfg.Inhibits {
-		if !matches(a.Labels, in.Target) || matches(a.Labels, in.Source) {
-			continue
-		}
-		for _, s := range all {
-			if s.State != string(rules.Firing) || s.Fingerprint == a.Fingerprint || !matches(s.Labels, in.Source) {
-				continue
-			}
-			same := true
-			for _, l := range in.Equal {
-				same = same && s.Labels[l] == a.Labels[l]
-			}
-			if same {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // inQuietHours reports whether t falls in an owner's quiet hours, and

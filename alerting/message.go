@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pitwall-io/pitwall/store"
+	"github.com/pitwall-io/pitwall/rules"
 )
 
 // Message is a notification as JSON: what the webhook posts, what the
@@ -26,7 +26,7 @@ type Message struct {
 type MessageAlert struct {
 	Fingerprint string             `json:"fingerprint"`
 	Rule        string             `json:"rule"`
-	Severity    string             `json:"severity"`
+	Severity    rules.Severity     `json:"severity"`
 	Summary     string             `json:"summary"`
 	Labels      map[string]string  `json:"labels"`
 	StartsAt    time.Time          `json:"starts_at"`
@@ -39,7 +39,7 @@ type MessageAlert struct {
 func NewMessage(n *Notification) Message {
 	m := Message{ID: n.ID, Device: n.Device, Vehicle: n.Vehicle, Owner: n.Recipient.Owner.ID, Time: n.Time,
 		Firing: []MessageAlert{}, Resolved: []MessageAlert{}}
-	conv := func(a store.Alert) MessageAlert {
+	conv := func(a Alert) MessageAlert {
 		x := MessageAlert{Fingerprint: a.Fingerprint, Rule: a.Rule, Severity: a.Severity, Summary: a.Summary, Labels: a.Labels,
 			StartsAt: a.StartsAt, Values: a.Values, Codes: a.Codes}
 		if !a.EndsAt.IsZero() {
@@ -83,11 +83,10 @@ func firstSentence(s string) string {
 	return s
 }
 
-func severest(list []store.Alert) string {
-	rank := map[string]int{"info": 0, "warning": 1, "critical": 2}
+func severest(list []Alert) rules.Severity {
 	best := list[0].Severity
 	for _, a := range list[1:] {
-		if rank[a.Severity] > rank[best] {
+		if a.Severity.Rank() > best.Rank() {
 			best = a.Severity
 		}
 	}
@@ -112,7 +111,7 @@ func text(n *Notification) string {
 	return b.String()
 }
 
-func writeEvidence(b *strings.Builder, a store.Alert) {
+func writeEvidence(b *strings.Builder, a Alert) {
 	keys := make([]string, 0, len(a.Values))
 	for k := range a.Values {
 		keys = append(keys, k)

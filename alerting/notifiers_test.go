@@ -18,15 +18,16 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/store"
 	"github.com/pitwall-io/pitwall/testserver"
 )
 
 func sample() *Notification {
-	a := store.Alert{Fingerprint: "abc", Device: "car-1", Rule: "overheat", Severity: "critical", State: "firing", StartsAt: t0,
+	a := Alert{Fingerprint: "abc", Device: "car-1", Rule: "overheat", Severity: rules.Critical, State: rules.Firing, StartsAt: t0,
 		Summary: "Engine overheating: coolant at 112 °C. Stop where it is safe.", Labels: map[string]string{"alertname": "overheat"},
 		Values: map[string]float64{"Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature": 112.4}, Codes: []string{"P0217"}}
-	return &Notification{ID: "n-1", Device: "car-1", Time: t0, Firing: []store.Alert{a},
+	return &Notification{ID: "n-1", Device: "car-1", Time: t0, Firing: []Alert{a},
 		Recipient: store.Recipient{Owner: store.Owner{ID: "o-1", Email: "ana@example.com", Name: "Ana"}, Vehicle: store.Vehicle{Name: "the van"}}}
 }
 

@@ -92,6 +92,8 @@ type Engine struct {
 	now         func() time.Time
 	maintenance func(string) (Maintenance, bool)
 	windows     map[string]time.Duration // signal → the longest window any rule keeps
+	maxWindow   time.Duration            // the longest of them
+	maxHold     time.Duration            // the longest for: or clear_for
 
 	mu       sync.Mutex
 	vehicles map[string]*vehicle
@@ -110,8 +112,10 @@ func NewEngine(set *Set, opts ...Option) *Engine {
 			}
 			for s, d := range c.windows {
 				e.windows[s] = max(e.windows[s], d)
+				e.maxWindow = max(e.maxWindow, d)
 			}
 		}
+		e.maxHold = max(e.maxHold, r.For, r.ClearFor)
 	}
 	return e
 }
@@ -128,6 +132,10 @@ type vehicle struct {
 	hasMaint     bool
 	maintAt      time.Time
 	states       map[*Rule]*ruleState
+	// seen is what a rebuild replayed: input up to it was in the replay.
+	seen seen
+	// replay, while a rebuild runs, follows each condition's runs.
+	replay *replay
 }
 
 // ruleState is a rule's progress for one vehicle.
@@ -236,49 +244,73 @@ func rate(s []Sample) float64 {
 
 // Samples takes a vehicle's new values (any order) and evaluates the
 // rules at each instant among them. It returns the alerts that fired or
-// resolved, in order.
+// resolved, in order. Values no newer than the newest a rebuild replayed
+// are taken as seen already and left out.
 func (e *Engine) Samples(device, vehicleName string, samples []Sample) []Alert {
 	if len(samples) == 0 {
 		return nil
 	}
-	sorted := append([]Sample(nil), samples...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Time.Before(sorted[j].Time) })
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	v := e.vehicle(device, vehicleName)
+	sorted := make([]Sample, 0, len(samples))
+	for _, s := range samples {
+		if s.Time.After(v.seen.samples) {
+			sorted = append(sorted, s)
+		}
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Time.Before(sorted[j].Time) })
 	var out []Alert
 	for i := 0; i < len(sorted); {
-		t := sorted[i].Time
-		for ; i < len(sorted) && sorted[i].Time.Equal(t); i++ {
-			s := sorted[i]
-			if !signalSet[s.Signal] {
-				continue
-			}
-			v.env[s.Signal] = s.Value
-			if d, ok := e.windows[s.Signal]; ok {
-				// Keep the window, and the last value before it: a window
-				// function answers only once the history covers its window.
-				h := append(v.history[s.Signal], s)
-				cut := sort.Search(len(h), func(k int) bool { return h[k].Time.After(t.Add(-d)) })
-				if cut > 0 {
-					cut--
-				}
-				if cut > len(h)/2 {
-					h = append(h[:0:0], h[cut:]...)
-				}
-				v.history[s.Signal] = h
-			}
+		j := i + 1
+		for j < len(sorted) && sorted[j].Time.Equal(sorted[i].Time) {
+			j++
 		}
-		out = append(out, e.evaluate(v, t, false)...)
+		e.take(v, sorted[i:j])
+		out = append(out, e.evaluate(v, sorted[i].Time, false)...)
+		i = j
 	}
 	return out
 }
 
-// Codes takes a trouble-code report and evaluates the rules with it.
+// take sets a vehicle's values of one instant and keeps the history of
+// the signals a window reads.
+func (e *Engine) take(v *vehicle, instant []Sample) {
+	for _, s := range instant {
+		if !signalSet[s.Signal] {
+			continue
+		}
+		v.env[s.Signal] = s.Value
+		if d, ok := e.windows[s.Signal]; ok {
+			// Keep the window, and the last value before it: a window
+			// function answers only once the history covers its window.
+			h := append(v.history[s.Signal], s)
+			cut := sort.Search(len(h), func(k int) bool { return h[k].Time.After(s.Time.Add(-d)) })
+			if cut > 0 {
+				cut--
+			}
+			if cut > len(h)/2 {
+				h = append(h[:0:0], h[cut:]...)
+			}
+			v.history[s.Signal] = h
+		}
+	}
+}
+
+// Codes takes a trouble-code report and evaluates the rules with it. A
+// report no newer than the newest a rebuild replayed is left out.
 func (e *Engine) Codes(device, vehicleName string, c Codes) []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	v := e.vehicle(device, vehicleName)
+	if !c.Time.IsZero() && !c.Time.After(v.seen.codes) {
+		return nil
+	}
+	return e.codes(v, c)
+}
+
+// setCodes makes a report the vehicle's codes and notes which are new.
+func (e *Engine) setCodes(v *vehicle, c Codes) {
 	now := map[string]bool{}
 	for _, list := range [][]string{c.Stored, c.Pending} {
 		for _, code := range list {
@@ -299,6 +331,10 @@ func (e *Engine) Codes(device, vehicleName string, c Codes) []Alert {
 	}
 	sort.Strings(list)
 	v.env["codes"], v.env["mil"] = list, c.MIL
+}
+
+func (e *Engine) codes(v *vehicle, c Codes) []Alert {
+	e.setCodes(v, c)
 	t := c.Time
 	if t.IsZero() {
 		t = e.now()
@@ -308,11 +344,19 @@ func (e *Engine) Codes(device, vehicleName string, c Codes) []Alert {
 	return append(out, e.evaluate(v, t, false)...) // the moment has passed
 }
 
-// Event takes an event and evaluates the rules with it.
+// Event takes an event and evaluates the rules with it. An event no
+// newer than the newest a rebuild replayed is left out.
 func (e *Engine) Event(device, vehicleName string, ev Event) []Alert {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	v := e.vehicle(device, vehicleName)
+	if !ev.Time.IsZero() && !ev.Time.After(v.seen.events) {
+		return nil
+	}
+	return e.event(v, ev)
+}
+
+func (e *Engine) event(v *vehicle, ev Event) []Alert {
 	v.env["event"] = ev.Kind
 	for k, val := range ev.Fields {
 		if def, ok := eventVars[k]; ok && sameKind(def, val) {
@@ -359,6 +403,9 @@ func (e *Engine) evaluate(v *vehicle, t time.Time, moment bool) []Alert {
 			v.states[r] = st
 		}
 		ok := run(r.when, v.env)
+		if v.replay != nil {
+			v.replay.follow(r, t, ok, v.env)
+		}
 		if r.when.event {
 			switch {
 			case ok && !st.firing && moment:

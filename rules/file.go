@@ -23,6 +23,20 @@ const (
 	Critical Severity = "critical"
 )
 
+// Rank orders severities: 0 for info, 1 for warning, 2 for critical, -1
+// for a string that is none of them.
+func (s Severity) Rank() int {
+	switch s {
+	case Info:
+		return 0
+	case Warning:
+		return 1
+	case Critical:
+		return 2
+	}
+	return -1
+}
+
 // Rule is one compiled rule.
 type Rule struct {
 	Name     string

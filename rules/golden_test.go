@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -97,44 +98,14 @@ func play(t *testing.T, set *Set, in input) []expected {
 	}
 	e := NewEngine(set, opts...)
 	var alerts []Alert
-	for i, s := range in.Steps {
-		times := []time.Duration{}
-		if s.At != nil {
-			times = append(times, time.Duration(*s.At))
-		} else {
-			if s.Every <= 0 || s.To < s.From {
-				t.Fatalf("step %d: give at, or from, to and every", i)
-			}
-			for d := s.From; d <= s.To; d += s.Every {
-				times = append(times, time.Duration(d))
-			}
-		}
-		for k, off := range times {
-			at := in.Start.Add(off)
-			if len(s.Samples) > 0 {
-				var ss []Sample
-				for sig, r := range s.Samples {
-					f := 0.0
-					if len(times) > 1 {
-						f = float64(k) / float64(len(times)-1)
-					}
-					ss = append(ss, Sample{Signal: sig, Time: at, Value: r[0] + (r[1]-r[0])*f})
-				}
-				alerts = append(alerts, e.Samples(in.Device, in.Vehicle, ss)...)
-			}
-			if c := s.Codes; c != nil {
-				alerts = append(alerts, e.Codes(in.Device, in.Vehicle, Codes{Time: at, Stored: c.Stored, Pending: c.Pending, MIL: c.MIL})...)
-			}
-			if ev := s.Event; ev != nil {
-				fields := map[string]any{}
-				for k, v := range ev.Fields {
-					if n, ok := v.(int); ok {
-						v = float64(n)
-					}
-					fields[k] = v
-				}
-				alerts = append(alerts, e.Event(in.Device, in.Vehicle, Event{Time: at, Kind: ev.Kind, Fields: fields})...)
-			}
+	for _, m := range expand(t, in) {
+		switch {
+		case m.samples != nil:
+			alerts = append(alerts, e.Samples(in.Device, in.Vehicle, m.samples)...)
+		case m.codes != nil:
+			alerts = append(alerts, e.Codes(in.Device, in.Vehicle, *m.codes)...)
+		case m.event != nil:
+			alerts = append(alerts, e.Event(in.Device, in.Vehicle, *m.event)...)
 		}
 	}
 	out := []expected{}
@@ -164,23 +135,7 @@ func TestGolden(t *testing.T) {
 	}
 	for _, dir := range dirs {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			set := Builtin()
-			if _, err := os.Stat(filepath.Join(dir, "rules.yaml")); err == nil {
-				var err error
-				if set, err = LoadFile(filepath.Join(dir, "rules.yaml")); err != nil {
-					t.Fatal(err)
-				}
-			}
-			raw, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var in input
-			dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-			dec.KnownFields(true)
-			if err := dec.Decode(&in); err != nil {
-				t.Fatal(err)
-			}
+			set, in := loadCase(t, dir)
 			got, _ := json.MarshalIndent(play(t, set, in), "", "  ")
 			got = append(got, '\n')
 			path := filepath.Join(dir, "expected.json")
@@ -198,4 +153,77 @@ func TestGolden(t *testing.T) {
 			}
 		})
 	}
+}
+
+// loadCase reads a golden case's rules (the built-in pack when it has
+// none) and input.
+func loadCase(t *testing.T, dir string) (*Set, input) {
+	t.Helper()
+	set := Builtin()
+	if _, err := os.Stat(filepath.Join(dir, "rules.yaml")); err == nil {
+		var err error
+		if set, err = LoadFile(filepath.Join(dir, "rules.yaml")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "input.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var in input
+	dec := yaml.NewDecoder(strings.NewReader(string(raw)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&in); err != nil {
+		t.Fatal(err)
+	}
+	return set, in
+}
+
+// expand turns a case's steps into moments, in the order of the steps:
+// a step's values, report and event at each of its instants.
+func expand(t *testing.T, in input) []moment {
+	t.Helper()
+	var ms []moment
+	for i, s := range in.Steps {
+		var times []time.Duration
+		if s.At != nil {
+			times = append(times, time.Duration(*s.At))
+		} else {
+			if s.Every <= 0 || s.To < s.From {
+				t.Fatalf("step %d: give at, or from, to and every", i)
+			}
+			for d := s.From; d <= s.To; d += s.Every {
+				times = append(times, time.Duration(d))
+			}
+		}
+		for k, off := range times {
+			at := in.Start.Add(off)
+			if len(s.Samples) > 0 {
+				var ss []Sample
+				for sig, r := range s.Samples {
+					f := 0.0
+					if len(times) > 1 {
+						f = float64(k) / float64(len(times)-1)
+					}
+					ss = append(ss, Sample{Signal: sig, Time: at, Value: r[0] + (r[1]-r[0])*f})
+				}
+				sort.Slice(ss, func(i, j int) bool { return ss[i].Signal < ss[j].Signal })
+				ms = append(ms, moment{at: at, samples: ss})
+			}
+			if c := s.Codes; c != nil {
+				ms = append(ms, moment{at: at, codes: &Codes{Time: at, Stored: c.Stored, Pending: c.Pending, MIL: c.MIL}})
+			}
+			if ev := s.Event; ev != nil {
+				fields := map[string]any{}
+				for k, v := range ev.Fields {
+					if n, ok := v.(int); ok {
+						v = float64(n)
+					}
+					fields[k] = v
+				}
+				ms = append(ms, moment{at: at, event: &Event{Time: at, Kind: ev.Kind, Fields: fields}})
+			}
+		}
+	}
+	return ms
 }

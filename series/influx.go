@@ -291,6 +291,27 @@ func (in *Influx) Latest(ctx context.Context, device string, signals []string) (
 	return out, nil
 }
 
+// Before reads each signal's last value before t with Flux.
+func (in *Influx) Before(ctx context.Context, device string, signals []string, t time.Time) (map[string]Value, error) {
+	out := map[string]Value{}
+	if len(signals) == 0 {
+		return out, nil
+	}
+	var f strings.Builder
+	in.from(&f, device, signals, t.AddDate(-10, 0, 0), t)
+	f.WriteString(` |> group(columns: ["_field"]) |> last()`)
+	vals, err := in.run(ctx, f.String())
+	if err != nil {
+		return nil, err
+	}
+	for s, v := range vals {
+		if len(v) > 0 {
+			out[s] = v[len(v)-1]
+		}
+	}
+	return out, nil
+}
+
 // Count counts a device's values in a time range with Flux.
 func (in *Influx) Count(ctx context.Context, device string, from, to time.Time) (int64, error) {
 	var f strings.Builder

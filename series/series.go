@@ -105,6 +105,9 @@ type Reader interface {
 	// Latest returns each signal's newest value for a device (signals nil:
 	// every signal the device has sent), keyed by signal.
 	Latest(ctx context.Context, device string, signals []string) (map[string]Value, error)
+	// Before returns each asked signal's last value before t, keyed by
+	// signal: where a device's values stood at t.
+	Before(ctx context.Context, device string, signals []string, t time.Time) (map[string]Value, error)
 	// Count is how many values of all signals a device has in [from, to).
 	Count(ctx context.Context, device string, from, to time.Time) (int64, error)
 }

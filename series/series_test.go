@@ -143,6 +143,23 @@ func TestEngines(t *testing.T) {
 			if latest, err := s.Latest(ctx(t), "car-unknown", nil); err != nil || len(latest) != 0 {
 				t.Fatalf("an unknown car: %v, %v", latest, err)
 			}
+			// Where the values stood at 25 s: the last of each before it
+			// (the instant itself is not before).
+			at := t0.Add(25 * time.Second)
+			before, err := s.Before(ctx(t), "car-a", []string{rpm, odd, "Vehicle.Nothing"}, at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(before) != 2 || before[rpm].Value != 800+49*10 || !before[rpm].Time.Equal(at.Add(-500*time.Millisecond)) ||
+				before[odd].Value != -40 || !before[odd].Time.Equal(t0.Add(20*time.Second)) {
+				t.Fatalf("before 25 s: %v", before)
+			}
+			if before, err := s.Before(ctx(t), "car-a", []string{rpm}, t0); err != nil || len(before) != 0 {
+				t.Fatalf("before the first value: %v, %v", before, err)
+			}
+			if before, err := s.Before(ctx(t), "car-unknown", []string{rpm}, at); err != nil || len(before) != 0 {
+				t.Fatalf("an unknown car before 25 s: %v, %v", before, err)
+			}
 			if n, err := s.Count(ctx(t), "car-a", t0, t0.Add(time.Minute)); err != nil || n != 246 {
 				t.Fatalf("count of car-a: %d, %v; want 120+120+6", n, err)
 			}

@@ -313,6 +313,37 @@ func (e *Embedded) Latest(ctx context.Context, device string, signals []string) 
 	return out, nil
 }
 
+// Before returns each signal's last value before t: one index probe per
+// signal.
+func (e *Embedded) Before(ctx context.Context, device string, signals []string, t time.Time) (map[string]Value, error) {
+	out := map[string]Value{}
+	dev, ok, err := e.lookup(ctx, "series_devices", device)
+	if err != nil || !ok {
+		return out, err
+	}
+	for _, name := range signals {
+		sig, ok, err := e.lookup(ctx, "series_signals", name)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		var ms int64
+		var v float64
+		err = e.db.QueryRowContext(ctx, `SELECT t, value FROM series_samples WHERE device = ? AND signal = ? AND t < ? ORDER BY t DESC LIMIT 1`,
+			dev, sig, t.UnixMilli()).Scan(&ms, &v)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("series: %s: %w", e.path, err)
+		}
+		out[name] = Value{Time: time.UnixMilli(ms).UTC(), Value: v}
+	}
+	return out, nil
+}
+
 // Count counts a device's values in a time range.
 func (e *Embedded) Count(ctx context.Context, device string, from, to time.Time) (int64, error) {
 	dev, ok, err := e.lookup(ctx, "series_devices", device)

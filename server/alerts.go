@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/pitwall-io/pitwall/alerting"
-	"github.com/pitwall-io/pitwall/gateway/ingest"
-	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/store"
 )
@@ -28,9 +26,13 @@ type AlertingConfig struct {
 	GroupWait      time.Duration `yaml:"group_wait"`
 	GroupInterval  time.Duration `yaml:"group_interval"`
 	RepeatInterval time.Duration `yaml:"repeat_interval"`
-	Webhook        WebhookConfig `yaml:"webhook"`
-	Email          EmailConfig   `yaml:"email"`
-	MQTT           MQTTAlerts    `yaml:"mqtt"`
+	// LogRetention is how long the notification log keeps what was told
+	// (7 days by default; 48h to 8760h): older rows are deleted hourly,
+	// but each firing alert's latest telling.
+	LogRetention time.Duration `yaml:"log_retention"`
+	Webhook      WebhookConfig `yaml:"webhook"`
+	Email        EmailConfig   `yaml:"email"`
+	MQTT         MQTTAlerts    `yaml:"mqtt"`
 }
 
 // WebhookConfig posts every notification to an operator's URL.
@@ -133,96 +135,4 @@ func (s *Server) maintenance(device string) (rules.Maintenance, bool) {
 		return rules.Maintenance{}, false
 	}
 	return rules.Maintenance{Date: sv.Date, OdometerKm: sv.OdometerKm}, true
-}
-
-// evaluate hands what the ingest stored to the rules, and their alerts
-// to the alert manager. It runs on the ingest's write path.
-func (s *Server) evaluate(records []ingest.Record) {
-	var alerts []rules.Alert
-	for _, r := range records {
-		vehicle := ""
-		switch m := r.Message.(type) {
-		case *wirepb.Telemetry:
-			var samples []rules.Sample
-			for _, p := range r.Points {
-				vehicle = p.Vehicle
-				s.live.update(r.Device, p.Time, p.Fields)
-				for _, f := range p.Fields {
-					samples = append(samples, rules.Sample{Signal: f.Signal, Time: p.Time, Value: f.Value})
-				}
-			}
-			alerts = append(alerts, s.Rules.Samples(r.Device, vehicle, samples)...)
-		case *wirepb.DTCReport:
-			c := rules.Codes{Time: time.UnixMilli(m.GetTimeMs()), MIL: m.GetMil()}
-			for _, x := range m.GetStored() {
-				c.Stored = append(c.Stored, x.GetCode())
-			}
-			for _, x := range m.GetPending() {
-				c.Pending = append(c.Pending, x.GetCode())
-			}
-			alerts = append(alerts, s.Rules.Codes(r.Device, vehicle, c)...)
-			s.observeRepairs(r.Device, m)
-		case *wirepb.Event:
-			if ev, ok := ruleEvent(m); ok {
-				alerts = append(alerts, s.Rules.Event(r.Device, vehicle, ev)...)
-			}
-			s.observeRepairs(r.Device, m)
-		}
-	}
-	if len(alerts) == 0 {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := s.Alerts.Receive(ctx, alerts); err != nil {
-		s.log.Error("alerting: alerts could not be stored", "alerts", len(alerts), "err", err)
-	}
-}
-
-// ruleEvent turns a wire event into the rules' form.
-func ruleEvent(m *wirepb.Event) (rules.Event, bool) {
-	ev := rules.Event{Time: time.UnixMilli(m.GetTimeMs()), Fields: map[string]any{}}
-	switch k := m.GetKind().(type) {
-	case *wirepb.Event_Ignition:
-		ev.Kind = "ignition_off"
-		if k.Ignition.GetOn() {
-			ev.Kind = "ignition_on"
-		}
-		ev.Fields["engine_running"] = k.Ignition.GetEngineRunning()
-	case *wirepb.Event_TripStart:
-		ev.Kind = "trip_start"
-	case *wirepb.Event_TripEnd:
-		ev.Kind = "trip_end"
-		ev.Fields["trip_distance_km"] = k.TripEnd.GetDistanceKm()
-		ev.Fields["trip_duration_s"] = k.TripEnd.GetDurationS()
-		ev.Fields["trip_fuel_used_l"] = k.TripEnd.GetFuelUsedL()
-		ev.Fields["trip_max_coolant_c"] = k.TripEnd.GetMaxCoolantC()
-	case *wirepb.Event_Battery:
-		ev.Kind = "battery"
-		ev.Fields["battery_condition"] = k.Battery.GetCondition()
-		ev.Fields["battery_volts"] = k.Battery.GetVolts()
-	default:
-		return ev, false
-	}
-	return ev, true
-}
-
-// restoreAlerts gives the rule engine the alerts that were firing when
-// the server stopped, so a restart tells nothing twice.
-func (s *Server) restoreAlerts(ctx context.Context) error {
-	firing, err := s.Store.Alerts(ctx, "", true, 1_000_000)
-	if err != nil {
-		return err
-	}
-	restored := make([]rules.Alert, 0, len(firing))
-	for _, a := range firing {
-		restored = append(restored, rules.Alert{Rule: a.Rule, Severity: rules.Severity(a.Severity), Labels: a.Labels, Device: a.Device,
-			Vehicle: a.Vehicle, State: rules.State(a.State), StartsAt: a.StartsAt, Summary: a.Summary, Values: a.Values, Codes: a.Codes,
-			OneShot: a.OneShot, SendResolved: a.SendResolved})
-	}
-	s.Rules.Restore(restored)
-	if len(restored) > 0 {
-		s.log.Info("rules: took up firing alerts", "alerts", len(restored))
-	}
-	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pitwall-io/pitwall/alerting"
 	"github.com/pitwall-io/pitwall/configfile"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/ingest"
@@ -323,6 +324,9 @@ func (c *Config) Validate() error {
 		if d < 0 || d > 7*24*time.Hour {
 			errs = append(errs, configfile.Bad(key, "%v: want 0 to 168h", d))
 		}
+	}
+	if d := a.LogRetention; d != 0 && (d < alerting.MinLogRetention || d > 365*24*time.Hour) {
+		errs = append(errs, configfile.Bad("alerting.log_retention", "%v: want 48h to 8760h (0 for the default, 7 days)", d))
 	}
 	if a.MQTT.Enabled && !c.EmbeddedBroker.Enabled() {
 		errs = append(errs, configfile.Bad("alerting.mqtt.enabled", "app notifications go through the embedded broker; set embedded_broker.addr"))

@@ -11,6 +11,7 @@ import (
 	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
+	"github.com/pitwall-io/pitwall/pipeline"
 	"github.com/pitwall-io/pitwall/series"
 	"github.com/pitwall-io/pitwall/store"
 )
@@ -149,7 +150,7 @@ func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Repo
 		if err != nil {
 			return diagnosis.Report{}, fmt.Errorf("server: the stored trouble-code report of %s: %w", dev, err)
 		}
-		fillCodes(&in, m.(*wirepb.DTCReport))
+		pipeline.FillCodes(&in, m.(*wirepb.DTCReport))
 	}
 	codes := make([]string, 0, len(in.Codes))
 	for _, c := range in.Codes {
@@ -206,73 +207,4 @@ func (s *Server) lastDriveStart(ctx context.Context, dev string, end time.Time) 
 		from = floor
 	}
 	return from
-}
-
-func fillCodes(in *diagnosis.Input, r *wirepb.DTCReport) {
-	in.MIL = r.GetMil()
-	in.At = time.UnixMilli(r.GetTimeMs())
-	for _, k := range []struct {
-		status string
-		codes  []*wirepb.Code
-	}{{"stored", r.GetStored()}, {"pending", r.GetPending()}, {"permanent", r.GetPermanent()}} {
-		for _, c := range k.codes {
-			in.Codes = append(in.Codes, diagnosis.CodeState{Code: c.GetCode(), ECU: c.GetEcu(), Status: k.status})
-		}
-	}
-	for _, f := range r.GetFreezeFrames() {
-		ff := diagnosis.FreezeFrame{DTC: f.GetDtc(), ECU: f.GetEcu()}
-		for _, v := range f.GetValues() {
-			ff.Values = append(ff.Values, diagnosis.FreezeValue{Signal: v.GetSignal(), Value: v.GetValue(), Unit: v.GetUnit()})
-		}
-		in.Freeze = append(in.Freeze, ff)
-	}
-	for _, m := range r.GetMonitors() {
-		in.Monitors = append(in.Monitors, diagnosis.Monitor{Name: m.GetName(), Supported: m.GetSupported(), Complete: m.GetComplete()})
-	}
-	for _, t := range r.GetTests() {
-		in.Tests = append(in.Tests, diagnosis.TestResult{ECU: t.GetEcu(), MID: uint8(t.GetMid()), TID: uint8(t.GetTid()), Monitor: t.GetMonitor(),
-			Test: t.GetTest(), Signal: t.GetSignal(), Value: t.GetValue(), Min: t.GetMin(), Max: t.GetMax(), Unit: t.GetUnit(), Passed: t.GetPassed()})
-	}
-}
-
-// observeRepairs hands trouble-code reports and drive cycles to
-// verify-the-fix.
-func (s *Server) observeRepairs(device string, m any) {
-	var vehicle string
-	lookup := func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		v, err := s.Store.VehicleOfDevice(ctx, device)
-		if err != nil {
-			return false
-		}
-		vehicle = v.ID
-		return true
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	switch m := m.(type) {
-	case *wirepb.DTCReport:
-		if !lookup() {
-			return
-		}
-		var in diagnosis.Input
-		fillCodes(&in, m)
-		var active []string
-		for _, c := range in.Codes {
-			if c.Status != "permanent" {
-				active = append(active, c.Code)
-			}
-		}
-		if err := s.Booking.ObserveCodes(ctx, vehicle, active, in.Monitors, in.At); err != nil {
-			s.log.Error("booking: verify-the-fix could not read the codes", "device", device, "err", err)
-		}
-	case *wirepb.Event:
-		if m.GetTripEnd() == nil || !lookup() {
-			return
-		}
-		if err := s.Booking.ObserveDriveCycle(ctx, vehicle, time.UnixMilli(m.GetTimeMs())); err != nil {
-			s.log.Error("booking: verify-the-fix could not count a drive", "device", device, "err", err)
-		}
-	}
 }

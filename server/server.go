@@ -25,6 +25,7 @@ import (
 	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/ingest"
+	"github.com/pitwall-io/pitwall/pipeline"
 	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
 	"github.com/pitwall-io/pitwall/store"
@@ -33,14 +34,18 @@ import (
 
 // Server is the assembled cloud side.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	Store    *store.Store
-	Series   series.Store
-	Ingest   *ingest.Ingest
-	Broker   *broker.Broker // nil without an embedded broker
-	Rules    *rules.Engine
-	Alerts   *alerting.Manager
+	cfg    Config
+	log    *slog.Logger
+	Store  *store.Store
+	Series series.Store
+	Ingest *ingest.Ingest
+	Broker *broker.Broker // nil without an embedded broker
+	Rules  *rules.Engine
+	Alerts *alerting.Manager
+	// Pipeline carries what the ingest stored through the rules,
+	// alerting and verify-the-fix; a clustered ingest tells it which cars
+	// this server answers for (Adopt, Release).
+	Pipeline *pipeline.Pipeline
 	Feed     *alerting.Feed
 	KB       *diagnosis.KB
 	Pricing  diagnosis.Pricing
@@ -57,7 +62,6 @@ type Server struct {
 	metricsListener net.Listener
 	metricsMux      *http.ServeMux
 	bcryptCost      int
-	live            liveValues
 
 	commandBoot uint64        // the header's boot id of the commands this server sends
 	commandSeq  atomic.Uint64 // and their numbers
@@ -134,11 +138,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 
 	set := s.loadRules()
 	s.Rules = rules.NewEngine(set, rules.WithMaintenance(s.maintenance))
-	if err := s.restoreAlerts(ctx); err != nil {
-		return nil, err
-	}
+	// The ingest's listener is the pipeline, which is joined below once
+	// the alert manager and the booking service exist; the ingest tells
+	// no listener before Run.
 	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry),
-		ingest.WithListener(s.evaluate)); err != nil {
+		ingest.WithListener("pipeline", func(ctx context.Context, rs []ingest.Record) error { return s.Pipeline.Listen(ctx, rs) })); err != nil {
 		return nil, err
 	}
 	if eb := cfg.EmbeddedBroker; eb.Enabled() {
@@ -163,8 +167,11 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		return nil, err
 	}
 	s.Alerts = alerting.New(alerting.Config{GroupWait: cfg.Alerting.GroupWait, GroupInterval: cfg.Alerting.GroupInterval,
-		RepeatInterval: cfg.Alerting.RepeatInterval, Inhibits: set.Inhibits}, s.Store, notifiers, alerting.WithLogger(s.log))
+		RepeatInterval: cfg.Alerting.RepeatInterval, LogRetention: cfg.Alerting.LogRetention, Inhibits: set.Inhibits}, s.Store, notifiers, alerting.WithLogger(s.log))
 	if err := s.openBooking(); err != nil {
+		return nil, err
+	}
+	if s.Pipeline, err = pipeline.New(pipeline.Deps{Store: s.Store, Series: s.Series, Rules: s.Rules, Alerts: s.Alerts, Repairs: s.Booking, Log: s.log}); err != nil {
 		return nil, err
 	}
 	s.log.Info("rules loaded", "rules", len(set.Rules), "inhibit_rules", len(set.Inhibits), "notifiers", len(notifiers))
@@ -261,6 +268,11 @@ func (s *Server) Run(ctx context.Context) error {
 				cancel()
 			}
 		}()
+	}
+	// Every car's rule state is rebuilt before the ingest hands on a
+	// batch: a for: that was pending when the last server stopped goes on.
+	if err := s.Pipeline.Start(ctx); err != nil {
+		s.log.Error("pipeline: some cars' rule state could not be rebuilt; they start afresh", "err", err)
 	}
 	wg.Add(4)
 	go func() {

@@ -245,12 +245,14 @@ diagnosis:
   currency: EUR
 booking:
   fanout: 99
+alerting:
+  log_retention: 1h
 `), 0o600)
 	_, err := server.Load(p)
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{p + ":4: series.engine: \"cassandra\"", p + ":7: ingest.broker.url", p + ":9: ingest.batch_delay: 1h0m0s: want 1ms to 10s", p + ":11: http.addr", p + ":12: diagnosis.per_usd: prices in EUR need the exchange rate", p + ":15: booking.fanout: 99"} {
+	for _, want := range []string{p + ":4: series.engine: \"cassandra\"", p + ":7: ingest.broker.url", p + ":9: ingest.batch_delay: 1h0m0s: want 1ms to 10s", p + ":11: http.addr", p + ":12: diagnosis.per_usd: prices in EUR need the exchange rate", p + ":15: booking.fanout: 99", p + ":17: alerting.log_retention: 1h0m0s: want 48h to 8760h"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)
 		}
@@ -269,41 +271,8 @@ func testRestartTellsNothingTwice(t *testing.T, db server.StoreConfig) {
 	dir := t.TempDir()
 	cfg, hooks := embeddedConfig(t, dir)
 	cfg.Store, cfg.Series.Path = db, filepath.Join(dir, "series.db")
-	const coolant = "Vehicle.Powertrain.CombustionEngine.EngineCoolant.Temperature"
-	aliases, _ := wire.NewAliases([]string{coolant})
-	sig, _ := aliases.ByName(coolant)
-	t0 := time.Now().Add(-10 * time.Minute).Truncate(time.Second)
-	seq := uint64(0)
-	// drive runs a server, delivers a boot's birth and one coolant value a
-	// second from `from` for n seconds, and stops it.
-	drive := func(boot uint64, from time.Duration, n int, value float64) {
-		ctx, cancel := context.WithCancel(context.Background())
-		s, err := server.New(ctx, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- s.Run(ctx) }()
-		send := func(k wire.Kind, m wire.Message) {
-			b, _ := wire.Encode(m)
-			if err := s.Ingest.Deliver(ctx, wire.Topic("car-r", k), b); err != nil {
-				t.Fatal(err)
-			}
-		}
-		seq++
-		send(wire.KindStatus, &wirepb.Status{Header: wire.NewHeader("car-r", boot, seq), Online: true, Signals: aliases.Defs()})
-		for i := range n {
-			var b wire.Batch
-			b.Add(sig, t0.Add(from+time.Duration(i)*time.Second), value)
-			seq++
-			send(wire.KindTelemetry, b.Telemetry(wire.NewHeader("car-r", boot, seq)))
-		}
-		time.Sleep(300 * time.Millisecond) // the manager's turn
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
-	}
+	c := &coolantCar{t: t, cfg: cfg, device: "car-r", t0: time.Now().Add(-10 * time.Minute).Truncate(time.Second)}
+	drive := func(_ uint64, from time.Duration, n int, value float64) { c.drive(from, n, value) }
 	next := func() alerting.Message {
 		select {
 		case m := <-hooks:

@@ -243,6 +243,21 @@ func (s *Store) LastNotified(ctx context.Context, notifier, fingerprint string, 
 	return t, nil
 }
 
+// PruneNotifications deletes the notification log's rows sent (or
+// claimed) before t, but for each alert still firing the latest telling
+// of its start, which says when it repeats. It returns how many went.
+func (s *Store) PruneNotifications(ctx context.Context, t time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM notifications WHERE COALESCE(sent_ms, claimed_ms) < ?
+		AND (NOT EXISTS (SELECT 1 FROM alerts a WHERE a.fingerprint = notifications.fingerprint AND a.starts_ms = notifications.starts_ms AND a.state = 'firing')
+			OR nth < (SELECT MAX(n2.nth) FROM notifications n2 WHERE n2.notifier = notifications.notifier AND n2.fingerprint = notifications.fingerprint
+				AND n2.starts_ms = notifications.starts_ms AND n2.state = notifications.state))`, ms(t))
+	if err != nil {
+		return 0, fmt.Errorf("store: pruning the notification log: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
 // Silence mutes a device's alerts whose labels match, for a while.
 type Silence struct {
 	ID        string

@@ -69,6 +69,25 @@ func (s *Store) Status(ctx context.Context, device string) (DeviceStatus, error)
 	return st, err
 }
 
+// SeenSince lists the devices the ingest heard from at or after t, by id:
+// the cars whose state a starting server rebuilds first.
+func (s *Store) SeenSince(ctx context.Context, t time.Time) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT device FROM device_status WHERE seen_ms >= ? ORDER BY device`, ms(t))
+	if err != nil {
+		return nil, fmt.Errorf("store: devices seen since %v: %w", t, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var d string
+		if err := rows.Scan(&d); err != nil {
+			return nil, fmt.Errorf("store: devices seen since %v: %w", t, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
 // Message is a device message kept as it arrived: a trouble-code report,
 // an event, a command result or a birth.
 type Message struct {
@@ -185,4 +204,22 @@ func (s *Store) LatestMessage(ctx context.Context, device, kind string) (Message
 	}
 	m.Seq, m.Boot, m.Time = uint64(seq), bootFromText(boot), fromMS(t)
 	return m, err
+}
+
+// MessageBefore is a device's last message of a kind stamped before t:
+// the trouble-code report in force at t, say.
+func (s *Store) MessageBefore(ctx context.Context, device, kind string, t time.Time) (Message, error) {
+	var m Message
+	var seq, at int64
+	var boot string
+	err := s.db.QueryRowContext(ctx, `SELECT device, seq, kind, boot, time_ms, body FROM device_messages WHERE device = ? AND kind = ? AND time_ms < ?
+		ORDER BY time_ms DESC, seq DESC LIMIT 1`, device, kind, ms(t)).Scan(&m.Device, &seq, &m.Kind, &boot, &at, &m.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Message{}, fmt.Errorf("%w: no %s message from %s before %v", ErrNotFound, kind, device, t)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("store: messages of %s: %w", device, err)
+	}
+	m.Seq, m.Boot, m.Time = uint64(seq), bootFromText(boot), fromMS(at)
+	return m, nil
 }

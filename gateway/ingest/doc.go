@@ -5,5 +5,6 @@
 // them to the broker, so a crash of the server or an outage of the
 // database loses nothing the broker was told is safe. It follows each
 // device's sequence numbers (gaps, duplicates, restarts) and status, and
-// hands what it stored to listeners (the rules).
+// hands what it stored to listeners (the pipeline: rules, alerts,
+// verify-the-fix).
 package ingest

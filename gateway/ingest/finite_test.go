@@ -17,8 +17,8 @@ import (
 )
 
 // runDirect runs an ingest that takes messages in process, as behind the
-// embedded broker.
-func runDirect(t *testing.T) (*Ingest, *store.Store, series.Store, *syncBuffer) {
+// embedded broker, with the options given (listeners, say).
+func runDirect(t *testing.T, opts ...Option) (*Ingest, *store.Store, series.Store, *syncBuffer) {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := store.Open(context.Background(), filepath.Join(dir, "pitwall.db"))
@@ -33,7 +33,7 @@ func runDirect(t *testing.T) (*Ingest, *store.Store, series.Store, *syncBuffer) 
 	t.Cleanup(func() { sr.Close() })
 	logs := &syncBuffer{}
 	in, err := New(Config{Broker: BrokerConfig{ClientID: "direct"}, BatchDelay: 5 * time.Millisecond, BirthWait: time.Second}, sr, st,
-		WithLogger(slog.New(slog.NewTextHandler(logs, nil))))
+		append([]Option{WithLogger(slog.New(slog.NewTextHandler(logs, nil)))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,10 +51,28 @@ func WithLogger(l *slog.Logger) Option { return func(in *Ingest) { in.log = l } 
 // by default).
 func WithRegistry(r prometheus.Registerer) Option { return func(in *Ingest) { in.reg = r } }
 
-// WithListener calls f with every batch once it is stored, in order.
-// f runs on the write path: it must be quick.
-func WithListener(f func([]Record)) Option {
-	return func(in *Ingest) { in.listeners = append(in.listeners, f) }
+// Listener is told of every batch once it is stored and acknowledged, in
+// order, on the write path: it must be quick. It runs to its end even
+// when the ingest is stopping (its context outlives the ingest's by at
+// most ListenerTimeout). An error is counted
+// (pitwall_ingest_listener_errors_total) and logged, and does not hold
+// back the acknowledgement: what a listener needs is in the stores by
+// then, and a listener that fails must recover from them (the pipeline
+// rebuilds a car's state from the stored series and alerts).
+type Listener func(ctx context.Context, records []Record) error
+
+// ListenerTimeout bounds one call of a listener.
+const ListenerTimeout = 10 * time.Second
+
+// WithListener adds a listener; name labels its failures in the metrics
+// and the log.
+func WithListener(name string, l Listener) Option {
+	return func(in *Ingest) { in.listeners = append(in.listeners, namedListener{name, l}) }
+}
+
+type namedListener struct {
+	name string
+	l    Listener
 }
 
 // Ingest consumes the cars' messages into the stores.
@@ -65,7 +83,7 @@ type Ingest struct {
 	log       *slog.Logger
 	reg       prometheus.Registerer
 	metrics   *metrics
-	listeners []func([]Record)
+	listeners []namedListener
 	now       func() time.Time
 
 	queue chan *job
@@ -78,7 +96,7 @@ type Ingest struct {
 	clients     []mqtt.Client
 	ready       []bool // per consumer; none when messages are delivered in process
 	running     bool
-	rejectAt    map[string]time.Time // last log line per reject reason
+	rejectAt    map[string]time.Time // last log line per reject reason, and per failing listener
 
 	statsMu sync.Mutex
 	stats   Stats

@@ -18,6 +18,8 @@ type metrics struct {
 	late         prometheus.Counter
 	restarts     prometheus.Counter
 	online       prometheus.Gauge
+
+	listenerErrors *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -52,8 +54,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Devices seen with a new boot id."}),
 		online: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pitwall_ingest_devices_online",
 			Help: "Devices whose last status said online."}),
+		listenerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pitwall_ingest_listener_errors_total",
+			Help: "Stored batches a listener failed on, by listener (the batch stays stored and acknowledged)."}, []string{"listener"}),
 	}
 	reg.MustRegister(m.received, m.rejected, m.stored, m.samples, m.dropped, m.writeSeconds, m.retries,
-		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online)
+		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online, m.listenerErrors)
 	return m
 }

@@ -137,10 +137,36 @@ func (in *Ingest) store(ctx context.Context, batch []*job) bool {
 	in.stats.Samples += uint64(samples)
 	in.statsMu.Unlock()
 	in.track(ctx, batch)
-	for _, f := range in.listeners {
-		f(records)
-	}
+	in.tell(ctx, records)
 	return true
+}
+
+// tell hands a stored batch to the listeners, counting and logging (at
+// most once every ten seconds a listener) those that fail.
+func (in *Ingest) tell(ctx context.Context, records []Record) {
+	if len(records) == 0 || len(in.listeners) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ListenerTimeout)
+	defer cancel()
+	for _, l := range in.listeners {
+		err := l.l(ctx, records)
+		if err == nil {
+			continue
+		}
+		in.metrics.listenerErrors.WithLabelValues(l.name).Inc()
+		in.mu.Lock()
+		key := "listener " + l.name
+		quiet := in.now().Sub(in.rejectAt[key]) < 10*time.Second
+		if !quiet {
+			in.rejectAt[key] = in.now()
+		}
+		in.mu.Unlock()
+		if !quiet {
+			in.log.Error("ingest: a listener failed on a stored batch (further failures within 10 s are only counted, in pitwall_ingest_listener_errors_total)",
+				"listener", l.name, "records", len(records), "err", err)
+		}
+	}
 }
 
 // retry runs a write until it succeeds, the engine refuses it for good,

@@ -1,4 +1,4 @@
-package server
+package pipeline
 
 import (
 	"context"
@@ -44,9 +44,9 @@ func (l *liveValues) forget(device string) {
 // Latest is a device's newest values of the signals (all it has for
 // nil), from memory when the device sent since start, else from the
 // series engine.
-func (s *Server) Latest(ctx context.Context, device string, signals []string) (map[string]series.Value, error) {
-	s.live.mu.RLock()
-	m, ok := s.live.devices[device]
+func (p *Pipeline) Latest(ctx context.Context, device string, signals []string) (map[string]series.Value, error) {
+	p.live.mu.RLock()
+	m, ok := p.live.devices[device]
 	out := map[string]series.Value{}
 	if ok {
 		if signals == nil {
@@ -60,22 +60,22 @@ func (s *Server) Latest(ctx context.Context, device string, signals []string) (m
 			}
 		}
 	}
-	s.live.mu.RUnlock()
+	p.live.mu.RUnlock()
 	if ok {
 		return out, nil
 	}
-	all, err := s.Series.Latest(ctx, device, nil)
+	all, err := p.d.Series.Latest(ctx, device, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.live.mu.Lock()
-	if s.live.devices == nil {
-		s.live.devices = map[string]map[string]series.Value{}
+	p.live.mu.Lock()
+	if p.live.devices == nil {
+		p.live.devices = map[string]map[string]series.Value{}
 	}
-	if _, raced := s.live.devices[device]; !raced {
-		s.live.devices[device] = all
+	if _, raced := p.live.devices[device]; !raced {
+		p.live.devices[device] = all
 	}
-	s.live.mu.Unlock()
+	p.live.mu.Unlock()
 	for k, v := range all {
 		if signals == nil {
 			out[k] = v
