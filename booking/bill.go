@@ -34,7 +34,9 @@ const (
 
 // counts says whether a line is part of the price: a quote's lines and a
 // booking's quoted and approved ones.
-func counts(status string) bool { return status == "" || status == LineQuoted || status == LineApproved }
+func counts(status string) bool {
+	return status == "" || status == LineQuoted || status == LineApproved
+}
 
 // Limits of a line.
 const (
