@@ -301,3 +301,8 @@ func (s *Store) BookingVersion(ctx context.Context, bookingID string) (int, erro
 	}
 	return v, nil
 }
+
+// SetClock makes the store stamp rows with now instead of the wall
+// clock: for tests that move time, and a server that injects its clock.
+// Call it before the store is used.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }
