@@ -222,14 +222,15 @@ func (w *Web) shopLead(rw http.ResponseWriter, r *http.Request, c *caller) error
 
 func (w *Web) quote(rw http.ResponseWriter, r *http.Request, c *caller) error {
 	var in struct {
-		Quote float64   `json:"quote"`
-		Slot  time.Time `json:"slot"`
-		Note  string    `json:"note"`
+		Quote float64             `json:"quote"` // the job at one price before tax, or:
+		Lines []booking.LineInput `json:"lines"` // the quote itemised
+		Slot  time.Time           `json:"slot"`
+		Note  string              `json:"note"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if err := w.bk.Answer(r.Context(), c.ShopID, r.PathValue("id"), true, in.Quote, in.Slot, in.Note); err != nil {
+	if err := w.bk.Quote(r.Context(), c.ShopID, r.PathValue("id"), booking.QuoteInput{Lines: in.Lines, Amount: in.Quote, Slot: in.Slot, Note: in.Note}); err != nil {
 		return err
 	}
 	v, err := w.bk.ShopLead(r.Context(), c.ShopID, r.PathValue("id"))
