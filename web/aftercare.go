@@ -165,60 +165,64 @@ const maxProgressBody = booking.MaxPhotosPerStep*booking.MaxPhotoBytes + 1<<20
 // fields step and note, and up to MaxPhotosPerStep files named photo.
 // A photo over MaxPhotoBytes is refused as soon as it is seen, without
 // reading the rest of it.
-func readProgress(rw http.ResponseWriter, r *http.Request) (step, note string, photos [][]byte, err error) {
+// A form's csrf field is returned for the page that checks it.
+func readProgress(rw http.ResponseWriter, r *http.Request) (step, note, csrf string, photos [][]byte, err error) {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "multipart/form-data" {
-		return "", "", nil, fail(http.StatusUnsupportedMediaType, "unsupported_media_type",
+		return "", "", "", nil, fail(http.StatusUnsupportedMediaType, "unsupported_media_type",
 			"send the step as multipart/form-data with the fields step, note and photo (got %q)", r.Header.Get("Content-Type"))
 	}
 	r.Body = http.MaxBytesReader(rw, r.Body, maxProgressBody)
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return "", "", nil, fail(http.StatusBadRequest, "bad_form", "the form cannot be read: %v", err)
+		return "", "", "", nil, fail(http.StatusBadRequest, "bad_form", "the form cannot be read: %v", err)
 	}
 	for {
 		p, err := mr.NextPart()
 		if errors.Is(err, io.EOF) {
-			return step, note, photos, nil
+			return step, note, csrf, photos, nil
 		}
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return "", "", nil, fail(http.StatusRequestEntityTooLarge, "too_large", "the upload is over %d bytes", int64(maxProgressBody))
+			return "", "", "", nil, fail(http.StatusRequestEntityTooLarge, "too_large", "the upload is over %d bytes", int64(maxProgressBody))
 		}
 		if err != nil {
-			return "", "", nil, fail(http.StatusBadRequest, "bad_form", "the form cannot be read: %v", err)
+			return "", "", "", nil, fail(http.StatusBadRequest, "bad_form", "the form cannot be read: %v", err)
 		}
 		switch p.FormName() {
-		case "step", "note":
+		case "step", "note", "csrf":
 			v, err := io.ReadAll(io.LimitReader(p, 4001))
 			if err != nil {
-				return "", "", nil, formErr(err)
+				return "", "", "", nil, formErr(err)
 			}
 			if len(v) > 4000 {
-				return "", "", nil, fail(http.StatusUnprocessableEntity, "invalid", "%s: at most 4000 characters", p.FormName())
+				return "", "", "", nil, fail(http.StatusUnprocessableEntity, "invalid", "%s: at most 4000 characters", p.FormName())
 			}
-			if p.FormName() == "step" {
+			switch p.FormName() {
+			case "step":
 				step = string(v)
-			} else {
+			case "note":
 				note = string(v)
+			default:
+				csrf = string(v)
 			}
 		case "photo":
 			if len(photos) == booking.MaxPhotosPerStep {
-				return "", "", nil, fail(http.StatusUnprocessableEntity, "invalid", "photos: at most %d a step", booking.MaxPhotosPerStep)
+				return "", "", "", nil, fail(http.StatusUnprocessableEntity, "invalid", "photos: at most %d a step", booking.MaxPhotosPerStep)
 			}
 			data, err := io.ReadAll(io.LimitReader(p, booking.MaxPhotoBytes+1))
 			if err != nil {
-				return "", "", nil, formErr(err)
+				return "", "", "", nil, formErr(err)
 			}
 			if len(data) > booking.MaxPhotoBytes {
-				return "", "", nil, fmt.Errorf("%w: photos[%d] (%s) is over %d bytes (8 MiB)", booking.ErrPhotoTooLarge, len(photos), partName(p), booking.MaxPhotoBytes)
+				return "", "", "", nil, fmt.Errorf("%w: photos[%d] (%s) is over %d bytes (8 MiB)", booking.ErrPhotoTooLarge, len(photos), partName(p), booking.MaxPhotoBytes)
 			}
 			if len(data) == 0 && p.FileName() == "" {
 				continue // a form's empty file field
 			}
 			photos = append(photos, data)
 		default:
-			return "", "", nil, fail(http.StatusBadRequest, "unknown_field", "unknown field %q; send step, note and photo", p.FormName())
+			return "", "", "", nil, fail(http.StatusBadRequest, "unknown_field", "unknown field %q; send step, note and photo", p.FormName())
 		}
 	}
 }
@@ -239,7 +243,7 @@ func formErr(err error) error {
 }
 
 func (w *Web) postProgress(rw http.ResponseWriter, r *http.Request, c *caller) error {
-	step, note, photos, err := readProgress(rw, r)
+	step, note, _, photos, err := readProgress(rw, r)
 	if err != nil {
 		return err
 	}

@@ -369,4 +369,40 @@ func TestAfterTheBookingAPI(t *testing.T) {
 	if code, _ := f.do(t, bo, "GET", "/api/v1/vehicles/"+f.carA+"/record", "", ""); code != 404 {
 		t.Errorf("Bo reads Ana's record: %d", code)
 	}
+
+	// The owner's pages: the booking with its loop, the printable bill
+	// and the PDF with its lines and total.
+	browser, _ := browserSession(t, f, "ana@example.com")
+	get := func(path string) (*http.Response, string) {
+		t.Helper()
+		resp, err := browser.Get(f.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp, string(body)
+	}
+	totalText := fmt.Sprintf("%.2f", total)
+	if resp, page := get("/bookings/" + bk.ID); resp.StatusCode != 200 || !strings.Contains(page, `id="bill-total">`+totalText) || !strings.Contains(page, `class="photo"`) ||
+		!strings.Contains(page, "data-booking-live") || !strings.Contains(page, "Water pump") {
+		t.Errorf("the booking page: %d %s", resp.StatusCode, page)
+	}
+	if resp, page := get("/bookings/" + bk.ID + "/bill"); resp.StatusCode != 200 || !strings.Contains(page, `id="printable-total">`+totalText) {
+		t.Errorf("the printable bill: %d %s", resp.StatusCode, page)
+	}
+	resp, pdf := get("/bookings/" + bk.ID + "/bill.pdf")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/pdf" || !strings.HasPrefix(pdf, "%PDF-") ||
+		!strings.Contains(pdf, "(Water pump") || !strings.Contains(pdf, "(Coolant") || !strings.Contains(pdf, "("+totalText+")") || !strings.Contains(pdf, "Paid by cash") {
+		t.Errorf("the PDF bill: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(pdf))
+	}
+	if resp, pdf := get("/vehicles/" + f.carA + "/record.pdf"); resp.StatusCode != 200 || !strings.Contains(pdf, "returned") || !strings.Contains(pdf, "(Service record") {
+		t.Errorf("the record PDF: %d, %d bytes", resp.StatusCode, len(pdf))
+	}
+	bob, _ := browserSession(t, f, "bo@example.com")
+	if resp, err := bob.Get(f.base + "/bookings/" + bk.ID + "/bill.pdf"); err != nil || resp.StatusCode != 404 {
+		t.Errorf("Bo downloads Ana's bill: %v %v", resp.StatusCode, err)
+	} else {
+		resp.Body.Close()
+	}
 }

@@ -369,7 +369,11 @@ func (w *Web) adminPage(rw http.ResponseWriter, r *http.Request, c *caller) erro
 	if err != nil {
 		return err
 	}
-	w.render(rw, r, http.StatusOK, "admin.html", pageData{Title: "Administration", Data: map[string]any{"Pending": pending, "All": all}})
+	complaints, err := w.escalated(r.Context())
+	if err != nil {
+		return err
+	}
+	w.render(rw, r, http.StatusOK, "admin.html", pageData{Title: "Administration", Data: map[string]any{"Pending": pending, "All": all, "Complaints": complaints}})
 	return nil
 }
 
