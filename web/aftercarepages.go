@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pitwall-io/pitwall/booking"
@@ -318,4 +319,41 @@ func (w *Web) progressPost(rw http.ResponseWriter, r *http.Request, c *caller) e
 // escalated lists the complaints on the administrators' page.
 func (w *Web) escalated(ctx context.Context) ([]store.Complaint, error) {
 	return w.st.Complaints(ctx, store.ComplaintFilter{Status: booking.ComplaintEscalated})
+}
+
+// formLines reads a quote's lines from the lead page's rows: the rows
+// with a description, each row's fields at the same index.
+func formLines(r *http.Request) ([]booking.LineInput, error) {
+	f := r.PostForm
+	var out []booking.LineInput
+	for i, desc := range f["line_description"] {
+		if desc == "" {
+			continue
+		}
+		at := func(name string) string {
+			if vs := f[name]; i < len(vs) {
+				return vs[i]
+			}
+			return ""
+		}
+		l := booking.LineInput{Kind: at("line_kind"), Description: desc, Repair: at("line_repair")}
+		for name, dst := range map[string]*float64{"line_quantity": &l.Quantity, "line_unit_price": &l.UnitPrice} {
+			if s := at(name); s != "" {
+				v, err := strconv.ParseFloat(s, 64)
+				if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
+					return nil, fail(http.StatusUnprocessableEntity, "invalid", "line %d: %s: %q is not a number", i+1, strings.TrimPrefix(name, "line_"), s)
+				}
+				*dst = v
+			}
+		}
+		if s := at("line_warranty_months"); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil {
+				return nil, fail(http.StatusUnprocessableEntity, "invalid", "line %d: warranty_months: %q is not a whole number", i+1, s)
+			}
+			l.WarrantyMonths = n
+		}
+		out = append(out, l)
+	}
+	return out, nil
 }

@@ -288,7 +288,8 @@ func (w *Web) shopLeadPage(rw http.ResponseWriter, r *http.Request, c *caller) e
 	if t, ok := sh.Earliest(time.Now(), nil); ok {
 		slot = t.In(shopLoc(sh)).Format("2006-01-02T15:04")
 	}
-	w.render(rw, r, http.StatusOK, "shoplead.html", pageData{Title: "Lead", Data: map[string]any{"Lead": l, "Report": rep, "SuggestedSlot": slot}})
+	w.render(rw, r, http.StatusOK, "shoplead.html", pageData{Title: "Lead", Data: map[string]any{"Lead": l, "Report": rep, "SuggestedSlot": slot,
+		"LineRows": []int{1, 2, 3, 4}}})
 	return nil
 }
 
@@ -301,11 +302,16 @@ func (w *Web) quotePost(rw http.ResponseWriter, r *http.Request, c *caller) erro
 	if err != nil {
 		return err
 	}
-	q, err := strconv.ParseFloat(r.PostFormValue("quote"), 64)
-	if err != nil {
-		return fail(http.StatusUnprocessableEntity, "invalid", "quote: %q is not a number", r.PostFormValue("quote"))
+	q := booking.QuoteInput{Slot: in.Slot, Note: r.PostFormValue("note")}
+	if s := r.PostFormValue("quote"); s != "" {
+		if q.Amount, err = strconv.ParseFloat(s, 64); err != nil {
+			return fail(http.StatusUnprocessableEntity, "invalid", "quote: %q is not a number", s)
+		}
 	}
-	if err := w.bk.Answer(r.Context(), c.ShopID, r.PathValue("id"), true, q, in.Slot, r.PostFormValue("note")); err != nil {
+	if q.Lines, err = formLines(r); err != nil {
+		return err
+	}
+	if err := w.bk.Quote(r.Context(), c.ShopID, r.PathValue("id"), q); err != nil {
 		return err
 	}
 	http.Redirect(rw, r, "/shop?notice="+url.QueryEscape("Quote sent to the owner."), http.StatusSeeOther)
