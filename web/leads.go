@@ -38,6 +38,9 @@ type OfferView struct {
 	Note     string    `json:"note,omitempty"`
 	Due      time.Time `json:"answer_by,omitzero"`
 	Reasons  []string  `json:"reasons,omitempty"`
+	// Bill is an accepted quote's lines beside their fair ranges, with
+	// its tax and total.
+	Bill *booking.Bill `json:"bill,omitempty"`
 }
 
 func (w *Web) leadView(ctx context.Context, l store.Lead, offers []store.Offer) LeadView {
@@ -49,7 +52,12 @@ func (w *Web) leadView(ctx context.Context, l store.Lead, offers []store.Offer) 
 		if sh, err := w.st.Shop(ctx, o.ShopID); err == nil {
 			name = sh.Name
 		}
-		lv.Offers = append(lv.Offers, OfferView{ShopID: o.ShopID, ShopName: name, Rank: o.Rank, State: o.State, Quote: o.Quote, Slot: o.Slot, Note: o.Note, Due: o.Due, Reasons: o.Reasons})
+		ov := OfferView{ShopID: o.ShopID, ShopName: name, Rank: o.Rank, State: o.State, Quote: o.Quote, Slot: o.Slot, Note: o.Note, Due: o.Due, Reasons: o.Reasons}
+		if lines, err := w.st.OfferLines(ctx, l.ID, o.ShopID); err == nil && len(lines) > 0 {
+			bill := w.bk.BillOf(lines, o.TaxBP, l.Currency, l.Codes, nil)
+			ov.Bill = &bill
+		}
+		lv.Offers = append(lv.Offers, ov)
 	}
 	return lv
 }
