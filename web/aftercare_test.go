@@ -406,3 +406,27 @@ func TestAfterTheBookingAPI(t *testing.T) {
 		resp.Body.Close()
 	}
 }
+
+// A lead carries the car's service record only when the owner ticks it.
+func TestLeadSharesTheRecordOnlyWithConsent(t *testing.T) {
+	f := newFixture(t)
+	ana, shop := f.token(t, "ana@example.com"), f.token(t, "shop-1@example.com")
+	for _, c := range []struct {
+		consent string
+		shared  bool
+	}{{`{}`, false}, {`{"history":true}`, true}} {
+		code, b := f.do(t, ana, "POST", "/api/v1/leads", "application/json", `{"vehicle_id":"`+f.carA+`","consent":`+c.consent+`,"shops":["shop-1"]}`)
+		if code != 201 {
+			t.Fatalf("lead: %d %s", code, b)
+		}
+		var lead struct{ ID string }
+		decodeJSON(t, b, &lead)
+		_, b = f.do(t, shop, "GET", "/api/v1/shop/leads/"+lead.ID, "", "")
+		if got := strings.Contains(b, `"history":{"vehicle"`); got != c.shared {
+			t.Errorf("consent %s: the shop sees the record %v: %s", c.consent, got, b)
+		}
+		if code, _ := f.do(t, ana, "DELETE", "/api/v1/leads/"+lead.ID, "", ""); code != 200 && code != 204 {
+			t.Errorf("withdraw: %d", code)
+		}
+	}
+}

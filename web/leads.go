@@ -45,7 +45,7 @@ type OfferView struct {
 
 func (w *Web) leadView(ctx context.Context, l store.Lead, offers []store.Offer) LeadView {
 	lv := LeadView{ID: l.ID, VehicleID: l.VehicleID, Status: l.Status, Codes: l.Codes, Summary: l.Summary, Created: l.Created,
-		Fair: diagnosis.Money{Low: l.FairLow, High: l.FairHigh, Currency: l.Currency}, Consent: booking.Consent{Report: l.ShareReport, VIN: l.ShareVIN, Location: l.ShareLocation},
+		Fair: diagnosis.Money{Low: l.FairLow, High: l.FairHigh, Currency: l.Currency}, Consent: booking.Consent{Report: l.ShareReport, VIN: l.ShareVIN, Location: l.ShareLocation, History: l.ShareHistory},
 		Offers: []OfferView{}}
 	for _, o := range offers {
 		name := o.ShopID
@@ -155,7 +155,8 @@ func (w *Web) bookLead(rw http.ResponseWriter, r *http.Request, c *caller) error
 }
 
 func (w *Web) leadPost(rw http.ResponseWriter, r *http.Request, c *caller) error {
-	consent := booking.Consent{Report: r.PostFormValue("report") != "", VIN: r.PostFormValue("vin") != "", Location: r.PostFormValue("location") != ""}
+	consent := booking.Consent{Report: r.PostFormValue("report") != "", VIN: r.PostFormValue("vin") != "", Location: r.PostFormValue("location") != "",
+		History: r.PostFormValue("history") != ""}
 	shops := r.PostForm["shop"]
 	if len(shops) == 0 && r.PostFormValue("pick") != "" {
 		return invalid("shops", "tick at least one shop to send the request to")
@@ -292,11 +293,18 @@ func (w *Web) shopLeadPage(rw http.ResponseWriter, r *http.Request, c *caller) e
 			return err
 		}
 	}
+	var rec *booking.Record // the car's service record, when the owner shared it
+	if len(l.History) > 0 {
+		rec = &booking.Record{}
+		if err := json.Unmarshal(l.History, rec); err != nil {
+			return err
+		}
+	}
 	slot := ""
 	if t, ok := sh.Earliest(time.Now(), nil); ok {
 		slot = t.In(shopLoc(sh)).Format("2006-01-02T15:04")
 	}
-	w.render(rw, r, http.StatusOK, "shoplead.html", pageData{Title: "Lead", Data: map[string]any{"Lead": l, "Report": rep, "SuggestedSlot": slot,
+	w.render(rw, r, http.StatusOK, "shoplead.html", pageData{Title: "Lead", Data: map[string]any{"Lead": l, "Report": rep, "Record": rec, "SuggestedSlot": slot,
 		"LineRows": []int{1, 2, 3, 4}}})
 	return nil
 }
