@@ -29,6 +29,9 @@ type Need struct {
 	Package string
 	// MaxKm bounds the distance (50 km when 0).
 	MaxKm float64
+	// StopDriving is a fault the car must not be driven with: shops that
+	// tow or repair where the car is come first.
+	StopDriving bool
 }
 
 // Candidate is a shop with what matching needs to know of it.
@@ -53,6 +56,10 @@ type Suggestion struct {
 	Respond    int       `json:"response_minutes"`
 	Score      float64   `json:"score"`
 	Reasons    []string  `json:"reasons"`
+	// Roadside is what the shop does for a car that cannot be driven
+	// (towing, mobile); Phone is how to call it.
+	Roadside []string `json:"roadside,omitempty"`
+	Phone    string   `json:"phone,omitempty"`
 
 	distance string // the reason that says how far the car is, if any
 }
@@ -90,7 +97,8 @@ func Match(need Need, cands []Candidate, now time.Time) []Suggestion {
 			}
 			specialist = true
 		}
-		sg := Suggestion{ShopID: c.Shop.ID, Name: c.Shop.Name, Address: c.Shop.Address, Currency: p.Currency, Respond: p.ResponseMinutes, Reviews: c.Rating.Reviews}
+		sg := Suggestion{ShopID: c.Shop.ID, Name: c.Shop.Name, Address: c.Shop.Address, Currency: p.Currency, Respond: p.ResponseMinutes, Reviews: c.Rating.Reviews,
+			Roadside: p.Roadside, Phone: c.Shop.Phone}
 		if need.HasLocation {
 			sg.DistanceKm = math.Round(haversine(need.Lat, need.Lon, c.Shop.Lat, c.Shop.Lon)*10) / 10
 			if sg.DistanceKm > maxKm {
@@ -113,9 +121,10 @@ func Match(need Need, cands []Candidate, now time.Time) []Suggestion {
 		}
 		// Ranking takes a Bayesian mean: a shop with few reviews is pulled
 		// towards 4 stars. What is shown is the owners' own mean, and only
-		// when there are reviews.
-		bayes := (c.Rating.Mean*float64(c.Rating.Reviews) + 4*5) / float64(c.Rating.Reviews+5)
-		if c.Rating.Reviews > 0 {
+		// when there are reviews or follow-up answers.
+		rated := c.Rating.Reviews + c.Rating.Followups
+		bayes := (c.Rating.Mean*float64(rated) + 4*5) / float64(rated+5)
+		if rated > 0 {
 			sg.Rating = math.Round(c.Rating.Mean*10) / 10
 		}
 
@@ -127,9 +136,12 @@ func Match(need Need, cands []Candidate, now time.Time) []Suggestion {
 			reasons = append(reasons, sg.distance)
 		}
 		score += 25 * (bayes - 1) / 4
-		if c.Rating.Reviews > 0 {
+		switch {
+		case c.Rating.Followups > 0:
+			reasons = append(reasons, fmt.Sprintf("rated %.1f from %d review(s) and %d follow-up(s)", c.Rating.Mean, c.Rating.Reviews, c.Rating.Followups))
+		case c.Rating.Reviews > 0:
 			reasons = append(reasons, fmt.Sprintf("rated %.1f from %d review(s)", c.Rating.Mean, c.Rating.Reviews))
-		} else {
+		default:
 			reasons = append(reasons, "no reviews yet")
 		}
 		kind := "estimated from its labour rate"
@@ -158,10 +170,25 @@ func Match(need Need, cands []Candidate, now time.Time) []Suggestion {
 			reasons = append(reasons, "specialises in "+need.Make)
 		}
 		reasons = append(reasons, fmt.Sprintf("answers within %s", minutes(p.ResponseMinutes)))
+		if need.StopDriving {
+			if slices.Contains(p.Roadside, Towing) {
+				reasons = append(reasons, "tows the car: it should not be driven")
+			}
+			if slices.Contains(p.Roadside, Mobile) {
+				reasons = append(reasons, "repairs where the car stands")
+			}
+		}
 		sg.Score, sg.Reasons = math.Round(score*10)/10, reasons
 		out = append(out, sg)
 	}
 	slices.SortStableFunc(out, func(a, b Suggestion) int {
+		if need.StopDriving {
+			// A car that must not be driven needs a tow or a mobile
+			// mechanic first.
+			if c := cmp.Compare(min(len(b.Roadside), 1), min(len(a.Roadside), 1)); c != 0 {
+				return c
+			}
+		}
 		if c := cmp.Compare(b.Score, a.Score); c != 0 {
 			return c
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/pitwall-io/pitwall/alerting"
@@ -22,6 +23,8 @@ type Note struct {
 	Time      time.Time `json:"time"`
 	// Lead is the lead as the shop may see it, on lead notes to shops.
 	Lead *ShopView `json:"lead,omitempty"`
+	// Path is the page the note is about ("/bookings/ID"), for links.
+	Path string `json:"path,omitempty"`
 }
 
 // Notifier tells shops and owners.
@@ -36,6 +39,18 @@ type Notifier interface {
 type Dispatch struct {
 	Feed  *alerting.Feed  // nil: no feed
 	Email *alerting.Email // nil: no email
+	// BaseURL is how people reach the server ("https://pitwall.example"):
+	// an emailed note about a page ends with a link to it.
+	BaseURL string
+}
+
+// mailText is a note's text for an email: with a link to its page when
+// the note has one and the server's address is known.
+func (d *Dispatch) mailText(n Note) string {
+	if n.Path == "" || d.BaseURL == "" {
+		return n.Text
+	}
+	return n.Text + "\n\nOpen it in Pitwall: " + strings.TrimSuffix(d.BaseURL, "/") + n.Path
 }
 
 // ToShop posts the note to the shop's webhook and mails it.
@@ -51,7 +66,7 @@ func (d *Dispatch) ToShop(ctx context.Context, shop Shop, n Note) error {
 		}
 	}
 	if d.Email != nil && shop.Email != "" {
-		if err := d.Email.Send(ctx, shop.Email, n.ID, n.Subject, n.Text, n.Time); err != nil {
+		if err := d.Email.Send(ctx, shop.Email, n.ID, n.Subject, d.mailText(n), n.Time); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -75,7 +90,7 @@ func (d *Dispatch) ToOwner(ctx context.Context, owner store.Owner, n Note) error
 		}
 	}
 	if d.Email != nil && owner.Email != "" {
-		if err := d.Email.Send(ctx, owner.Email, n.ID, n.Subject, n.Text, n.Time); err != nil {
+		if err := d.Email.Send(ctx, owner.Email, n.ID, n.Subject, d.mailText(n), n.Time); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -54,6 +54,36 @@ type Store interface {
 	Services(ctx context.Context, vehicleID string) ([]store.Service, error)
 	MaintenanceOverrides(ctx context.Context, vehicleID string) ([]store.MaintenanceOverride, error)
 	SetMaintenanceOverride(ctx context.Context, o store.MaintenanceOverride) error
+
+	// After the booking: lines, payments, progress, follow-ups,
+	// complaints, warranty claims, the car's record.
+	OfferLines(ctx context.Context, leadID, shopID string) ([]store.Line, error)
+	BookingLines(ctx context.Context, bookingID string) ([]store.Line, error)
+	AddBookingLine(ctx context.Context, bookingID string, statuses []string, l store.Line, ev store.Event) (store.Line, error)
+	DecideLine(ctx context.Context, bookingID string, d store.LineDecision) (store.Line, error)
+	AddPayment(ctx context.Context, bookingID string, statuses []string, p store.Payment, maxCents int64, ev store.Event) (store.Payment, error)
+	Payments(ctx context.Context, bookingID string) ([]store.Payment, error)
+	AddProgress(ctx context.Context, bookingID string, statuses []string, p store.Progress, photos []store.Photo, ev store.Event) (store.Progress, error)
+	BookingProgress(ctx context.Context, bookingID string) ([]store.Progress, error)
+	BookingEvents(ctx context.Context, id string) ([]store.BookingEvent, error)
+	DueFollowups(ctx context.Context, statuses []string, from, to time.Time, limit int) ([]store.Booking, error)
+	ClaimFollowup(ctx context.Context, f store.Followup, ev store.Event) (bool, error)
+	Followup(ctx context.Context, bookingID string) (store.Followup, error)
+	AnswerFollowup(ctx context.Context, f store.Followup, ev store.Event) error
+	SetFollowupComplaint(ctx context.Context, bookingID, complaintID string) error
+	AddComplaint(ctx context.Context, c store.Complaint, ev store.Event) (store.Complaint, error)
+	Complaint(ctx context.Context, id string) (store.Complaint, error)
+	Complaints(ctx context.Context, f store.ComplaintFilter) ([]store.Complaint, error)
+	MoveComplaint(ctx context.Context, id string, m store.ComplaintMove) (store.Complaint, error)
+	DueComplaints(ctx context.Context, status string, now time.Time, limit int) ([]store.Complaint, error)
+	LeadAnswers(ctx context.Context, shopID string, since time.Time) ([]store.AnswerRecord, error)
+	ComplaintAnswers(ctx context.Context, shopID string, since time.Time) ([]store.AnswerRecord, error)
+	AddWarrantyClaim(ctx context.Context, c store.WarrantyClaim, ev store.Event) (store.WarrantyClaim, error)
+	WarrantyClaim(ctx context.Context, id string) (store.WarrantyClaim, error)
+	WarrantyClaims(ctx context.Context, f store.ClaimFilter) ([]store.WarrantyClaim, error)
+	AnswerWarrantyClaim(ctx context.Context, id, from, to, answer string, at time.Time, ev store.Event) (store.WarrantyClaim, error)
+	AddDrive(ctx context.Context, bookingID string, at time.Time) error
+	Drives(ctx context.Context, bookingID string) ([]time.Time, error)
 }
 
 var _ Store = (*store.Store)(nil)
@@ -72,6 +102,9 @@ type Service struct {
 	// VerifyCycles is how many drive cycles without the code, with its
 	// monitors complete, count as fixed (3).
 	VerifyCycles int
+	// FollowupDays is how long after a completed job the owner is asked
+	// how it went (3 days).
+	FollowupDays int
 
 	wg       sync.WaitGroup
 	mu       sync.Mutex
@@ -81,7 +114,7 @@ type Service struct {
 // New makes a service with the defaults.
 func New(st Store, kb *diagnosis.KB, p diagnosis.Pricing, n Notifier) *Service {
 	return &Service{Store: st, KB: kb, Pricing: p, Notify: n, Log: slog.New(slog.DiscardHandler), Now: time.Now,
-		Fanout: 3, Ranked: 7, VerifyCycles: 3, monitors: map[string][]diagnosis.Monitor{}}
+		Fanout: 3, Ranked: 7, VerifyCycles: 3, FollowupDays: DefaultFollowupDays, monitors: map[string][]diagnosis.Monitor{}}
 }
 
 // Wait waits for the notifications under way.
@@ -193,7 +226,7 @@ func (s *Service) ownedVehicle(ctx context.Context, ownerID, vehicleID string) (
 // NeedFor turns a pre-diagnosis into what matching needs: the systems
 // and the most likely repair of each code, each repair once.
 func (s *Service) NeedFor(ctx context.Context, v store.Vehicle, r diagnosis.Report) (Need, error) {
-	n := Need{Make: v.Make, Class: v.Class, Lat: v.HomeLat, Lon: v.HomeLon, HasLocation: v.HasHome}
+	n := Need{Make: v.Make, Class: v.Class, Lat: v.HomeLat, Lon: v.HomeLon, HasLocation: v.HasHome, StopDriving: r.Safe == "no"}
 	if !v.HasHome {
 		// Cars added before they had a home of their own use the owner's.
 		lat, lon, ok, err := s.Store.OwnerHome(ctx, v.OwnerID)
@@ -245,6 +278,9 @@ type Consent struct {
 	Report   bool `json:"report"`
 	VIN      bool `json:"vin"`
 	Location bool `json:"location"` // approximate: about a kilometre
+	// History is the car's service record (Record): its past jobs, their
+	// shops, lines and verdicts; the VIN in it only when VIN is ticked.
+	History bool `json:"history"`
 }
 
 // CreateLead records what the owner consented to share and sends it to
@@ -314,6 +350,16 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	}
 	if c.Location && need.HasLocation {
 		l.ApproxLat, l.ApproxLon = need.Lat, need.Lon
+	}
+	if c.History {
+		rec, err := s.record(ctx, v, c.VIN)
+		if err != nil {
+			return store.Lead{}, nil, err
+		}
+		l.ShareHistory = true
+		if l.History, err = json.Marshal(rec); err != nil {
+			return store.Lead{}, nil, err
+		}
 	}
 	if c.Report {
 		// The report as shops may read it: never the owner's own ids or
@@ -398,6 +444,7 @@ type ShopView struct {
 	ApproxLat float64         `json:"approx_lat,omitempty"`
 	ApproxLon float64         `json:"approx_lon,omitempty"`
 	Report    json.RawMessage `json:"report,omitempty"`
+	History   json.RawMessage `json:"history,omitempty"` // the car's record, when the owner shared it
 	State     string          `json:"state"`
 	Due       time.Time       `json:"answer_by"`
 	Quote     float64         `json:"quote,omitempty"`
@@ -409,7 +456,7 @@ type ShopView struct {
 func viewFor(l store.Lead, o store.Offer) *ShopView {
 	return &ShopView{LeadID: l.ID, Make: l.Make, Model: l.Model, Year: l.Year, Class: l.Class, Codes: l.Codes, Repairs: l.Repairs, Summary: l.Summary,
 		Fair: diagnosis.Money{Low: l.FairLow, High: l.FairHigh, Currency: l.Currency}, VIN: l.VIN, ApproxLat: l.ApproxLat, ApproxLon: l.ApproxLon,
-		Report: l.Report, State: o.State, Due: o.Due, Quote: o.Quote, Slot: o.Slot, Reasons: o.Reasons, Created: l.Created}
+		Report: l.Report, History: l.History, State: o.State, Due: o.Due, Quote: o.Quote, Slot: o.Slot, Reasons: o.Reasons, Created: l.Created}
 }
 
 // ShopLead is a lead as the shop may see it.
@@ -479,9 +526,32 @@ const (
 // answerFrom is the state a shop answers an offer in.
 var answerFrom, _ = mustMove(AcceptOffer)
 
-// Answer records a shop's answer to a lead: accept with a quote and a
-// slot, or decline. A lead not answered in time has moved on.
+// Answer records a shop's answer to a lead: accept with a quote (one
+// amount before tax, a single line) and a slot, or decline. A lead not
+// answered in time has moved on.
 func (s *Service) Answer(ctx context.Context, shopID, leadID string, accept bool, quote float64, slot time.Time, note string) error {
+	if !accept {
+		return s.answer(ctx, shopID, leadID, nil, note)
+	}
+	return s.answer(ctx, shopID, leadID, &QuoteInput{Amount: quote, Slot: slot}, note)
+}
+
+// QuoteInput is a shop's itemised quote: its lines (or one amount), the
+// slot it offers and a note.
+type QuoteInput struct {
+	Lines  []LineInput
+	Amount float64 // instead of lines: the job at one price before tax
+	Slot   time.Time
+	Note   string
+}
+
+// Quote accepts a lead with an itemised quote and a slot.
+func (s *Service) Quote(ctx context.Context, shopID, leadID string, q QuoteInput) error {
+	return s.answer(ctx, shopID, leadID, &q, q.Note)
+}
+
+// answer accepts with q, or declines when q is nil.
+func (s *Service) answer(ctx context.Context, shopID, leadID string, q *QuoteInput, note string) error {
 	l, o, err := s.Store.ShopLead(ctx, shopID, leadID)
 	if errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("%w: lead %s", ErrNotYours, leadID)
@@ -500,23 +570,20 @@ func (s *Service) Answer(ctx context.Context, shopID, leadID string, accept bool
 	}
 	_, declined := mustMove(DeclineOffer)
 	ans := store.Offer{LeadID: leadID, ShopID: shopID, State: declined, Note: strings.TrimSpace(note)}
-	if accept {
-		if err := checkQuote(quote, l); err != nil {
-			return err
-		}
-		st, err := s.Store.Shop(ctx, shopID)
+	var t Totals
+	if q != nil {
+		sh, err := s.shopOf(ctx, shopID)
 		if err != nil {
 			return err
 		}
-		sh, err := ReadShop(st)
-		if err != nil {
+		if ans.Lines, t, err = s.quoteLines(*q, l, sh.Profile); err != nil {
 			return err
 		}
-		if err := s.checkSlot(ctx, sh, slot); err != nil {
+		if err := s.checkSlot(ctx, sh, q.Slot); err != nil {
 			return err
 		}
 		_, ans.State = mustMove(AcceptOffer)
-		ans.Quote, ans.Slot = math.Round(quote*100)/100, slot.UTC()
+		ans.Quote, ans.Slot, ans.TaxBP = t.Total.Units(), q.Slot.UTC(), sh.Profile.TaxBP()
 	}
 	if err := s.Store.AnswerOffer(ctx, ans, answerFrom); err != nil {
 		if errors.Is(err, store.ErrConflict) {
@@ -524,15 +591,20 @@ func (s *Service) Answer(ctx context.Context, shopID, leadID string, accept bool
 		}
 		return err
 	}
-	if accept {
+	if q != nil {
 		st, _ := s.Store.Shop(ctx, shopID)
 		full, err := s.Store.Lead(ctx, leadID) // the shop's view hides the owner
 		if err != nil {
 			return err
 		}
-		s.tellOwner(full.OwnerID, Note{ID: noteID("quote", leadID, shopID), Kind: "quote", LeadID: leadID, VehicleID: l.VehicleID, Time: now,
-			Subject: fmt.Sprintf("Quote from %s: %s %.0f", st.Name, l.Currency, ans.Quote),
-			Text:    fmt.Sprintf("%s can take your %s %s on %s for %s %.0f (fair range %s %.0f–%.0f).", st.Name, l.Make, l.Model, slot.Format(time.RFC1123), l.Currency, ans.Quote, l.Currency, l.FairLow, l.FairHigh)})
+		tax := ""
+		if t.Tax != 0 {
+			tax = " with tax"
+		}
+		s.tellOwner(full.OwnerID, Note{ID: noteID("quote", leadID, shopID), Kind: "quote", LeadID: leadID, VehicleID: l.VehicleID, Time: now, Path: "/leads#lead-" + leadID,
+			Subject: fmt.Sprintf("Quote from %s: %s %s", st.Name, l.Currency, t.Total),
+			Text: fmt.Sprintf("%s can take your %s %s on %s for %s %s%s, in %d line(s) (fair range %s %.0f–%.0f).", st.Name, l.Make, l.Model, q.Slot.Format(time.RFC1123),
+				l.Currency, t.Total, tax, len(ans.Lines), l.Currency, l.FairLow, l.FairHigh)})
 	} else {
 		s.moveOn(ctx, leadID)
 	}
@@ -693,9 +765,19 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string, cont
 	if !o.Slot.After(s.now()) {
 		return store.Booking{}, invalid("slot", "the quoted slot %s has passed; ask the shop for another", o.Slot.Format(time.RFC3339))
 	}
+	lines, err := s.Store.OfferLines(ctx, leadID, shopID)
+	if err != nil {
+		return store.Booking{}, err
+	}
+	if len(lines) == 0 {
+		// A quote from before quotes had lines: the job at its price.
+		q, _ := hundredths(o.Quote)
+		lines = []store.Line{{Kind: JobLine, Description: "Repair as quoted", QtyHundredths: 100, UnitCents: q, AmountCents: q}}
+	}
 	nb := store.Booking{LeadID: leadID, ShopID: shopID, OwnerID: ownerID, VehicleID: l.VehicleID, Kind: "repair",
-		Status: Requested, Slot: o.Slot, Day: sh.Day(o.Slot), Price: o.Quote, Currency: l.Currency, Codes: l.Codes,
-		Work: "Repair for " + strings.Join(l.Codes, ", ") + ": " + strings.Join(l.Repairs, ", ")}
+		Status: Requested, Slot: o.Slot, Day: sh.Day(o.Slot), Currency: l.Currency, Codes: l.Codes,
+		Work: "Repair for " + strings.Join(l.Codes, ", ") + ": " + strings.Join(l.Repairs, ", "), Lines: lines, TaxBP: o.TaxBP}
+	nb.Price = TotalsOf(lines, o.TaxBP).Total.Units()
 	if err := s.contactOf(ctx, ownerID, l.VehicleID, contact, &nb); err != nil {
 		return store.Booking{}, err
 	}
@@ -711,7 +793,7 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string, cont
 	}
 	s.tellShop(shopID, Note{ID: noteID("booking", b.ID, Requested), Kind: "booking-requested", BookingID: b.ID, LeadID: leadID, Time: s.now(),
 		Subject: fmt.Sprintf("Booking request: %d %s %s on %s", l.Year, l.Make, l.Model, o.Slot.In(sh.loc).Format("Mon 2 Jan 15:04")),
-		Text:    fmt.Sprintf("The owner booked your quote of %s %.0f. Please accept the booking.", l.Currency, o.Quote)})
+		Text:    fmt.Sprintf("The owner booked your quote of %s %.2f. Please accept the booking.", l.Currency, nb.Price), Path: "/shop/bookings/" + b.ID})
 	return b, nil
 }
 
@@ -761,8 +843,11 @@ func (s *Service) BookPackage(ctx context.Context, ownerID, vehicleID, shopID, i
 	if st.Status != store.ShopApproved {
 		return store.Booking{}, invalid("shop", "%s takes no bookings yet", sh.Name)
 	}
+	pc, _ := hundredths(pr)
+	lines := []store.Line{{Kind: JobLine, Description: name, QtyHundredths: 100, UnitCents: pc, AmountCents: pc}}
 	nb := store.Booking{ShopID: shopID, OwnerID: ownerID, VehicleID: vehicleID, Kind: "maintenance", Status: Requested,
-		Slot: slot.UTC(), Day: sh.Day(slot), Price: pr, Currency: sh.Profile.Currency, Work: name}
+		Slot: slot.UTC(), Day: sh.Day(slot), Currency: sh.Profile.Currency, Work: name, Lines: lines, TaxBP: sh.Profile.TaxBP()}
+	nb.Price = TotalsOf(lines, nb.TaxBP).Total.Units()
 	if err := s.contactOf(ctx, ownerID, vehicleID, contact, &nb); err != nil {
 		return store.Booking{}, err
 	}
@@ -772,7 +857,7 @@ func (s *Service) BookPackage(ctx context.Context, ownerID, vehicleID, shopID, i
 	}
 	s.tellShop(shopID, Note{ID: noteID("booking", b.ID, Requested), Kind: "booking-requested", BookingID: b.ID, Time: s.now(),
 		Subject: fmt.Sprintf("Booking request: %s for a %d %s %s on %s", name, v.Year, v.Make, v.Model, slot.In(sh.loc).Format("Mon 2 Jan 15:04")),
-		Text:    fmt.Sprintf("Package price %s %.0f. Please accept the booking.", sh.Profile.Currency, pr)})
+		Text:    fmt.Sprintf("Package price %s %.2f. Please accept the booking.", sh.Profile.Currency, nb.Price), Path: "/shop/bookings/" + b.ID})
 	return b, nil
 }
 
@@ -832,7 +917,20 @@ func (s *Service) Act(ctx context.Context, who Role, actorID, bookingID string, 
 		case in.Odometer < 0 || in.Odometer > 3_000_000 || math.IsNaN(in.Odometer):
 			return store.Booking{}, invalid("odometer", "%v km", in.Odometer)
 		}
-		c.Work, c.Price, c.Completed, c.Odometer = strings.TrimSpace(in.Work), in.Price, s.now(), in.Odometer
+		total, err := s.completionTotal(ctx, b, in.Price)
+		if err != nil {
+			return store.Booking{}, err
+		}
+		c.Work, c.Price, c.Completed, c.Odometer = strings.TrimSpace(in.Work), total.Total.Units(), s.now(), in.Odometer
+		c.Note = fmt.Sprintf("completed at %s %s", b.Currency, total.Total)
+		// Extras the owner has not answered are not part of the job.
+		c.Withdraw = store.Move{From: LineProposed, To: LineWithdrawn}
+		c.Lines = func(lines []store.Line) error {
+			if got := TotalsOf(lines, b.TaxBP); got != total {
+				return fmt.Errorf("%w: the approved lines changed meanwhile (now %s %s); reload and complete again", store.ErrConflict, b.Currency, got.Total)
+			}
+			return nil
+		}
 		if len(b.Codes) > 0 {
 			c.Verify = VerifyWatching
 		}
@@ -864,7 +962,7 @@ func (s *Service) Act(ctx context.Context, who Role, actorID, bookingID string, 
 	}
 	if a == Complete && nb.Kind == "maintenance" {
 		// The item is what was booked; the shop's words say what was done.
-		if _, err := s.Store.AddService(ctx, store.Service{VehicleID: nb.VehicleID, Date: nb.Completed, OdometerKm: in.Odometer, Kind: itemOfWork(b.Work), Notes: nb.Work}); err != nil {
+		if _, err := s.Store.AddService(ctx, store.Service{VehicleID: nb.VehicleID, Date: nb.Completed, OdometerKm: in.Odometer, Kind: itemOfWork(b.Work), Notes: nb.Work, BookingID: nb.ID}); err != nil {
 			s.Log.Error("booking: recording the service", "booking", nb.ID, "err", err)
 		}
 	}
@@ -894,7 +992,7 @@ func (s *Service) announce(b store.Booking, sh Shop, who Role, a Action) {
 	case Start:
 		n.Subject, n.Text = "Work has started", sh.Name+" has your car and started the work."
 	case Complete:
-		n.Subject, n.Text = "Your car is ready", fmt.Sprintf("%s finished: %s. Price %s %.0f.", sh.Name, b.Work, b.Currency, b.Price)
+		n.Subject, n.Text = "Your car is ready", fmt.Sprintf("%s finished: %s. Price %s %.2f; the bill is on the booking's page.", sh.Name, b.Work, b.Currency, b.Price)
 		if b.Verify == VerifyWatching {
 			n.Text += " Pitwall will watch the next drives to confirm the fix."
 		}
@@ -904,10 +1002,42 @@ func (s *Service) announce(b store.Booking, sh Shop, who Role, a Action) {
 		n.Subject, n.Text = "Booking cancelled", fmt.Sprintf("The booking for %s was cancelled by the %s: %s", slot, who, b.Cancel)
 	}
 	if who == ShopRole {
+		n.Path = "/bookings/" + b.ID
 		s.tellOwner(b.OwnerID, n)
 	} else {
+		n.Path = "/shop/bookings/" + b.ID
 		s.tellShop(b.ShopID, n)
 	}
+}
+
+// completionTotal is what a job is completed at: the approved total (the
+// quoted and approved lines with their tax). A price given above it is
+// refused, as is one below it (a discount is a line the owner approves).
+func (s *Service) completionTotal(ctx context.Context, b store.Booking, price float64) (Totals, error) {
+	lines, err := s.Store.BookingLines(ctx, b.ID)
+	if err != nil {
+		return Totals{}, err
+	}
+	var approved []store.Line
+	for _, l := range lines {
+		if l.Status != LineProposed {
+			approved = append(approved, l)
+		}
+	}
+	t := TotalsOf(approved, b.TaxBP)
+	if price == 0 {
+		return t, nil
+	}
+	p, _ := hundredths(price)
+	switch {
+	case Cents(p) > t.Total:
+		return Totals{}, fmt.Errorf("%w: price: %s %s is above the approved total %s %s; propose the difference as an extra line with its reason for the owner to approve",
+			ErrIllegal, b.Currency, Cents(p), b.Currency, t.Total)
+	case Cents(p) < t.Total:
+		return Totals{}, invalid("price", "%s %s is below the approved total %s %s; add a discount line for the owner to approve, or leave the price out to bill the approved total",
+			b.Currency, Cents(p), b.Currency, t.Total)
+	}
+	return t, nil
 }
 
 // SaveShop checks and stores what a shop says of itself. A draft whose

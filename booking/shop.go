@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -43,6 +44,42 @@ type Profile struct {
 	// ResponseMinutes is how soon the shop promises to answer a lead;
 	// unanswered by then, the lead moves on to the next shop.
 	ResponseMinutes int `json:"response_minutes" yaml:"response_minutes"`
+	// TaxRate is the tax on its bills, in percent (23 for 23%; at most
+	// two decimals); prices, rates and lines are given before tax.
+	TaxRate float64 `json:"tax_rate,omitempty" yaml:"tax_rate"`
+	// ComplaintMinutes is how soon, in opening hours, the shop promises
+	// to answer a complaint (60 when 0); unanswered by then, it goes to
+	// Pitwall's administrators.
+	ComplaintMinutes int `json:"complaint_minutes,omitempty" yaml:"complaint_minutes"`
+	// Roadside is what the shop does for a car that must not be driven:
+	// towing, mobile (repairs where the car is). A stop-driving fault
+	// lists such shops first.
+	Roadside []string `json:"roadside,omitempty" yaml:"roadside"`
+}
+
+// Roadside services a shop may offer.
+const (
+	Towing = "towing" // tows the car to the shop
+	Mobile = "mobile" // repairs the car where it stands
+)
+
+// DefaultComplaintMinutes is the complaint promise of a shop that gives
+// none: an hour of opening time.
+const DefaultComplaintMinutes = 60
+
+// ComplaintPromise is how long the shop has to answer a complaint,
+// counted in its opening hours.
+func (p Profile) ComplaintPromise() time.Duration {
+	if p.ComplaintMinutes == 0 {
+		return DefaultComplaintMinutes * time.Minute
+	}
+	return time.Duration(p.ComplaintMinutes) * time.Minute
+}
+
+// TaxBP is the tax rate in basis points (2300 for 23%).
+func (p Profile) TaxBP() int {
+	h, _ := hundredths(p.TaxRate)
+	return int(h)
 }
 
 // Price is a fixed price for a job or a package.
@@ -81,6 +118,17 @@ func (p *Profile) Validate() error {
 	}
 	if p.ResponseMinutes < 5 || p.ResponseMinutes > 3*24*60 {
 		return invalid("response_minutes", "%d: want 5 minutes to 3 days", p.ResponseMinutes)
+	}
+	if h, ok := hundredths(p.TaxRate); !ok || h < 0 || h > 5000 || math.Abs(float64(h)-p.TaxRate*100) > 1e-6 {
+		return invalid("tax_rate", "%v: want a percentage from 0 to 50 with at most two decimals", p.TaxRate)
+	}
+	if p.ComplaintMinutes != 0 && (p.ComplaintMinutes < 15 || p.ComplaintMinutes > 3*24*60) {
+		return invalid("complaint_minutes", "%d: want 15 minutes to 3 days (0 for an hour)", p.ComplaintMinutes)
+	}
+	for i, r := range p.Roadside {
+		if r != Towing && r != Mobile || slices.Index(p.Roadside, r) != i {
+			return invalid(fmt.Sprintf("roadside[%d]", i), "%q: want towing or mobile, each once", r)
+		}
 	}
 	if len(p.Hours) == 0 {
 		return invalid("hours", "a shop without opening hours cannot be booked; give at least one day like \"mon\": \"08:00-17:00\"")

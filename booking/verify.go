@@ -28,10 +28,29 @@ var monitorsFor = map[string][]string{
 	"scr": {"nox_scr_aftertreatment"}, "vvt": {"egr_vvt"}, "timing": {"egr_vvt"},
 }
 
+// CodeReport is what verify-the-fix reads of a car's trouble-code report.
+type CodeReport struct {
+	Active   []string // stored and pending codes (permanent ones do not count)
+	Monitors []diagnosis.Monitor
+	Freeze   []diagnosis.FreezeFrame
+	// OdometerKm is the car's odometer when known (0: not known), for a
+	// warranty given in km.
+	OdometerKm float64
+	At         time.Time
+}
+
 // ObserveCodes takes a car's trouble-code report: a code a watched repair
 // was to fix that is back (stored or pending) ends the watch as returned.
 // The monitors are kept for the next drive cycle.
 func (s *Service) ObserveCodes(ctx context.Context, vehicleID string, active []string, monitors []diagnosis.Monitor, at time.Time) error {
+	return s.ObserveReport(ctx, vehicleID, CodeReport{Active: active, Monitors: monitors, At: at})
+}
+
+// ObserveReport is ObserveCodes with the whole report: a fault that came
+// back within the warranty of the repair's lines opens a warranty claim
+// to the shop with the codes, their freeze frames and the drives since.
+func (s *Service) ObserveReport(ctx context.Context, vehicleID string, r CodeReport) error {
+	active, monitors, at := r.Active, r.Monitors, r.At
 	if len(monitors) > 0 {
 		s.mu.Lock()
 		s.monitors[vehicleID] = monitors
@@ -59,6 +78,7 @@ func (s *Service) ObserveCodes(ctx context.Context, vehicleID string, active []s
 			continue // another server gave the verdict, or counted a cycle meanwhile
 		}
 		s.verdict(b, VerifyReturned, note)
+		s.claimWarranty(ctx, b, back, r, note)
 	}
 	return nil
 }
@@ -100,6 +120,7 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 				}
 				return err
 			}
+			s.drive(ctx, b.ID, at)
 			continue
 		}
 		note := fmt.Sprintf("%s stayed away for %d drive cycles", strings.Join(b.Codes, ", "), cycles)
@@ -111,9 +132,18 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 		if err := s.Store.SetVerify(ctx, b.ID, store.Verify{State: VerifyWatching, Cycles: b.VerifyCycles}, store.Verify{State: VerifyFixed, Cycles: cycles, At: at}, note); err != nil {
 			continue // another server gave the verdict
 		}
+		s.drive(ctx, b.ID, at)
 		s.verdict(b, VerifyFixed, note)
 	}
 	return nil
+}
+
+// drive records a drive counted after a repair, the evidence a warranty
+// claim carries; a failure loses only that.
+func (s *Service) drive(ctx context.Context, bookingID string, at time.Time) {
+	if err := s.Store.AddDrive(ctx, bookingID, at); err != nil {
+		s.Log.Warn("booking: recording a drive after a repair", "booking", bookingID, "err", err)
+	}
 }
 
 // incompleteMonitors lists the supported monitors that test the codes
@@ -137,12 +167,13 @@ func (s *Service) incompleteMonitors(codes []string, mons []diagnosis.Monitor) [
 }
 
 func (s *Service) verdict(b store.Booking, result, note string) {
-	n := Note{ID: noteID("verify", b.ID, result), Kind: "verify-" + result, BookingID: b.ID, VehicleID: b.VehicleID, Time: s.now()}
+	n := Note{ID: noteID("verify", b.ID, result), Kind: "verify-" + result, BookingID: b.ID, VehicleID: b.VehicleID, Time: s.now(), Path: "/bookings/" + b.ID}
 	if result == VerifyFixed {
 		n.Subject, n.Text = "The repair holds", "Pitwall watched the car after the repair: "+note+"."
 	} else {
 		n.Subject, n.Text = "The fault is back", "Pitwall watched the car after the repair: "+note+". Contact the shop; a returning fault is often covered by its warranty."
 	}
 	s.tellOwner(b.OwnerID, n)
+	n.Path = "/shop/bookings/" + b.ID
 	s.tellShop(b.ShopID, n)
 }

@@ -57,6 +57,7 @@ type Demo struct {
 	cancel        context.CancelFunc
 	done          chan error
 	fleetDone     chan struct{}
+	reused        bool // the data directory was seeded by an earlier run
 }
 
 // Scenarios are the fleet's cars in order: the demo owner has the first
@@ -113,7 +114,15 @@ func Start(ctx context.Context, o Options) (_ *Demo, err error) {
 		return nil, err
 	}
 	d.Server = s
+	// Seeding writes jobs done days ago: the stores take the demo's clock,
+	// which runs with the wall clock once seeding is over.
+	clock := &pastClock{}
+	s.Store.SetClock(clock.now)
+	s.Booking.Now = clock.now
 	passwords, err := d.seed(ctx, s, o)
+	if err == nil && !d.reused {
+		err = d.seedAftercare(ctx, s, clock)
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("demo: seeding: %w", err)
@@ -156,6 +165,7 @@ func (d *Demo) Dir() string { return d.dir }
 func (d *Demo) seed(ctx context.Context, s *server.Server, o Options) (map[string]string, error) {
 	st := s.Store
 	if _, err := st.UserByEmail(ctx, "owner@pitwall.demo"); err == nil {
+		d.reused = true
 		return d.reuse(ctx, s, o)
 	}
 	hash, err := bcrypt.GenerateFromPassword([]byte(Password), o.BcryptCost)

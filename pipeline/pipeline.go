@@ -39,7 +39,7 @@ type Alerts interface {
 
 // Repairs is verify-the-fix; *booking.Service is one.
 type Repairs interface {
-	ObserveCodes(ctx context.Context, vehicleID string, active []string, monitors []diagnosis.Monitor, at time.Time) error
+	ObserveReport(ctx context.Context, vehicleID string, r booking.CodeReport) error
 	ObserveDriveCycle(ctx context.Context, vehicleID string, at time.Time) error
 }
 
@@ -212,7 +212,7 @@ func (p *Pipeline) observeRepairs(ctx context.Context, device string, m any) err
 				active = append(active, c.Code)
 			}
 		}
-		if err := p.d.Repairs.ObserveCodes(ctx, id, active, in.Monitors, in.At); err != nil {
+		if err := p.d.Repairs.ObserveReport(ctx, id, booking.CodeReport{Active: active, Monitors: in.Monitors, Freeze: in.Freeze, At: in.At}); err != nil {
 			return fmt.Errorf("pipeline: verify-the-fix could not read the codes of %s: %w", device, err)
 		}
 	case *wirepb.Event:

@@ -347,6 +347,9 @@ func (c *Config) Validate() error {
 	if b.SweepInterval < 0 || b.SweepInterval > time.Hour {
 		errs = append(errs, configfile.Bad("booking.sweep_interval", "%v: want up to 1h", b.SweepInterval))
 	}
+	if b.FollowupDays < 0 || b.FollowupDays > 60 {
+		errs = append(errs, configfile.Bad("booking.followup_days", "%d: want 1–60 days", b.FollowupDays))
+	}
 	return errors.Join(errs...)
 }
 

@@ -33,8 +33,12 @@ type BookingConfig struct {
 	// VerifyCycles is how many drive cycles without the code, with its
 	// monitors complete, confirm a repair (3).
 	VerifyCycles int `yaml:"verify_cycles"`
-	// SweepInterval is how often unanswered leads move on (30 s).
+	// SweepInterval is how often unanswered leads move on, follow-ups
+	// are sent and overdue complaints escalated (30 s).
 	SweepInterval time.Duration `yaml:"sweep_interval"`
+	// FollowupDays is how many days after a completed job the owner is
+	// asked how it went (3; 0 to 60).
+	FollowupDays int `yaml:"followup_days"`
 }
 
 func (c *DiagnosisConfig) pricing() (diagnosis.Pricing, error) {
@@ -81,6 +85,9 @@ func (s *Server) openBooking() error {
 		return err
 	}
 	s.Booking = booking.New(s.Store, kb, p, &booking.Dispatch{Feed: s.Feed, Email: email})
+	if d := s.cfg.Booking.FollowupDays; d > 0 {
+		s.Booking.FollowupDays = d
+	}
 	s.Booking.Log = s.log
 	if b := s.cfg.Booking; b.Fanout > 0 {
 		s.Booking.Fanout = b.Fanout
@@ -108,6 +115,11 @@ func (s *Server) sweepLeads(ctx context.Context) {
 				s.log.Error("booking: moving unanswered leads on", "err", err)
 			} else if n > 0 {
 				s.log.Info("booking: leads moved on", "offers_expired", n)
+			}
+			if a, err := s.Booking.SweepAftercare(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("booking: follow-ups and complaint escalation", "err", err)
+			} else if a.Followups+a.Escalated > 0 {
+				s.log.Info("booking: aftercare", "followups_sent", a.Followups, "complaints_escalated", a.Escalated)
 			}
 		}
 	}

@@ -199,6 +199,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 func (s *Server) mountWeb() error {
 	d := web.Deps{Store: s.Store, Booking: s.Booking, Cars: s, History: s.Series, Feed: s.Feed, Fleet: s,
 		PublicURL: s.publicURL(), TrustedProxies: s.cfg.proxies(), BcryptCost: s.bcryptCost, Log: s.log}
+	if n, ok := s.Booking.Notify.(*booking.Dispatch); ok {
+		n.BaseURL = d.PublicURL // emailed notes link to their page
+	}
 	email, err := s.email()
 	if err != nil {
 		return err

@@ -430,13 +430,14 @@ type Service struct {
 	OdometerKm float64
 	Kind       string
 	Notes      string
+	BookingID  string // the booking whose completion recorded it; empty for one the owner entered
 }
 
 // AddService records a service.
 func (s *Store) AddService(ctx context.Context, sv Service) (Service, error) {
 	sv.ID = newID()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO vehicle_services (id, vehicle_id, date_ms, odometer_km, kind, notes) VALUES (?, ?, ?, ?, ?, ?)`,
-		sv.ID, sv.VehicleID, ms(sv.Date), sv.OdometerKm, sv.Kind, sv.Notes)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO vehicle_services (id, vehicle_id, date_ms, odometer_km, kind, notes, booking_id) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		sv.ID, sv.VehicleID, ms(sv.Date), sv.OdometerKm, sv.Kind, sv.Notes, sv.BookingID)
 	if err != nil {
 		return sv, constraint(err, "service of vehicle "+sv.VehicleID)
 	}

@@ -37,6 +37,12 @@ type Booking struct {
 	VerifyNote   string
 	VerifyCycles int
 	VerifyAt     time.Time
+
+	// TaxBP is the tax rate the booking is priced with, in basis points.
+	TaxBP int
+	// Lines are written with a new booking (AddBooking, BookLead), each
+	// quoted; read them with BookingLines.
+	Lines []Line
 }
 
 // ErrFull is a booking on a day the shop has no capacity left.
@@ -95,12 +101,19 @@ func (s *Store) addBooking(ctx context.Context, b Booking, capacity int, m *Lead
 		return Booking{}, err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work,
-		contact_name, contact_email, contact_phone, plate, created_ms, updated_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		contact_name, contact_email, contact_phone, plate, created_ms, updated_ms, tax_bp)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.LeadID, b.ShopID, b.OwnerID, b.VehicleID, b.Kind, b.Status, ms(b.Slot), b.Day, b.Price, b.Currency, strings.Join(b.Codes, ","), b.Work,
-		b.ContactName, b.ContactEmail, b.ContactPhone, b.Plate, ms(b.Created), ms(b.Updated))
+		b.ContactName, b.ContactEmail, b.ContactPhone, b.Plate, ms(b.Created), ms(b.Updated), b.TaxBP)
 	if err != nil {
 		return Booking{}, constraint(err, "booking at shop "+b.ShopID)
+	}
+	for i := range b.Lines {
+		l := &b.Lines[i]
+		l.N, l.Status, l.Proposed = i+1, LineQuoted, b.Created
+		if err := insertBookingLine(ctx, tx, b.ID, *l); err != nil {
+			return Booking{}, err
+		}
 	}
 	if m != nil {
 		if err := execOne(ctx, tx, "lead", fmt.Errorf("%w: lead %s is not %s", ErrConflict, b.LeadID, m.Lead.From),
@@ -203,6 +216,13 @@ type BookingChange struct {
 	Verify string
 	// Review is recorded with the change.
 	Review *Review
+	// Withdraw moves the booking's lines in Withdraw.From to Withdraw.To
+	// (extras still waiting for the owner when the job is completed).
+	Withdraw Move
+	// Lines, when set, checks the booking's lines as they are after the
+	// withdrawal, under the booking's lock: an error undoes the change
+	// (the approved total moved meanwhile).
+	Lines func(lines []Line) error
 }
 
 // ChangeBooking applies a change when the booking is still in c.From:
@@ -278,6 +298,22 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 		}
 		return Booking{}, fmt.Errorf("%w: booking %s is %s, not %s", ErrConflict, id, status, c.From)
 	}
+	if c.Withdraw.From != "" {
+		if _, err := tx.ExecContext(ctx, `UPDATE booking_lines SET status = ?, decided_ms = ? WHERE booking_id = ? AND status = ?`,
+			c.Withdraw.To, ms(now), id, c.Withdraw.From); err != nil {
+			return Booking{}, fmt.Errorf("store: lines of booking %s: %w", id, err)
+		}
+	}
+	if c.Lines != nil {
+		rows, err := tx.QueryContext(ctx, `SELECT `+bookingLineCols+` FROM booking_lines WHERE booking_id = ? ORDER BY n`, id)
+		lines, err := collect(rows, err, "booking lines", scanBookingLine)
+		if err != nil {
+			return Booking{}, err
+		}
+		if err := c.Lines(lines); err != nil {
+			return Booking{}, err
+		}
+	}
 	if c.Review != nil {
 		r := c.Review
 		if _, err := tx.ExecContext(ctx, `INSERT INTO reviews (booking_id, shop_id, owner_id, stars, body, created_ms) VALUES (?, ?, ?, ?, ?, ?)`,
@@ -295,7 +331,7 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 }
 
 const bookingCols = `id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work, cancel_reason,
-	contact_name, contact_email, contact_phone, plate, created_ms, updated_ms, completed_ms, completed_odometer, verify, verify_note, verify_cycles, verify_ms`
+	contact_name, contact_email, contact_phone, plate, created_ms, updated_ms, completed_ms, completed_odometer, verify, verify_note, verify_cycles, verify_ms, tax_bp`
 
 func scanBooking(r interface{ Scan(...any) error }) (Booking, error) {
 	var b Booking
@@ -303,7 +339,7 @@ func scanBooking(r interface{ Scan(...any) error }) (Booking, error) {
 	var slot, created, updated int64
 	var completed, verifyAt sql.NullInt64
 	err := r.Scan(&b.ID, &b.LeadID, &b.ShopID, &b.OwnerID, &b.VehicleID, &b.Kind, &b.Status, &slot, &b.Day, &b.Price, &b.Currency, &codes, &b.Work, &b.Cancel,
-		&b.ContactName, &b.ContactEmail, &b.ContactPhone, &b.Plate, &created, &updated, &completed, &b.CompletedOdometer, &b.Verify, &b.VerifyNote, &b.VerifyCycles, &verifyAt)
+		&b.ContactName, &b.ContactEmail, &b.ContactPhone, &b.Plate, &created, &updated, &completed, &b.CompletedOdometer, &b.Verify, &b.VerifyNote, &b.VerifyCycles, &verifyAt, &b.TaxBP)
 	b.Codes = splitList(codes)
 	b.Slot, b.Created, b.Updated, b.Completed, b.VerifyAt = fromMS(slot), fromMS(created), fromMS(updated), fromMS(completed.Int64), fromMS(verifyAt.Int64)
 	return b, err
@@ -341,16 +377,20 @@ func (s *Store) Bookings(ctx context.Context, f BookingFilter) ([]Booking, error
 	return collect(rows, err, "bookings", scanBooking)
 }
 
-// BookingEvent is one status change of a booking.
+// BookingEvent is one step of a booking's history: a change of status
+// (Kind status, From and To set) or another step (an extra, progress, a
+// payment, a follow-up, a complaint, a warranty claim) told by its Note.
 type BookingEvent struct {
+	Seq         int
 	Time        time.Time
+	Kind        string
 	From, To    string
 	Actor, Note string
 }
 
-// BookingEvents lists a booking's changes, oldest first.
+// BookingEvents lists a booking's history, oldest first.
 func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT time_ms, from_status, to_status, actor, note FROM booking_events WHERE booking_id = ? ORDER BY seq, time_ms`, id)
+	rows, err := s.db.QueryContext(ctx, `SELECT seq, time_ms, kind, from_status, to_status, actor, note FROM booking_events WHERE booking_id = ? ORDER BY seq, time_ms`, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: booking events: %w", err)
 	}
@@ -359,7 +399,7 @@ func (s *Store) BookingEvents(ctx context.Context, id string) ([]BookingEvent, e
 	for rows.Next() {
 		var e BookingEvent
 		var t int64
-		if err := rows.Scan(&t, &e.From, &e.To, &e.Actor, &e.Note); err != nil {
+		if err := rows.Scan(&e.Seq, &t, &e.Kind, &e.From, &e.To, &e.Actor, &e.Note); err != nil {
 			return nil, err
 		}
 		e.Time = fromMS(t)
@@ -431,7 +471,7 @@ func (s *Store) MaintenanceOverrides(ctx context.Context, vehicleID string) ([]M
 
 // Services lists a vehicle's services, newest first.
 func (s *Store) Services(ctx context.Context, vehicleID string) ([]Service, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT id, vehicle_id, date_ms, odometer_km, kind, notes FROM vehicle_services WHERE vehicle_id = ? ORDER BY date_ms DESC, id`, vehicleID)
+	rows, err := s.db.QueryContext(ctx, `SELECT id, vehicle_id, date_ms, odometer_km, kind, notes, booking_id FROM vehicle_services WHERE vehicle_id = ? ORDER BY date_ms DESC, id`, vehicleID)
 	if err != nil {
 		return nil, fmt.Errorf("store: services: %w", err)
 	}
@@ -440,7 +480,7 @@ func (s *Store) Services(ctx context.Context, vehicleID string) ([]Service, erro
 	for rows.Next() {
 		var sv Service
 		var date int64
-		if err := rows.Scan(&sv.ID, &sv.VehicleID, &date, &sv.OdometerKm, &sv.Kind, &sv.Notes); err != nil {
+		if err := rows.Scan(&sv.ID, &sv.VehicleID, &date, &sv.OdometerKm, &sv.Kind, &sv.Notes, &sv.BookingID); err != nil {
 			return nil, err
 		}
 		sv.Date = fromMS(date)

@@ -35,6 +35,10 @@ type Lead struct {
 	VIN                  string
 	ApproxLat, ApproxLon float64 // 0 when not shared
 	Report               []byte  // JSON pre-diagnosis; nil when not shared
+	// ShareHistory keeps History, the car's service record as JSON, for
+	// the lead's shops; nil when not shared.
+	ShareHistory bool
+	History      []byte
 
 	Created, Updated time.Time
 }
@@ -56,9 +60,14 @@ type Offer struct {
 	Sent     time.Time
 	Due      time.Time
 	Answered time.Time
-	Quote    float64
+	Quote    float64 // the quote's total with tax
 	Slot     time.Time
 	Note     string
+	// TaxBP is the tax rate the quote was priced with (basis points);
+	// Lines are written with an answer (AnswerOffer) and read with
+	// OfferLines.
+	TaxBP int
+	Lines []Line
 }
 
 // Offer states.
@@ -99,16 +108,23 @@ func (s *Store) AddLead(ctx context.Context, l Lead, offers []Offer) (Lead, erro
 	} else {
 		l.Report = nil
 	}
+	var history any
+	if l.ShareHistory && len(l.History) > 0 {
+		history = l.History
+	} else {
+		l.History = nil
+	}
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return Lead{}, fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
 	_, err = tx.ExecContext(ctx, `INSERT INTO leads (id, owner_id, vehicle_id, status, share_report, share_vin, share_location, make, model, year, class,
-		codes, repairs, summary, fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		codes, repairs, summary, fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms, share_history, history)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.ID, l.OwnerID, l.VehicleID, l.Status, boolInt(l.ShareReport), boolInt(l.ShareVIN), boolInt(l.ShareLocation), l.Make, l.Model, l.Year, l.Class,
-		strings.Join(l.Codes, ","), strings.Join(l.Repairs, ","), l.Summary, l.FairLow, l.FairHigh, l.Currency, l.VIN, lat, lon, report, ms(l.Created), ms(l.Updated))
+		strings.Join(l.Codes, ","), strings.Join(l.Repairs, ","), l.Summary, l.FairLow, l.FairHigh, l.Currency, l.VIN, lat, lon, report, ms(l.Created), ms(l.Updated),
+		boolInt(l.ShareHistory), history)
 	if err != nil {
 		return Lead{}, constraint(err, "lead for vehicle "+l.VehicleID)
 	}
@@ -132,7 +148,7 @@ func nullMS(t time.Time) any {
 }
 
 const leadCols = `id, owner_id, vehicle_id, status, share_report, share_vin, share_location, make, model, year, class, codes, repairs, summary,
-	fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms`
+	fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms, share_history, history`
 
 func scanLead(r interface{ Scan(...any) error }) (Lead, error) {
 	var l Lead
@@ -140,7 +156,7 @@ func scanLead(r interface{ Scan(...any) error }) (Lead, error) {
 	var lat, lon sql.NullFloat64
 	var created, updated int64
 	err := r.Scan(&l.ID, &l.OwnerID, &l.VehicleID, &l.Status, &l.ShareReport, &l.ShareVIN, &l.ShareLocation, &l.Make, &l.Model, &l.Year, &l.Class,
-		&codes, &repairs, &l.Summary, &l.FairLow, &l.FairHigh, &l.Currency, &l.VIN, &lat, &lon, &l.Report, &created, &updated)
+		&codes, &repairs, &l.Summary, &l.FairLow, &l.FairHigh, &l.Currency, &l.VIN, &lat, &lon, &l.Report, &created, &updated, &l.ShareHistory, &l.History)
 	l.Codes, l.Repairs = splitList(codes), splitList(repairs)
 	l.ApproxLat, l.ApproxLon = lat.Float64, lon.Float64
 	l.Created, l.Updated = fromMS(created), fromMS(updated)
@@ -215,8 +231,8 @@ func scanLeadOffer(r interface{ Scan(...any) error }) (Lead, Offer, error) {
 	var created, updated int64
 	var sent, due, answered, slot sql.NullInt64
 	err := r.Scan(&l.ID, &l.OwnerID, &l.VehicleID, &l.Status, &l.ShareReport, &l.ShareVIN, &l.ShareLocation, &l.Make, &l.Model, &l.Year, &l.Class,
-		&codes, &repairs, &l.Summary, &l.FairLow, &l.FairHigh, &l.Currency, &l.VIN, &lat, &lon, &l.Report, &created, &updated,
-		&o.LeadID, &o.ShopID, &o.Rank, &o.State, &reasons, &sent, &due, &answered, &quote, &slot, &o.Note)
+		&codes, &repairs, &l.Summary, &l.FairLow, &l.FairHigh, &l.Currency, &l.VIN, &lat, &lon, &l.Report, &created, &updated, &l.ShareHistory, &l.History,
+		&o.LeadID, &o.ShopID, &o.Rank, &o.State, &reasons, &sent, &due, &answered, &quote, &slot, &o.Note, &o.TaxBP)
 	l.Codes, l.Repairs = splitList(codes), splitList(repairs)
 	l.ApproxLat, l.ApproxLon = lat.Float64, lon.Float64
 	l.Created, l.Updated = fromMS(created), fromMS(updated)
@@ -225,7 +241,7 @@ func scanLeadOffer(r interface{ Scan(...any) error }) (Lead, Offer, error) {
 	return l, o, err
 }
 
-const offerCols = `lead_id, shop_id, rank, state, reasons, sent_ms, due_ms, answered_ms, quote, slot_ms, note`
+const offerCols = `lead_id, shop_id, rank, state, reasons, sent_ms, due_ms, answered_ms, quote, slot_ms, note, tax_bp`
 
 func fillOffer(o *Offer, reasons string, sent, due, answered sql.NullInt64, quote sql.NullFloat64, slot sql.NullInt64) {
 	if reasons != "" {
@@ -240,7 +256,7 @@ func scanOffer(r interface{ Scan(...any) error }) (Offer, error) {
 	var reasons string
 	var quote sql.NullFloat64
 	var sent, due, answered, slot sql.NullInt64
-	err := r.Scan(&o.LeadID, &o.ShopID, &o.Rank, &o.State, &reasons, &sent, &due, &answered, &quote, &slot, &o.Note)
+	err := r.Scan(&o.LeadID, &o.ShopID, &o.Rank, &o.State, &reasons, &sent, &due, &answered, &quote, &slot, &o.Note, &o.TaxBP)
 	fillOffer(&o, reasons, sent, due, answered, quote, slot)
 	return o, err
 }
@@ -361,10 +377,10 @@ func (s *Store) offers(ctx context.Context, q string, args ...any) ([]Offer, err
 var ErrConflict = errors.New("store: the record changed state")
 
 // AnswerOffer records a shop's answer to an offer of an open lead, moving
-// it from state from to o.State with o's quote and slot (recorded when
-// the quote is not zero) and note. The offer's row lock makes it
-// compare-and-set: of two answers, or an answer and an expiry, one wins
-// and the other is ErrConflict.
+// it from state from to o.State with o's quote, slot, tax rate and lines
+// (recorded when the quote is not zero) and note. The offer's row lock
+// makes it compare-and-set: of two answers, or an answer and an expiry,
+// one wins and the other is ErrConflict.
 func (s *Store) AnswerOffer(ctx context.Context, o Offer, from string) error {
 	if o.State == "" || o.State == from {
 		return fmt.Errorf("%w: answer %q", ErrInvalid, o.State)
@@ -373,10 +389,23 @@ func (s *Store) AnswerOffer(ctx context.Context, o Offer, from string) error {
 	if o.Quote != 0 {
 		quote, slot = o.Quote, ms(o.Slot)
 	}
-	return execOne(ctx, s.db, "offer", fmt.Errorf("%w: lead %s is not waiting for shop %s's answer", ErrConflict, o.LeadID, o.ShopID),
-		`UPDATE lead_offers SET state = ?, answered_ms = ?, quote = ?, slot_ms = ?, note = ?
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck
+	if err := execOne(ctx, tx, "offer", fmt.Errorf("%w: lead %s is not waiting for shop %s's answer", ErrConflict, o.LeadID, o.ShopID),
+		`UPDATE lead_offers SET state = ?, answered_ms = ?, quote = ?, slot_ms = ?, note = ?, tax_bp = ?
 		WHERE lead_id = ? AND shop_id = ? AND state = ? AND EXISTS (SELECT 1 FROM leads WHERE id = ? AND status = ?)`,
-		o.State, ms(s.now()), quote, slot, o.Note, o.LeadID, o.ShopID, from, o.LeadID, LeadOpen)
+		o.State, ms(s.now()), quote, slot, o.Note, o.TaxBP, o.LeadID, o.ShopID, from, o.LeadID, LeadOpen); err != nil {
+		return err
+	}
+	if o.Quote != 0 {
+		if err := insertOfferLines(ctx, tx, o.LeadID, o.ShopID, o.Lines); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // SetOfferState moves an offer from one state to another (expired,
@@ -397,7 +426,7 @@ func (s *Store) WithdrawLead(ctx context.Context, ownerID, leadID string, m Lead
 		return fmt.Errorf("store: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck
-	res, err := tx.ExecContext(ctx, `UPDATE leads SET status = ?, vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, updated_ms = ?
+	res, err := tx.ExecContext(ctx, `UPDATE leads SET status = ?, vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, history = NULL, updated_ms = ?
 		WHERE id = ? AND owner_id = ? AND status = ?`, m.Lead.To, ms(s.now()), leadID, ownerID, m.Lead.From)
 	if err != nil {
 		return fmt.Errorf("store: lead: %w", err)

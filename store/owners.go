@@ -151,11 +151,15 @@ func (s *Store) EraseOwner(ctx context.Context, ownerID string) ([]string, error
 		`DELETE FROM feed WHERE owner_id = ?`,
 		// Leads no booking came of go with their offers; the others keep
 		// the job and lose what identified the car and where it was.
+		`DELETE FROM offer_lines WHERE lead_id IN (SELECT id FROM leads WHERE owner_id = ? AND id NOT IN (SELECT lead_id FROM bookings))`,
 		`DELETE FROM lead_offers WHERE lead_id IN (SELECT id FROM leads WHERE owner_id = ? AND id NOT IN (SELECT lead_id FROM bookings))`,
 		`DELETE FROM leads WHERE owner_id = ? AND id NOT IN (SELECT lead_id FROM bookings)`,
-		`UPDATE leads SET owner_id = '` + Tombstone + `', vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, share_vin = 0, share_location = 0, share_report = 0 WHERE owner_id = ?`,
+		`UPDATE leads SET owner_id = '` + Tombstone + `', vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, history = NULL, share_vin = 0, share_location = 0, share_report = 0, share_history = 0 WHERE owner_id = ?`,
 		`UPDATE bookings SET owner_id = '` + Tombstone + `', contact_name = '', contact_email = '', contact_phone = '', plate = '' WHERE owner_id = ?`,
 		`UPDATE reviews SET owner_id = '` + Tombstone + `' WHERE owner_id = ?`,
+		`UPDATE followups SET owner_id = '` + Tombstone + `' WHERE owner_id = ?`,
+		`UPDATE complaints SET owner_id = '` + Tombstone + `' WHERE owner_id = ?`,
+		`UPDATE warranty_claims SET owner_id = '` + Tombstone + `' WHERE owner_id = ?`,
 		// A car a shop's booking names stays as make, model and year.
 		`UPDATE vehicles SET owner_id = '` + Tombstone + `', vin = NULL, name = '', plate = '', home_lat = NULL, home_lon = NULL, odometer_km = 0, odometer_ms = 0
 			WHERE owner_id = ? AND id IN (SELECT vehicle_id FROM bookings UNION SELECT vehicle_id FROM leads)`,
@@ -202,9 +206,10 @@ func (s *Store) EraseVehicle(ctx context.Context, vehicleID string) ([]string, e
 		`DELETE FROM pairing_codes WHERE vehicle_id = ?`,
 		`DELETE FROM vehicle_services WHERE vehicle_id = ?`,
 		`DELETE FROM maintenance_overrides WHERE vehicle_id = ?`,
+		`DELETE FROM offer_lines WHERE lead_id IN (SELECT id FROM leads WHERE vehicle_id = ? AND id NOT IN (SELECT lead_id FROM bookings))`,
 		`DELETE FROM lead_offers WHERE lead_id IN (SELECT id FROM leads WHERE vehicle_id = ? AND id NOT IN (SELECT lead_id FROM bookings))`,
 		`DELETE FROM leads WHERE vehicle_id = ? AND id NOT IN (SELECT lead_id FROM bookings)`,
-		`UPDATE leads SET vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, share_vin = 0, share_location = 0, share_report = 0 WHERE vehicle_id = ?`,
+		`UPDATE leads SET vin = '', approx_lat = NULL, approx_lon = NULL, report = NULL, history = NULL, share_vin = 0, share_location = 0, share_report = 0, share_history = 0 WHERE vehicle_id = ?`,
 		`UPDATE bookings SET plate = '' WHERE vehicle_id = ?`,
 		`UPDATE vehicles SET owner_id = '` + Tombstone + `', vin = NULL, name = '', plate = '', home_lat = NULL, home_lon = NULL, odometer_km = 0, odometer_ms = 0
 			WHERE id = ? AND id IN (SELECT vehicle_id FROM bookings UNION SELECT vehicle_id FROM leads)`,

@@ -117,15 +117,19 @@ func (s *Store) Shops(ctx context.Context) ([]Shop, error) {
 	return collect(rows, err, "shops", scanShop)
 }
 
-// Rating is what owners said of a shop.
+// Rating is what owners said of a shop: their reviews' stars and their
+// follow-up surveys' scores, both 1–5.
 type Rating struct {
-	Reviews int
-	Mean    float64 // stars, 1–5; 0 without reviews
+	Reviews   int
+	Followups int     // follow-up surveys answered
+	Mean      float64 // stars and scores together, 1–5; 0 with neither
 }
 
-// Ratings gives every reviewed shop's rating.
+// Ratings gives every rated shop's rating.
 func (s *Store) Ratings(ctx context.Context) (map[string]Rating, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT shop_id, COUNT(*), AVG(stars) FROM reviews GROUP BY shop_id`)
+	rows, err := s.db.QueryContext(ctx, `SELECT shop_id, SUM(review), SUM(1 - review), AVG(stars) FROM (
+		SELECT shop_id, 1 AS review, stars FROM reviews
+		UNION ALL SELECT shop_id, 0 AS review, score AS stars FROM followups WHERE score IS NOT NULL) r GROUP BY shop_id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: ratings: %w", err)
 	}
@@ -134,7 +138,7 @@ func (s *Store) Ratings(ctx context.Context) (map[string]Rating, error) {
 	for rows.Next() {
 		var id string
 		var r Rating
-		if err := rows.Scan(&id, &r.Reviews, &r.Mean); err != nil {
+		if err := rows.Scan(&id, &r.Reviews, &r.Followups, &r.Mean); err != nil {
 			return nil, err
 		}
 		out[id] = r

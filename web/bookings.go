@@ -267,7 +267,11 @@ func (w *Web) shopBookingPage(rw http.ResponseWriter, r *http.Request, c *caller
 			revs = append(revs, rv)
 		}
 	}
-	w.render(rw, r, http.StatusOK, "shopbooking.html", pageData{Title: "Booking", Data: map[string]any{"Booking": w.bookingView(r.Context(), b), "Reviews": revs,
+	l, err := w.loop(r.Context(), c, b)
+	if err != nil {
+		return err
+	}
+	w.render(rw, r, http.StatusOK, "shopbooking.html", pageData{Title: "Booking", Data: map[string]any{"Booking": l.Booking, "Reviews": revs, "Loop": l,
 		"Slot": b.Slot.In(shopLoc(sh)).Format("2006-01-02T15:04")}})
 	return nil
 }

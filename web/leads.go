@@ -38,18 +38,26 @@ type OfferView struct {
 	Note     string    `json:"note,omitempty"`
 	Due      time.Time `json:"answer_by,omitzero"`
 	Reasons  []string  `json:"reasons,omitempty"`
+	// Bill is an accepted quote's lines beside their fair ranges, with
+	// its tax and total.
+	Bill *booking.Bill `json:"bill,omitempty"`
 }
 
 func (w *Web) leadView(ctx context.Context, l store.Lead, offers []store.Offer) LeadView {
 	lv := LeadView{ID: l.ID, VehicleID: l.VehicleID, Status: l.Status, Codes: l.Codes, Summary: l.Summary, Created: l.Created,
-		Fair: diagnosis.Money{Low: l.FairLow, High: l.FairHigh, Currency: l.Currency}, Consent: booking.Consent{Report: l.ShareReport, VIN: l.ShareVIN, Location: l.ShareLocation},
+		Fair: diagnosis.Money{Low: l.FairLow, High: l.FairHigh, Currency: l.Currency}, Consent: booking.Consent{Report: l.ShareReport, VIN: l.ShareVIN, Location: l.ShareLocation, History: l.ShareHistory},
 		Offers: []OfferView{}}
 	for _, o := range offers {
 		name := o.ShopID
 		if sh, err := w.st.Shop(ctx, o.ShopID); err == nil {
 			name = sh.Name
 		}
-		lv.Offers = append(lv.Offers, OfferView{ShopID: o.ShopID, ShopName: name, Rank: o.Rank, State: o.State, Quote: o.Quote, Slot: o.Slot, Note: o.Note, Due: o.Due, Reasons: o.Reasons})
+		ov := OfferView{ShopID: o.ShopID, ShopName: name, Rank: o.Rank, State: o.State, Quote: o.Quote, Slot: o.Slot, Note: o.Note, Due: o.Due, Reasons: o.Reasons}
+		if lines, err := w.st.OfferLines(ctx, l.ID, o.ShopID); err == nil && len(lines) > 0 {
+			bill := w.bk.BillOf(lines, o.TaxBP, l.Currency, l.Codes, nil)
+			ov.Bill = &bill
+		}
+		lv.Offers = append(lv.Offers, ov)
 	}
 	return lv
 }
@@ -147,7 +155,8 @@ func (w *Web) bookLead(rw http.ResponseWriter, r *http.Request, c *caller) error
 }
 
 func (w *Web) leadPost(rw http.ResponseWriter, r *http.Request, c *caller) error {
-	consent := booking.Consent{Report: r.PostFormValue("report") != "", VIN: r.PostFormValue("vin") != "", Location: r.PostFormValue("location") != ""}
+	consent := booking.Consent{Report: r.PostFormValue("report") != "", VIN: r.PostFormValue("vin") != "", Location: r.PostFormValue("location") != "",
+		History: r.PostFormValue("history") != ""}
 	shops := r.PostForm["shop"]
 	if len(shops) == 0 && r.PostFormValue("pick") != "" {
 		return invalid("shops", "tick at least one shop to send the request to")
@@ -222,14 +231,15 @@ func (w *Web) shopLead(rw http.ResponseWriter, r *http.Request, c *caller) error
 
 func (w *Web) quote(rw http.ResponseWriter, r *http.Request, c *caller) error {
 	var in struct {
-		Quote float64   `json:"quote"`
-		Slot  time.Time `json:"slot"`
-		Note  string    `json:"note"`
+		Quote float64             `json:"quote"` // the job at one price before tax, or:
+		Lines []booking.LineInput `json:"lines"` // the quote itemised
+		Slot  time.Time           `json:"slot"`
+		Note  string              `json:"note"`
 	}
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	if err := w.bk.Answer(r.Context(), c.ShopID, r.PathValue("id"), true, in.Quote, in.Slot, in.Note); err != nil {
+	if err := w.bk.Quote(r.Context(), c.ShopID, r.PathValue("id"), booking.QuoteInput{Lines: in.Lines, Amount: in.Quote, Slot: in.Slot, Note: in.Note}); err != nil {
 		return err
 	}
 	v, err := w.bk.ShopLead(r.Context(), c.ShopID, r.PathValue("id"))
@@ -283,11 +293,19 @@ func (w *Web) shopLeadPage(rw http.ResponseWriter, r *http.Request, c *caller) e
 			return err
 		}
 	}
+	var rec *booking.Record // the car's service record, when the owner shared it
+	if len(l.History) > 0 {
+		rec = &booking.Record{}
+		if err := json.Unmarshal(l.History, rec); err != nil {
+			return err
+		}
+	}
 	slot := ""
 	if t, ok := sh.Earliest(time.Now(), nil); ok {
 		slot = t.In(shopLoc(sh)).Format("2006-01-02T15:04")
 	}
-	w.render(rw, r, http.StatusOK, "shoplead.html", pageData{Title: "Lead", Data: map[string]any{"Lead": l, "Report": rep, "SuggestedSlot": slot}})
+	w.render(rw, r, http.StatusOK, "shoplead.html", pageData{Title: "Lead", Data: map[string]any{"Lead": l, "Report": rep, "Record": rec, "SuggestedSlot": slot,
+		"LineRows": []int{1, 2, 3, 4}}})
 	return nil
 }
 
@@ -300,11 +318,16 @@ func (w *Web) quotePost(rw http.ResponseWriter, r *http.Request, c *caller) erro
 	if err != nil {
 		return err
 	}
-	q, err := strconv.ParseFloat(r.PostFormValue("quote"), 64)
-	if err != nil {
-		return fail(http.StatusUnprocessableEntity, "invalid", "quote: %q is not a number", r.PostFormValue("quote"))
+	q := booking.QuoteInput{Slot: in.Slot, Note: r.PostFormValue("note")}
+	if s := r.PostFormValue("quote"); s != "" {
+		if q.Amount, err = strconv.ParseFloat(s, 64); err != nil {
+			return fail(http.StatusUnprocessableEntity, "invalid", "quote: %q is not a number", s)
+		}
 	}
-	if err := w.bk.Answer(r.Context(), c.ShopID, r.PathValue("id"), true, q, in.Slot, r.PostFormValue("note")); err != nil {
+	if q.Lines, err = formLines(r); err != nil {
+		return err
+	}
+	if err := w.bk.Quote(r.Context(), c.ShopID, r.PathValue("id"), q); err != nil {
 		return err
 	}
 	http.Redirect(rw, r, "/shop?notice="+url.QueryEscape("Quote sent to the owner."), http.StatusSeeOther)

@@ -50,6 +50,10 @@ func classify(err error) *apiError {
 		return fail(http.StatusNotFound, "not_found", "%s", cleanMsg(err))
 	case errors.Is(err, booking.ErrInvalid), errors.Is(err, store.ErrInvalid), errors.Is(err, diagnosis.ErrBadCode), errors.Is(err, diagnosis.ErrBadVIN):
 		return fail(http.StatusUnprocessableEntity, "invalid", "%s", cleanMsg(err))
+	case errors.Is(err, booking.ErrPhotoType):
+		return fail(http.StatusUnsupportedMediaType, "not_an_image", "%s", cleanMsg(err))
+	case errors.Is(err, booking.ErrPhotoTooLarge):
+		return fail(http.StatusRequestEntityTooLarge, "too_large", "%s", cleanMsg(err))
 	case errors.Is(err, booking.ErrNoShop):
 		return fail(http.StatusUnprocessableEntity, "no_shop", "%s", cleanMsg(err))
 	case errors.Is(err, booking.ErrIllegal), errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrExists), errors.Is(err, store.ErrFull):

@@ -239,6 +239,8 @@ type profileForm struct {
 	Jobs     string
 	Packages string
 	Zones    []string
+	// AnswerTimes is how fast the shop answered leads and complaints.
+	AnswerTimes booking.AnswerTimes
 }
 
 func pricesText(ps []booking.Price) string {
@@ -288,8 +290,12 @@ func (w *Web) shopProfilePage(rw http.ResponseWriter, r *http.Request, c *caller
 	if v.Profile.Currency == "" {
 		v.Profile.Currency = "EUR"
 	}
+	at, err := w.bk.AnswerTimes(r.Context(), c.ShopID)
+	if err != nil {
+		return err
+	}
 	w.render(rw, r, http.StatusOK, "shopprofile.html", pageData{Title: "Shop profile", Data: profileForm{Shop: v, Systems: booking.Systems, Days: weekdayNames,
-		Hours: v.Profile.Hours, Jobs: pricesText(v.Profile.Jobs), Packages: pricesText(v.Profile.Packages), Zones: zones}})
+		Hours: v.Profile.Hours, Jobs: pricesText(v.Profile.Jobs), Packages: pricesText(v.Profile.Packages), Zones: zones, AnswerTimes: at}})
 	return nil
 }
 
@@ -336,6 +342,19 @@ func (w *Web) shopProfilePost(rw http.ResponseWriter, r *http.Request, c *caller
 	if p.ResponseMinutes, err = integer("response_minutes"); err != nil {
 		return err
 	}
+	// After the booking: tax on bills, the complaint promise, roadside
+	// help. Left empty they keep their defaults (no tax, an hour).
+	if strings.TrimSpace(r.PostFormValue("tax_rate")) != "" {
+		if p.TaxRate, err = num("tax_rate"); err != nil {
+			return err
+		}
+	}
+	if strings.TrimSpace(r.PostFormValue("complaint_minutes")) != "" {
+		if p.ComplaintMinutes, err = integer("complaint_minutes"); err != nil {
+			return err
+		}
+	}
+	p.Roadside = r.PostForm["roadside"]
 	p.Hours = map[string]string{}
 	for _, d := range weekdayNames {
 		if h := strings.TrimSpace(r.PostFormValue("hours_" + d)); h != "" {
@@ -369,7 +388,11 @@ func (w *Web) adminPage(rw http.ResponseWriter, r *http.Request, c *caller) erro
 	if err != nil {
 		return err
 	}
-	w.render(rw, r, http.StatusOK, "admin.html", pageData{Title: "Administration", Data: map[string]any{"Pending": pending, "All": all}})
+	complaints, err := w.escalated(r.Context())
+	if err != nil {
+		return err
+	}
+	w.render(rw, r, http.StatusOK, "admin.html", pageData{Title: "Administration", Data: map[string]any{"Pending": pending, "All": all, "Complaints": complaints}})
 	return nil
 }
 

@@ -187,6 +187,21 @@ func parsePages() (map[string]*template.Template, error) {
 			return path.Ext(s)[1:]
 		},
 		"stars": func() []int { return []int{5, 4, 3, 2, 1} },
+		"money": func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
+		"num": func(v float64, digits int) string { // without trailing zeros: 1.5, 2
+			s := strconv.FormatFloat(v, 'f', digits, 64)
+			if strings.Contains(s, ".") {
+				s = strings.TrimRight(strings.TrimRight(s, "0"), ".")
+			}
+			return s
+		},
+		"stepname": booking.StepName,
+		"yesno": func(b bool) string {
+			if b {
+				return "yes"
+			}
+			return "no"
+		},
 		"item": func(id string) string {
 			if it, ok := booking.ItemByID(id); ok {
 				return it.Name
@@ -201,7 +216,7 @@ func parsePages() (map[string]*template.Template, error) {
 		},
 	}
 	root := template.New("").Funcs(funcs)
-	if _, err := root.ParseFS(files, "templates/layout.html"); err != nil {
+	if _, err := root.ParseFS(files, "templates/layout.html", "templates/partials/*.html"); err != nil {
 		return nil, err
 	}
 	names, _ := fs.Glob(files, "templates/*.html")

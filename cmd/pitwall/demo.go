@@ -37,7 +37,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	for _, l := range d.Logins {
 		fmt.Fprintf(stdout, "  %-6s %-34s password %s\n", l.Role, l.Email, l.Password)
 	}
-	fmt.Fprintf(stdout, "\nWithin a minute the owner's first car overheats: open the garage, the alert, its diagnosis,\nthen ask the shops for quotes; sign in as a shop the quote page names to answer. Data: %s\n", d.Dir())
+	fmt.Fprintf(stdout, "\nWithin a minute the owner's first car overheats: open the garage, the alert, its diagnosis,\nthen ask the shops for quotes; sign in as a shop the quote page names to answer. Two earlier\nrepairs show what comes after: their bills, follow-ups, a complaint, and a warranty claim when\nthe family car's fault returns. Data: %s\n", d.Dir())
 	<-ctx.Done()
 	fmt.Fprintln(stdout, "stopping…")
 	return d.Stop()

@@ -84,6 +84,9 @@ type vehicle struct {
 	mqtt     mqtt.Client
 	ignition bool
 	codes    string
+	// The trip under way: its number and when the ignition went on.
+	trip      uint64
+	tripStart time.Time
 }
 
 // Run drives the fleet until the duration passes or ctx ends.
@@ -284,12 +287,26 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 		st := v.car.State()
 		if st.Ignition != v.ignition {
 			v.ignition = st.Ignition
-			ev := &wirepb.Event{Header: v.header(), TimeMs: time.Now().UnixMilli(),
-				Kind: &wirepb.Event_Ignition{Ignition: &wirepb.Ignition{On: st.Ignition, EngineRunning: st.Running}}}
-			if err := v.publish(ctx, wire.KindEvent, ev, false); err != nil {
-				failed(ctx, err)
-			} else {
-				sent(0)
+			evs := []*wirepb.Event{{Header: v.header(), TimeMs: time.Now().UnixMilli(),
+				Kind: &wirepb.Event_Ignition{Ignition: &wirepb.Ignition{On: st.Ignition, EngineRunning: st.Running}}}}
+			if st.Ignition {
+				// A dongle reads the codes afresh each trip: the report is
+				// sent again even when nothing changed, as codes a shop
+				// cleared come back.
+				v.codes, v.tripStart = "", time.Now()
+				v.trip++
+			} else if !v.tripStart.IsZero() {
+				// The ignition off ends the trip: a drive cycle for
+				// verify-the-fix.
+				evs = append(evs, &wirepb.Event{Header: v.header(), TimeMs: time.Now().UnixMilli(),
+					Kind: &wirepb.Event_TripEnd{TripEnd: &wirepb.TripEnd{TripId: v.trip, DurationS: time.Since(v.tripStart).Seconds()}}})
+			}
+			for _, ev := range evs {
+				if err := v.publish(ctx, wire.KindEvent, ev, false); err != nil {
+					failed(ctx, err)
+				} else {
+					sent(0)
+				}
 			}
 		}
 		if !st.Ignition {

@@ -156,4 +156,36 @@ function ranges() {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => { browserZone(); locate(); live(); feed(); ranges(); charts(24); });
+// A booking page follows its booking: the stream says when anything on it
+// changed (a progress step, an extra, a payment, a complaint), and the page
+// fetches itself and swaps in the parts that changed, leaving alone a part
+// where the reader is typing.
+function bookingLive() {
+  document.querySelectorAll("[data-booking-live]").forEach((root) => {
+    const es = new EventSource(root.dataset.bookingLive);
+    es.addEventListener("booking", async (ev) => {
+      const v = String(JSON.parse(ev.data).version);
+      if (v === root.dataset.version) return;
+      let doc;
+      try {
+        const resp = await fetch(location.pathname, { credentials: "same-origin" });
+        if (!resp.ok) return;
+        doc = new DOMParser().parseFromString(await resp.text(), "text/html");
+      } catch (e) { return; }
+      const fresh = doc.querySelector("[data-booking-live]");
+      if (!fresh) return;
+      fresh.querySelectorAll("[data-live-part][id]").forEach((part) => {
+        const old = document.getElementById(part.id);
+        if (!old) { root.appendChild(document.importNode(part, true)); return; }
+        if (old.contains(document.activeElement) && document.activeElement.matches("input, select, textarea")) return;
+        old.replaceWith(document.importNode(part, true));
+      });
+      const st = doc.getElementById("booking-status");
+      const here = document.getElementById("booking-status");
+      if (st && here) here.textContent = st.textContent;
+      root.dataset.version = v;
+    });
+  });
+}
+
+document.addEventListener("DOMContentLoaded", () => { browserZone(); locate(); live(); feed(); ranges(); charts(24); bookingLive(); });
