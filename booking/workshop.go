@@ -60,7 +60,11 @@ func (s *Service) Progress(ctx context.Context, shopID, bookingID, step, note st
 		text += ": " + note
 	}
 	if len(clean) > 0 {
-		text += fmt.Sprintf(" (%d photo(s))", len(clean))
+		if len(clean) == 1 {
+			text += " (a photo)"
+		} else {
+			text += fmt.Sprintf(" (%d photos)", len(clean))
+		}
 	}
 	p, err := s.Store.AddProgress(ctx, b.ID, atTheShop, store.Progress{Step: step, Note: note}, clean, store.Event{Kind: store.EventProgress, Actor: string(ShopRole), Note: text})
 	if err != nil {
