@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/ingest"
+	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
 	"github.com/pitwall-io/pitwall/store"
@@ -38,7 +40,8 @@ type Server struct {
 	Store    *store.Store
 	Series   series.Store
 	Ingest   *ingest.Ingest
-	Broker   *broker.Broker // nil without an embedded broker
+	Broker   *broker.Broker   // nil without an embedded broker
+	NATSAuth *broker.NATSAuth // nil unless nats_auth is configured
 	Rules    *rules.Engine
 	Alerts   *alerting.Manager
 	Feed     *alerting.Feed
@@ -57,6 +60,7 @@ type Server struct {
 	metricsListener net.Listener
 	metricsMux      *http.ServeMux
 	bcryptCost      int
+	ingestOpts      []ingest.Option
 	live            liveValues
 
 	commandBoot uint64        // the header's boot id of the commands this server sends
@@ -72,6 +76,12 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // WithBcryptCost hashes new passwords at cost n (tests and benchmarks use
 // bcrypt.MinCost; production keeps the default).
 func WithBcryptCost(n int) Option { return func(s *Server) { s.bcryptCost = n } }
+
+// WithIngestOptions adds options to the ingest (partition hooks, test
+// dialers).
+func WithIngestOptions(o ...ingest.Option) Option {
+	return func(s *Server) { s.ingestOpts = append(s.ingestOpts, o...) }
+}
 
 // New opens the stores, starts the embedded broker if configured, and
 // binds the HTTP listener. Run serves. On error, whatever was opened is
@@ -137,9 +147,19 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	if err := s.restoreAlerts(ctx); err != nil {
 		return nil, err
 	}
-	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry),
-		ingest.WithListener(s.evaluate)); err != nil {
+	iopts := []ingest.Option{ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry), ingest.WithListener(s.evaluate)}
+	if ingest.IsNATS(cfg.Ingest.Broker.URL) {
+		iopts = append(iopts, ingest.WithLeases(func(ctx context.Context) (ingest.Leases, error) {
+			return store.OpenLeases(ctx, dsn, store.LeaseOptions{Class: store.IngestLeaseClass, KeepAlive: cfg.Ingest.NATS.LeaseTimeout})
+		}))
+	}
+	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, append(iopts, s.ingestOpts...)...); err != nil {
 		return nil, err
+	}
+	if a := cfg.NATSAuth; a.IssuerSeedFile != "" {
+		if err := s.startNATSAuth(); err != nil {
+			return nil, err
+		}
 	}
 	if eb := cfg.EmbeddedBroker; eb.Enabled() {
 		opt := broker.Options{Addr: eb.Addr, TLSAddr: eb.TLS.Addr, Devices: s.Store, CheckSecret: store.CheckSecret,
@@ -185,6 +205,37 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// startNATSAuth answers the NATS cluster's auth callout for devices.
+func (s *Server) startNATSAuth() error {
+	a := s.cfg.NATSAuth
+	seed, err := broker.ReadSeed(a.IssuerSeedFile)
+	if err != nil {
+		return fmt.Errorf("server: nats_auth.issuer_seed_file: %w", err)
+	}
+	var pw string
+	if a.PasswordFile != "" {
+		b, err := os.ReadFile(a.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("server: nats_auth.password_file: %w", err)
+		}
+		pw = strings.TrimSpace(string(b))
+	}
+	b := s.cfg.Ingest.Broker
+	var nopts []nats.Option
+	if tc, err := wire.ClientTLS(a.URL, b.CAFile, b.CertFile, b.KeyFile); err != nil {
+		return fmt.Errorf("server: nats_auth: %w", err)
+	} else if tc != nil {
+		nopts = append(nopts, nats.Secure(tc))
+	}
+	if s.NATSAuth, err = broker.StartNATSAuth(broker.NATSAuthOptions{URL: a.URL, User: a.Username, Password: pw, NATSOptions: nopts,
+		IssuerSeed: seed, Account: a.Account, Partitions: s.cfg.Ingest.NATS.Partitions, SessionMax: a.SessionMax,
+		Devices: s.Store, Registry: s.Registry, Log: s.log}); err != nil {
+		return err
+	}
+	s.closers = append(s.closers, s.NATSAuth.Close)
+	return nil
 }
 
 // mountWeb builds the API and the pages on the server's parts and adds
@@ -335,6 +386,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		"store":  s.Store.Ready(ctx),
 		"series": s.Series.Ready(ctx),
 		"ingest": s.Ingest.Ready(),
+	}
+	if s.NATSAuth != nil {
+		checks["nats_auth"] = s.NATSAuth.Ready()
 	}
 	out := map[string]string{}
 	ok := true

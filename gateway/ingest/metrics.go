@@ -18,6 +18,8 @@ type metrics struct {
 	late         prometheus.Counter
 	restarts     prometheus.Counter
 	online       prometheus.Gauge
+	partitions   prometheus.Gauge
+	takeovers    prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -52,8 +54,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Devices seen with a new boot id."}),
 		online: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pitwall_ingest_devices_online",
 			Help: "Devices whose last status said online."}),
+		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pitwall_ingest_partitions_owned",
+			Help: "NATS partitions this server consumes now."}),
+		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_ingest_partition_takeovers_total",
+			Help: "NATS partitions this server took over (at start, from a server that left, or on a rebalance)."}),
 	}
 	reg.MustRegister(m.received, m.rejected, m.stored, m.samples, m.dropped, m.writeSeconds, m.retries,
-		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online)
+		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online, m.partitions, m.takeovers)
 	return m
 }
