@@ -1,0 +1,205 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/testserver"
+)
+
+// pubackCluster is a cluster with the partition mapping, a car that may
+// publish anything and a server user.
+func pubackCluster(t *testing.T) *testserver.NATSCluster {
+	t.Helper()
+	conf := `accounts {
+  PITWALL {
+    jetstream: enabled
+    users: [{user: car, password: car-secret}, {user: srv, password: srv-secret}]
+` + wire.NATSMappingsConfig(16) + `
+  }
+  SYS {}
+}
+system_account: SYS
+`
+	return testserver.StartNATSCluster(t, testserver.NATSOptions{Config: conf})
+}
+
+// Does a car's PUBACK mean its message is stored in the replicated
+// stream? A car publishes at QoS 1 with up to 16 messages in flight; right
+// after a PUBACK, a node is SIGKILLed: in turn the node the car is
+// connected to, the leader of the stream the ingest consumes ($MQTT_msgs)
+// and the leader of a stream of our own that captures the same subjects.
+// Every message the car had a PUBACK for must be in $MQTT_msgs. The
+// stream of our own is only counted (logged): NATS stores it from the
+// core publish, which the PUBACK does not wait for (docs/scale.md).
+func TestNATSPubAckMeansStored(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a three-node NATS cluster")
+	}
+	t.Parallel()
+	c := pubackCluster(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	nc, err := nats.Connect(c.URLs(), nats.UserInfo("srv", "srv-secret"), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	src := &natsSource{cfg: NATSConfig{Partitions: 16, Replicas: 3, AckWait: time.Minute, MaxAckPending: 100000, Fetch: 1000}, nc: nc, js: js}
+	if err := src.setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	own, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "CAPTURE", Subjects: []string{wire.NATSPartPrefix + ">"}, Replicas: 3, Storage: jetstream.FileStorage})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	acked := map[int]bool{}
+	seq := 0
+	leader := func(stream string) int {
+		for range 100 {
+			s, err := js.Stream(ctx, stream)
+			if err == nil {
+				if info, err := s.Info(ctx); err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
+					n, _ := strconv.Atoi(strings.TrimPrefix(info.Cluster.Leader, "n"))
+					return n - 1
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Fatalf("no leader for %s", stream)
+		return 0
+	}
+	for round, victimOf := range []string{"car's node", natsStream, "CAPTURE"} {
+		var victim, via int
+		switch victimOf {
+		case "car's node":
+			victim = round % 3
+			via = victim
+		default:
+			victim = leader(victimOf)
+			via = (victim + 1) % 3
+		}
+		cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.Nodes[via].MQTTURL()).SetClientID(fmt.Sprintf("car-%d", round)).
+			SetUsername("car").SetPassword("car-secret").SetCleanSession(true).SetAutoReconnect(false).SetOrderMatters(false))
+		if tk := cl.Connect(); !tk.WaitTimeout(20*time.Second) || tk.Error() != nil {
+			t.Fatalf("round %d: connecting: %v", round, tk.Error())
+		}
+		type sent struct {
+			seq int
+			tk  mqtt.Token
+		}
+		var window []sent
+		killAt := 300 + 37*round
+		pubacks := 0
+		for pubacks < killAt {
+			for len(window) < 16 {
+				seq++
+				window = append(window, sent{seq, cl.Publish(wire.Topic("car", wire.KindTelemetry), 1, false, []byte(strconv.Itoa(seq)))})
+			}
+			w := window[0]
+			window = window[1:]
+			if !w.tk.WaitTimeout(20*time.Second) || w.tk.Error() != nil {
+				t.Fatalf("round %d: message %d: %v", round, w.seq, w.tk.Error())
+			}
+			acked[w.seq] = true
+			pubacks++
+		}
+		c.Nodes[victim].Kill()
+		// A message whose PUBACK arrived before the node died counts as
+		// acknowledged; one with none, or an error, does not.
+		for _, w := range window {
+			if w.tk.WaitTimeout(5*time.Second) && w.tk.Error() == nil {
+				acked[w.seq] = true
+			}
+		}
+		cl.Disconnect(0)
+		t.Logf("round %d: SIGKILLed %s (%s) right after PUBACK %d; %d acknowledged so far", round, c.Nodes[victim].Name, victimOf, killAt, len(acked))
+		c.Nodes[victim].Restart(t)
+	}
+
+	// What the ingest reads: every partition's consumer, to the end.
+	got := map[int]int{}
+	for p := range 16 {
+		cons, err := js.Consumer(ctx, natsStream, ConsumerName(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			b, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for m := range b.Messages() {
+				s, _ := strconv.Atoi(string(m.Data()))
+				got[s]++
+				n++
+				_ = m.Ack()
+			}
+			if n == 0 {
+				break
+			}
+		}
+	}
+	var lost []int
+	for s := range acked {
+		if got[s] == 0 {
+			lost = append(lost, s)
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d of %d messages acknowledged to the car are not in %s: %v", len(lost), len(acked), natsStream, lost)
+	}
+	// The stream of our own, for the record.
+	oc, err := own.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inOwn := map[int]bool{}
+	for {
+		b, err := oc.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range b.Messages() {
+			s, _ := strconv.Atoi(string(m.Data()))
+			inOwn[s] = true
+			n++
+		}
+		if n == 0 {
+			break
+		}
+	}
+	missingOwn := 0
+	for s := range acked {
+		if !inOwn[s] {
+			missingOwn++
+		}
+	}
+	t.Logf("%s holds all %d acknowledged messages (%d deliveries, duplicates included); a stream of our own on the same subjects lacks %d of them",
+		natsStream, len(acked), sum(got), missingOwn)
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		t.Fatal("the test ran out of time")
+	}
+}
+
+func sum(m map[int]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
