@@ -113,7 +113,10 @@ type partition struct {
 	done    chan struct{}      // the fetch loop ended
 	acks    ackTracker
 	ackStop chan struct{} // stops the acknowledging loop
-	ackDone chan struct{}
+	// lastDelivered is the consumer's delivery number of the last message
+	// received, 0 after a reset (fetch loop only).
+	lastDelivered uint64
+	ackDone       chan struct{}
 }
 
 // connectNATS opens the server's connection to the cluster.
@@ -462,14 +465,50 @@ func (s *natsSource) take(ctx context.Context, n int) bool {
 	return true
 }
 
+// errDeliveryGap: the consumer handed out messages this server never
+// received (a pull whose answer died with a NATS node or a connection).
+// Acknowledging anything after them would acknowledge them too (AckAll),
+// and waiting for their redelivery would break the cars' order.
+var errDeliveryGap = errors.New("ingest: the consumer delivered messages this server did not receive")
+
 // fetch pulls a partition's messages into the ingest until ctx ends.
 func (s *natsSource) fetch(ctx context.Context, part *partition, cons jetstream.Consumer) {
 	for ctx.Err() == nil {
-		if err := s.fetchOnce(ctx, part, cons); err != nil && ctx.Err() == nil {
+		err := s.fetchOnce(ctx, part, cons)
+		if errors.Is(err, errDeliveryGap) {
+			s.in.metrics.rewinds.Inc()
+			if err = s.rewind(ctx, part); err == nil {
+				continue
+			}
+		}
+		if err != nil && ctx.Err() == nil {
 			s.in.log.Warn("ingest: fetching from a partition", "partition", part.p.Index, "err", err)
 			sleep(ctx, time.Second)
 		}
 	}
+}
+
+// rewind starts a partition over from its first message not yet stored:
+// once what is in hand is stored and its acknowledgement confirmed, the
+// consumer is reset to its acknowledged floor, so what was lost in
+// delivery comes again, in order, before anything newer.
+func (s *natsSource) rewind(ctx context.Context, part *partition) error {
+	for !part.acks.allDone() {
+		if !sleep(ctx, 20*time.Millisecond) {
+			return ctx.Err()
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := part.acks.flushSync(cctx); err != nil {
+		return fmt.Errorf("confirming the acknowledgement before a rewind: %w", err)
+	}
+	if _, err := s.strm.ResetConsumer(cctx, ConsumerName(part.p.Index)); err != nil {
+		return fmt.Errorf("rewinding the consumer: %w", err)
+	}
+	part.lastDelivered = 0
+	s.in.log.Warn("ingest: messages were lost in delivery; the partition starts again from its last stored one", "partition", part.p.Index)
+	return nil
 }
 
 // fetchOnce pulls one batch (waiting up to 5 s for it) and hands it to the
@@ -482,6 +521,16 @@ func (s *natsSource) fetchOnce(ctx context.Context, part *partition, cons jetstr
 		return err
 	}
 	for m := range batch.Messages() {
+		md, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("%w: %v", errDeliveryGap, err)
+		}
+		// Every delivery, first or again, takes the consumer's next
+		// number: a number skipped is a delivery that never arrived.
+		if part.lastDelivered != 0 && md.Sequence.Consumer != part.lastDelivered+1 {
+			return fmt.Errorf("%w: delivery %d after %d", errDeliveryGap, md.Sequence.Consumer, part.lastDelivered)
+		}
+		part.lastDelivered = md.Sequence.Consumer
 		jm := &jsMessage{raw: m, tracker: &part.acks}
 		jm.topic = s.topic(part.p, m.Subject())
 		part.acks.add(jm)
@@ -670,6 +719,27 @@ func (t *ackTracker) flush() {
 	if last != nil {
 		_ = last.raw.Ack()
 	}
+}
+
+// flushSync acknowledges the leading run of stored messages and waits
+// for NATS to confirm it.
+func (t *ackTracker) flushSync(ctx context.Context) error {
+	t.mu.Lock()
+	var last *jsMessage
+	i := 0
+	for i < len(t.pending) && t.pending[i].done {
+		last = t.pending[i]
+		i++
+	}
+	t.pending = t.pending[i:]
+	t.mu.Unlock()
+	if last == nil {
+		return nil
+	}
+	if err := last.raw.DoubleAck(ctx); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		return err
+	}
+	return nil
 }
 
 func (t *ackTracker) run(stop <-chan struct{}) {

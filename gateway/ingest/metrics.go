@@ -20,6 +20,7 @@ type metrics struct {
 	online       prometheus.Gauge
 	partitions   prometheus.Gauge
 	takeovers    prometheus.Counter
+	rewinds      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -58,8 +59,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "NATS partitions this server consumes now."}),
 		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_ingest_partition_takeovers_total",
 			Help: "NATS partitions this server took over (at start, from a server that left, or on a rebalance)."}),
+		rewinds: prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_ingest_partition_rewinds_total",
+			Help: "Times a NATS partition was started again from its last stored message because deliveries were lost."}),
 	}
 	reg.MustRegister(m.received, m.rejected, m.stored, m.samples, m.dropped, m.writeSeconds, m.retries,
-		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online, m.partitions, m.takeovers)
+		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online, m.partitions, m.takeovers, m.rewinds)
 	return m
 }

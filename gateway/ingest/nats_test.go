@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -13,7 +15,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/pitwall-io/pitwall/firmware-sim/fleet"
 	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/series"
+	"github.com/pitwall-io/pitwall/store"
 	"github.com/pitwall-io/pitwall/testserver"
 )
 
@@ -202,4 +207,93 @@ func sum(m map[int]int) int {
 		n += v
 	}
 	return n
+}
+
+// A delivery that never reaches the server (a pull whose answer died with
+// a NATS node) must not be acknowledged by the acknowledgement of a later
+// message, nor wait minutes for its redelivery: the partition starts again
+// from its last stored message. A thief on the same consumers takes a few
+// deliveries and never acknowledges them; every sample must be stored all
+// the same, long before the consumers' ack wait would hand them over again.
+func TestNATSLostDeliveriesComeAgain(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a three-node NATS cluster and PostgreSQL")
+	}
+	t.Parallel()
+	c := pubackCluster(t)
+	dsn := testserver.PostgresURL(t)
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "pitwall.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sr, err := series.OpenEmbedded(series.EmbeddedOptions{Path: filepath.Join(dir, "series.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Close()
+	cfg := testConfig(c.URLs())
+	cfg.Broker.Username, cfg.Broker.Password = "srv", "srv-secret"
+	cfg.NATS = NATSConfig{Partitions: 16, AckWait: 10 * time.Minute, Fetch: 4, Rebalance: 500 * time.Millisecond}
+	logs := &syncBuffer{}
+	in, err := New(cfg, sr, st, WithLogger(slog.New(slog.NewTextHandler(logs, nil))), WithLeases(func(ctx context.Context) (Leases, error) {
+		return store.OpenLeases(ctx, dsn, store.LeaseOptions{Class: store.IngestLeaseClass})
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = in.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, time.Minute, "the ingest to own every partition", func() bool { return in.Ready() == nil && len(in.Owned()) == 16 })
+
+	// The thief: pulls of one message on every partition's consumer, side
+	// by side with the ingest's, never acknowledged, at most 40 of them.
+	tc, err := nats.Connect(c.URLs(), nats.UserInfo("srv", "srv-secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	tjs, _ := jetstream.New(tc)
+	stolen := 0
+	stop := make(chan struct{})
+	thiefDone := make(chan struct{})
+	go func() {
+		defer close(thiefDone)
+		for try := 0; try < 400 && stolen < 40; try++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cons, err := tjs.Consumer(ctx, natsStream, ConsumerName(try%16))
+			if err != nil {
+				continue
+			}
+			b, err := cons.Fetch(1, jetstream.FetchMaxWait(100*time.Millisecond))
+			if err != nil {
+				continue
+			}
+			for range b.Messages() {
+				stolen++
+			}
+		}
+	}()
+	res := flood(t, fleet.FloodConfig{Broker: c.Nodes[0].MQTTURL(), Vehicles: 16, Messages: 40, Rate: 20, Signals: 4, Instants: 2,
+		Prefix: "lost", Username: "car", Password: "car-secret", Resend: true})
+	close(stop)
+	<-thiefDone
+	if stolen == 0 {
+		t.Fatal("the thief took no delivery: the test proves nothing")
+	}
+	eventually(t, time.Minute, "every sample stored", func() bool { return count(t, sr, "lost", 16) >= res.Samples })
+	if got := count(t, sr, "lost", 16); got != res.Samples {
+		t.Errorf("stored %d samples, the cars had %d acknowledged", got, res.Samples)
+	}
+	if !strings.Contains(logs.String(), "messages were lost in delivery") {
+		t.Errorf("no partition was started again after %d stolen deliveries:\n%s", stolen, logs.String())
+	}
+	t.Logf("%d deliveries stolen; all %d samples stored", stolen, res.Samples)
 }
