@@ -159,3 +159,6 @@ func (n *NATSNode) WaitHealthy(t testing.TB) {
 
 // Log returns the last lines the node logged.
 func (n *NATSNode) Log() string { return n.p.tail() }
+
+// Pid is the node's process id, 0 while it is stopped.
+func (n *NATSNode) Pid() int { return n.p.pid() }

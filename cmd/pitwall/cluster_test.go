@@ -67,7 +67,7 @@ system_account: SYS
 }
 
 // startClusterServer runs `pitwall server` on the cluster.
-func startClusterServer(t *testing.T, name, dir, natsURLs, pg, influx, bucket string) (*proc, string) {
+func startClusterServer(t testing.TB, name, dir, natsURLs, pg, influx, bucket string) (*proc, string) {
 	t.Helper()
 	conf := fmt.Sprintf(`store:
   url: %q

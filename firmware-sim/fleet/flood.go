@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,20 +91,7 @@ func Flood(ctx context.Context, cfg FloodConfig) (Result, error) {
 	if err := wire.ValidDeviceID(cfg.Prefix + "-00001"); err != nil {
 		return Result{}, fmt.Errorf("fleet: prefix: %w", err)
 	}
-	var names []string
-	seen := map[string]bool{}
-	for _, p := range obd.PIDs() {
-		for _, f := range p.Fields {
-			if len(names) < cfg.Signals && f.Signal != "" && !seen[f.Signal] {
-				seen[f.Signal] = true
-				names = append(names, f.Signal)
-			}
-		}
-	}
-	if len(names) < cfg.Signals {
-		return Result{}, fmt.Errorf("fleet: only %d signals to flood with", len(names))
-	}
-	aliases, err := wire.NewAliases(names)
+	aliases, err := floodAliases(cfg.Signals)
 	if err != nil {
 		return Result{}, err
 	}
@@ -176,6 +164,38 @@ func (f *flooder) connect() error {
 		return fmt.Errorf("fleet: %s: connect timed out", f.id)
 	}
 	return t.Error()
+}
+
+// floodAliases are the first n signals of the PID table.
+func floodAliases(n int) (*wire.Aliases, error) {
+	var names []string
+	seen := map[string]bool{}
+	for _, p := range obd.PIDs() {
+		for _, f := range p.Fields {
+			if len(names) < n && f.Signal != "" && !seen[f.Signal] {
+				seen[f.Signal] = true
+				names = append(names, f.Signal)
+			}
+		}
+	}
+	if len(names) < n {
+		return nil, fmt.Errorf("fleet: only %d signals to flood with", len(names))
+	}
+	return wire.NewAliases(names)
+}
+
+// FloodMessageBytes is the size of one of a flood's telemetry messages
+// (the payload, without MQTT's framing) for cars of the given id length:
+// signals×instants samples. Flood does not need it; capacity sums do.
+func FloodMessageBytes(idLen, signals, instants int) (int, error) {
+	aliases, err := floodAliases(signals)
+	if err != nil {
+		return 0, err
+	}
+	f := &flooder{id: strings.Repeat("c", idLen), boot: 1 << 62, aliases: aliases,
+		cfg: FloodConfig{Signals: signals, Instants: instants, Start: time.Now()}, seq: 1 << 20}
+	b, _, err := f.telemetry()
+	return len(b), err
 }
 
 func (f *flooder) login(o *mqtt.ClientOptions) {
