@@ -705,9 +705,11 @@ func (t *ackTracker) allDone() bool {
 	return true
 }
 
-// flush acknowledges the leading run of stored messages.
-func (t *ackTracker) flush() {
+// leading takes the leading run of stored messages off the list and
+// returns its last, nil when the first message is not stored yet.
+func (t *ackTracker) leading() *jsMessage {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	var last *jsMessage
 	i := 0
 	for i < len(t.pending) && t.pending[i].done {
@@ -715,8 +717,12 @@ func (t *ackTracker) flush() {
 		i++
 	}
 	t.pending = t.pending[i:]
-	t.mu.Unlock()
-	if last != nil {
+	return last
+}
+
+// flush acknowledges the leading run of stored messages.
+func (t *ackTracker) flush() {
+	if last := t.leading(); last != nil {
 		_ = last.raw.Ack()
 	}
 }
@@ -724,15 +730,7 @@ func (t *ackTracker) flush() {
 // flushSync acknowledges the leading run of stored messages and waits
 // for NATS to confirm it.
 func (t *ackTracker) flushSync(ctx context.Context) error {
-	t.mu.Lock()
-	var last *jsMessage
-	i := 0
-	for i < len(t.pending) && t.pending[i].done {
-		last = t.pending[i]
-		i++
-	}
-	t.pending = t.pending[i:]
-	t.mu.Unlock()
+	last := t.leading()
 	if last == nil {
 		return nil
 	}
