@@ -149,6 +149,9 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	}
 	iopts := []ingest.Option{ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry), ingest.WithListener(s.evaluate)}
 	if ingest.IsNATS(cfg.Ingest.Broker.URL) {
+		// Partitions taken and released: ingest.WithPartitionHooks, passed
+		// in through WithIngestOptions, is where the pipeline's per-car
+		// state is rebuilt (Acquired) and dropped (Released).
 		iopts = append(iopts, ingest.WithLeases(func(ctx context.Context) (ingest.Leases, error) {
 			return store.OpenLeases(ctx, dsn, store.LeaseOptions{Class: store.IngestLeaseClass, KeepAlive: cfg.Ingest.NATS.LeaseTimeout})
 		}))
