@@ -27,12 +27,11 @@ import (
 const clusterPartitions = 16
 
 // clusterScale is the fleet and duration of TestClusterSurvivesItsNodes:
-// PITWALL_CLUSTER_CARS and PITWALL_CLUSTER_SECONDS override them. The
-// issue asks for 200 cars for two minutes; under -race on a 2-core machine
-// that also runs three NATS nodes, three servers, PostgreSQL and InfluxDB
-// the default is smaller (see docs/scale.md).
+// 200 cars for two minutes, as the issue asks (a 2-core machine carries it
+// under -race, see docs/scale.md); PITWALL_CLUSTER_CARS and
+// PITWALL_CLUSTER_SECONDS scale it down or up.
 func clusterScale(t *testing.T) (cars int, d time.Duration) {
-	cars, d = 60, 60*time.Second
+	cars, d = 200, 120*time.Second
 	if v := os.Getenv("PITWALL_CLUSTER_CARS"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
