@@ -1,38 +1,13 @@
 package server_test
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
-	"sort"
 	"testing"
 
 	"github.com/pitwall-io/pitwall/configfile"
 	"github.com/pitwall-io/pitwall/server"
 )
-
-// badKeys lists the keys a Validate error names.
-func badKeys(err error) []string {
-	var out []string
-	var walk func(error)
-	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
-			}
-			return
-		}
-		var fe *configfile.FieldError
-		if errors.As(err, &fe) {
-			out = append(out, fe.Field)
-		}
-	}
-	if err != nil {
-		walk(err)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // A NATS cluster needs PostgreSQL to share its partitions; the auth
 // callout needs a NATS URL, its user and files that exist.
@@ -70,7 +45,7 @@ func TestNATSServerConfig(t *testing.T) {
 			tc.edit(&c)
 			c.Defaults()
 			err := c.Validate()
-			got := badKeys(err)
+			got := configfile.Fields(err)
 			if len(got) != len(tc.want) {
 				t.Fatalf("keys %v, want %v: %v", got, tc.want, err)
 			}

@@ -1,36 +1,11 @@
 package ingest
 
 import (
-	"errors"
-	"sort"
 	"testing"
 	"time"
 
 	"github.com/pitwall-io/pitwall/configfile"
 )
-
-// fields lists the keys a Validate error names.
-func fields(err error) []string {
-	var out []string
-	var walk func(error)
-	walk = func(err error) {
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			for _, e := range j.Unwrap() {
-				walk(e)
-			}
-			return
-		}
-		var fe *configfile.FieldError
-		if errors.As(err, &fe) {
-			out = append(out, fe.Field)
-		}
-	}
-	if err != nil {
-		walk(err)
-	}
-	sort.Strings(out)
-	return out
-}
 
 // A nats:// broker gets the cluster's defaults and has them checked; an
 // MQTT broker gets none of them.
@@ -73,7 +48,7 @@ func TestNATSConfig(t *testing.T) {
 			c := Config{Broker: BrokerConfig{URL: "nats://127.0.0.1:4222"}}
 			c.Defaults()
 			tc.edit(&c)
-			got := fields(c.Validate())
+			got := configfile.Fields(c.Validate())
 			if len(got) != len(tc.want) {
 				t.Fatalf("errors for %v, want %v: %v", got, tc.want, c.Validate())
 			}
