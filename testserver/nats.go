@@ -60,6 +60,26 @@ func StartNATSCluster(t testing.TB, opt NATSOptions) *NATSCluster {
 	if opt.MQTTReplicas == 0 {
 		opt.MQTTReplicas = opt.Nodes
 	}
+	// A cluster that does not form (a port taken between choosing it and
+	// binding it, on a busy machine) is started again on fresh ports once.
+	for attempt := 1; ; attempt++ {
+		c, bad := startNATSOnce(t, bin, opt)
+		if bad == nil {
+			return c
+		}
+		for _, n := range c.Nodes {
+			n.Stop()
+		}
+		if attempt == 2 {
+			t.Fatalf("nats-server %s is not healthy after 90 s:\n%s", bad.Name, bad.p.tail())
+		}
+		t.Logf("nats-server %s is not healthy after 90 s; starting the cluster again on other ports", bad.Name)
+	}
+}
+
+// startNATSOnce starts a cluster and returns a node that did not become
+// healthy, or nil.
+func startNATSOnce(t testing.TB, bin string, opt NATSOptions) (*NATSCluster, *NATSNode) {
 	c := &NATSCluster{}
 	for i := range opt.Nodes {
 		c.Nodes = append(c.Nodes, &NATSNode{Name: fmt.Sprintf("n%d", i+1), Port: freePort(t), MQTTPort: freePort(t),
@@ -74,7 +94,9 @@ func StartNATSCluster(t testing.TB, opt NATSOptions) *NATSCluster {
 		fmt.Fprintf(&conf, "server_name: %s\nlisten: 127.0.0.1:%d\nhttp: 127.0.0.1:%d\n", n.Name, n.Port, n.HTTPPort)
 		fmt.Fprintf(&conf, "jetstream {\n  store_dir: %q\n  max_memory_store: 256MB\n  max_file_store: 8GB\n}\n", filepath.Join(n.Dir, "js"))
 		if opt.Nodes > 1 {
-			fmt.Fprintf(&conf, "cluster {\n  name: pitwall\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n", n.ClusterPort, strings.Join(routes, ", "))
+			// A name of its own: a route that reached another test's node
+			// by a reused port is refused instead of joining two clusters.
+			fmt.Fprintf(&conf, "cluster {\n  name: pitwall-%d\n  listen: 127.0.0.1:%d\n  routes: [%s]\n}\n", c.Nodes[0].ClusterPort, n.ClusterPort, strings.Join(routes, ", "))
 		}
 		fmt.Fprintf(&conf, "mqtt {\n  listen: 127.0.0.1:%d\n  stream_replicas: %d\n}\n", n.MQTTPort, opt.MQTTReplicas)
 		conf.WriteString(opt.Config)
@@ -97,9 +119,11 @@ func StartNATSCluster(t testing.TB, opt NATSOptions) *NATSCluster {
 		t.Cleanup(n.Stop)
 	}
 	for _, n := range c.Nodes {
-		n.WaitHealthy(t)
+		if !n.healthy(90 * time.Second) {
+			return c, n
+		}
 	}
-	return c
+	return c, nil
 }
 
 // URLs are the nodes' NATS addresses, comma-separated, as clients take them.
@@ -143,18 +167,24 @@ func (n *NATSNode) Restart(t testing.TB) {
 // WaitHealthy waits until the node's /healthz says JetStream is current.
 func (n *NATSNode) WaitHealthy(t testing.TB) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", n.HTTPPort))
+	if !n.healthy(90 * time.Second) {
+		t.Fatalf("nats-server %s is not healthy after 90 s:\n%s", n.Name, n.p.tail())
+	}
+}
+
+// healthy waits up to d for the node's /healthz to answer OK.
+func (n *NATSNode) healthy(d time.Duration) bool {
+	c := http.Client{Timeout: 2 * time.Second}
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		resp, err := c.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", n.HTTPPort))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true
 			}
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
-	t.Fatalf("nats-server %s is not healthy after 90 s:\n%s", n.Name, n.p.tail())
+	return false
 }
 
 // Log returns the last lines the node logged.

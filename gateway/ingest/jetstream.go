@@ -520,7 +520,9 @@ func (s *natsSource) fetchOnce(ctx context.Context, part *partition, cons jetstr
 	if err != nil {
 		return err
 	}
+	received := 0
 	for m := range batch.Messages() {
+		received++
 		md, err := m.Metadata()
 		if err != nil {
 			return fmt.Errorf("%w: %v", errDeliveryGap, err)
@@ -540,6 +542,26 @@ func (s *natsSource) fetchOnce(ctx context.Context, part *partition, cons jetstr
 	}
 	if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) && !errors.Is(err, nats.ErrTimeout) {
 		return err
+	}
+	if received == 0 && ctx.Err() == nil {
+		return s.checkTail(ctx, part, cons)
+	}
+	return nil
+}
+
+// checkTail runs when a pull came back empty: a delivery lost after the
+// partition's newest message is followed by none that would show the gap,
+// so the consumer is asked whether it handed out more than arrived (and
+// is still waiting for acknowledgements of it).
+func (s *natsSource) checkTail(ctx context.Context, part *partition, cons jetstream.Consumer) error {
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	info, err := cons.Info(ictx)
+	if err != nil {
+		return nil // the next pull tries again
+	}
+	if info.Delivered.Consumer > part.lastDelivered && info.NumAckPending > 0 {
+		return fmt.Errorf("%w: %d delivered, the last received %d", errDeliveryGap, info.Delivered.Consumer, part.lastDelivered)
 	}
 	return nil
 }

@@ -72,18 +72,32 @@ func TestNATSPubAckMeansStored(t *testing.T) {
 
 	acked := map[int]bool{}
 	seq := 0
+	// leader waits (up to two minutes: an election on a loaded machine is
+	// slow) for the stream's leader and returns its node.
 	leader := func(stream string) int {
-		for range 100 {
-			s, err := js.Stream(ctx, stream)
+		var last error
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+			rctx, rcancel := context.WithTimeout(ctx, 5*time.Second)
+			info, err := js.Stream(rctx, stream)
+			var si *jetstream.StreamInfo
 			if err == nil {
-				if info, err := s.Info(ctx); err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
-					n, _ := strconv.Atoi(strings.TrimPrefix(info.Cluster.Leader, "n"))
-					return n - 1
-				}
+				si, err = info.Info(rctx)
 			}
-			time.Sleep(100 * time.Millisecond)
+			rcancel()
+			switch {
+			case err != nil:
+				last = err
+			case si.Cluster == nil || si.Cluster.Leader == "":
+				last = errors.New("no leader elected yet")
+			default:
+				n, _ := strconv.Atoi(strings.TrimPrefix(si.Cluster.Leader, "n"))
+				return n - 1
+			}
 		}
-		t.Fatalf("no leader for %s", stream)
+		for _, n := range c.Nodes {
+			t.Logf("--- %s:\n%s", n.Name, n.Log())
+		}
+		t.Fatalf("no leader for %s within 2 minutes: %v", stream, last)
 		return 0
 	}
 	for round, victimOf := range []string{"car's node", natsStream, "CAPTURE"} {
@@ -98,8 +112,16 @@ func TestNATSPubAckMeansStored(t *testing.T) {
 		}
 		cl := mqtt.NewClient(mqtt.NewClientOptions().AddBroker(c.Nodes[via].MQTTURL()).SetClientID(fmt.Sprintf("car-%d", round)).
 			SetUsername("car").SetPassword("car-secret").SetCleanSession(true).SetAutoReconnect(false).SetOrderMatters(false))
-		if tk := cl.Connect(); !tk.WaitTimeout(20*time.Second) || tk.Error() != nil {
-			t.Fatalf("round %d: connecting: %v", round, tk.Error())
+		// A node just restarted may refuse MQTT for a moment.
+		for try := 0; ; try++ {
+			tk := cl.Connect()
+			if tk.WaitTimeout(20*time.Second) && tk.Error() == nil {
+				break
+			}
+			if try == 30 {
+				t.Fatalf("round %d: connecting: %v", round, tk.Error())
+			}
+			time.Sleep(time.Second)
 		}
 		type sent struct {
 			seq int
