@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -98,6 +99,22 @@ func Load(path string, c Config) error {
 // goTypeRE matches the Go type names yaml's errors mention, which mean
 // nothing to the person editing the file.
 var goTypeRE = regexp.MustCompile(` (in|into) type [\w.\[\]*]+`)
+
+// Fields lists, sorted, the keys a Validate error names (its FieldErrors).
+func Fields(err error) []string {
+	var out []string
+	if err == nil {
+		return nil
+	}
+	for _, e := range unjoin(err) {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe.Field)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
 
 // unjoin flattens joined errors, however nested.
 func unjoin(err error) []error {

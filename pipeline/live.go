@@ -35,6 +35,16 @@ func (l *liveValues) update(device string, t time.Time, fields []series.Field) {
 	}
 }
 
+func (l *liveValues) list() []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]string, 0, len(l.devices))
+	for d := range l.devices {
+		out = append(out, d)
+	}
+	return out
+}
+
 func (l *liveValues) forget(device string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

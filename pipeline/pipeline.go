@@ -52,6 +52,9 @@ type Deps struct {
 	Repairs Repairs // nil: no verify-the-fix
 	Log     *slog.Logger
 	Now     func() time.Time // time.Now when nil
+	// Partitioned: the cars come to this server by partitions of a
+	// clustered broker (AdoptWhere, ReleaseWhere), so Start takes up none.
+	Partitioned bool
 }
 
 // Pipeline carries stored messages through the rules, alerting and
@@ -128,6 +131,9 @@ func (p *Pipeline) Listen(ctx context.Context, records []ingest.Record) error {
 // horizon. A single server calls it before its ingest runs; a clustered
 // one calls Adopt for the cars it is handed instead.
 func (p *Pipeline) Start(ctx context.Context) error {
+	if p.d.Partitioned {
+		return nil
+	}
 	firing, err := p.d.Store.Alerts(ctx, "", true, 1_000_000)
 	if err != nil {
 		return fmt.Errorf("pipeline: reading the firing alerts: %w", err)
@@ -183,6 +189,48 @@ func (p *Pipeline) Release(devices []string) {
 		p.live.forget(d)
 	}
 	p.d.Alerts.Forget(devices)
+}
+
+// AdoptWhere adopts the cars of a share this server was handed (a
+// partition of a clustered broker, has telling its cars): those seen
+// within the rules' horizon and those with a firing alert stored.
+func (p *Pipeline) AdoptWhere(ctx context.Context, has func(device string) bool) error {
+	seen, err := p.d.Store.SeenSince(ctx, p.now().Add(-p.d.Rules.Horizon()))
+	if err != nil {
+		return fmt.Errorf("pipeline: listing the cars to rebuild: %w", err)
+	}
+	firing, err := p.d.Store.Alerts(ctx, "", true, 1_000_000)
+	if err != nil {
+		return fmt.Errorf("pipeline: reading the firing alerts: %w", err)
+	}
+	for _, a := range firing {
+		seen = append(seen, a.Device)
+	}
+	var mine []string
+	taken := map[string]bool{}
+	for _, d := range seen {
+		if !taken[d] && has(d) {
+			taken[d] = true
+			mine = append(mine, d)
+		}
+	}
+	err = p.Adopt(ctx, mine)
+	p.log.Info("pipeline: took up a share of the cars", "cars", len(mine))
+	return err
+}
+
+// ReleaseWhere releases every car this server holds anything of for
+// which has is true (a partition it gave up).
+func (p *Pipeline) ReleaseWhere(has func(device string) bool) {
+	var mine []string
+	taken := map[string]bool{}
+	for _, d := range append(p.d.Rules.Devices(), p.live.list()...) {
+		if !taken[d] && has(d) {
+			taken[d] = true
+			mine = append(mine, d)
+		}
+	}
+	p.Release(mine)
 }
 
 // Forget drops a car's live values (an erased device).

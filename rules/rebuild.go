@@ -39,6 +39,17 @@ func (e *Engine) Forget(device string) {
 	delete(e.vehicles, device)
 }
 
+// Devices lists the devices the engine holds state for, in no order.
+func (e *Engine) Devices() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]string, 0, len(e.vehicles))
+	for d := range e.vehicles {
+		out = append(out, d)
+	}
+	return out
+}
+
 // Rebuild replaces what the engine holds of a device by replaying its
 // stored history, and returns the alerts the replay found that the
 // stored alerts do not already tell: those a server that died, or whose

@@ -30,6 +30,29 @@ type Config struct {
 	Diagnosis      DiagnosisConfig      `yaml:"diagnosis"`
 	Booking        BookingConfig        `yaml:"booking"`
 	Pairing        PairingConfig        `yaml:"pairing"`
+	NATSAuth       NATSAuthConfig       `yaml:"nats_auth"`
+}
+
+// NATSAuthConfig makes the server answer a NATS cluster's auth callout
+// for devices (see docs/scale.md): each device logs in with its id and
+// secret, checked against the store, and may publish only its own
+// messages and read only its own commands.
+type NATSAuthConfig struct {
+	// IssuerSeedFile holds the seed of the account key the cluster's
+	// auth_callout names as issuer; without it the server answers no
+	// callout (the cluster authenticates devices some other way).
+	IssuerSeedFile string `yaml:"issuer_seed_file"`
+	// URL is the cluster (ingest.broker.url by default).
+	URL string `yaml:"url"`
+	// Username and PasswordFile log the callout in: a user of the
+	// callout's account listed in the cluster's auth_users.
+	Username     string `yaml:"username"`
+	PasswordFile string `yaml:"password_file"`
+	// Account is where devices are placed (PITWALL by default).
+	Account string `yaml:"account"`
+	// SessionMax bounds a device's login; a revoked device keeps its open
+	// session at most this long (1h by default).
+	SessionMax time.Duration `yaml:"session_max"`
 }
 
 // PairingConfig is what a dongle is told when it pairs with a code.
@@ -209,6 +232,17 @@ func (c *Config) Defaults() {
 		}
 	}
 	c.Ingest.Defaults()
+	if a := &c.NATSAuth; a.IssuerSeedFile != "" {
+		if a.URL == "" {
+			a.URL = c.Ingest.Broker.URL
+		}
+		if a.Account == "" {
+			a.Account = "PITWALL"
+		}
+		if a.SessionMax == 0 {
+			a.SessionMax = time.Hour
+		}
+	}
 }
 
 // Validate reports every problem with its key.
@@ -237,6 +271,25 @@ func (c *Config) Validate() error {
 	}
 	if eb.Enabled() && c.Ingest.Broker.URL != "" {
 		errs = append(errs, configfile.Bad("embedded_broker.addr", "with an embedded broker the ingest takes its messages directly; leave ingest.broker.url empty"))
+	}
+	if ingest.IsNATS(c.Ingest.Broker.URL) && c.Store.URL == "" {
+		errs = append(errs, configfile.Bad("store.url", "a NATS cluster's servers share the cars through PostgreSQL: give store.url (postgres://…)"))
+	}
+	if a := c.NATSAuth; a.IssuerSeedFile != "" {
+		if !ingest.IsNATS(a.URL) {
+			errs = append(errs, configfile.Bad("nats_auth.url", "%q: the auth callout needs a NATS cluster (nats://…)", a.URL))
+		}
+		for key, f := range map[string]string{"nats_auth.issuer_seed_file": a.IssuerSeedFile, "nats_auth.password_file": a.PasswordFile} {
+			if _, err := os.Stat(f); f != "" && err != nil {
+				errs = append(errs, configfile.Bad(key, "%v", err))
+			}
+		}
+		if a.Username == "" {
+			errs = append(errs, configfile.Bad("nats_auth.username", "the callout logs in as a user of the callout's account"))
+		}
+		if a.SessionMax < time.Minute || a.SessionMax > 7*24*time.Hour {
+			errs = append(errs, configfile.Bad("nats_auth.session_max", "%v: want 1m to 168h", a.SessionMax))
+		}
 	}
 	if c.HTTP.MetricsAddr != "" && c.HTTP.MetricsTokenFile != "" {
 		errs = append(errs, configfile.Bad("http.metrics_addr", "give metrics_addr or metrics_token_file, not both"))

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -25,6 +26,7 @@ import (
 	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/gateway/broker"
 	"github.com/pitwall-io/pitwall/gateway/ingest"
+	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/pipeline"
 	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
@@ -40,8 +42,11 @@ type Server struct {
 	Series series.Store
 	Ingest *ingest.Ingest
 	Broker *broker.Broker // nil without an embedded broker
-	Rules  *rules.Engine
-	Alerts *alerting.Manager
+	// NATSAuth answers a NATS cluster's auth callout; nil unless
+	// nats_auth is configured.
+	NATSAuth *broker.NATSAuth
+	Rules    *rules.Engine
+	Alerts   *alerting.Manager
 	// Pipeline carries what the ingest stored through the rules,
 	// alerting and verify-the-fix; a clustered ingest tells it which cars
 	// this server answers for (Adopt, Release).
@@ -62,6 +67,7 @@ type Server struct {
 	metricsListener net.Listener
 	metricsMux      *http.ServeMux
 	bcryptCost      int
+	ingestOpts      []ingest.Option
 
 	commandBoot uint64        // the header's boot id of the commands this server sends
 	commandSeq  atomic.Uint64 // and their numbers
@@ -76,6 +82,12 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 // WithBcryptCost hashes new passwords at cost n (tests and benchmarks use
 // bcrypt.MinCost; production keeps the default).
 func WithBcryptCost(n int) Option { return func(s *Server) { s.bcryptCost = n } }
+
+// WithIngestOptions adds options to the ingest (partition hooks, test
+// dialers).
+func WithIngestOptions(o ...ingest.Option) Option {
+	return func(s *Server) { s.ingestOpts = append(s.ingestOpts, o...) }
+}
 
 // New opens the stores, starts the embedded broker if configured, and
 // binds the HTTP listener. Run serves. On error, whatever was opened is
@@ -141,9 +153,27 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	// The ingest's listener is the pipeline, which is joined below once
 	// the alert manager and the booking service exist; the ingest tells
 	// no listener before Run.
-	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry),
-		ingest.WithListener("pipeline", func(ctx context.Context, rs []ingest.Record) error { return s.Pipeline.Listen(ctx, rs) })); err != nil {
+	iopts := []ingest.Option{ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry),
+		ingest.WithListener("pipeline", func(ctx context.Context, rs []ingest.Record) error { return s.Pipeline.Listen(ctx, rs) })}
+	if ingest.IsNATS(cfg.Ingest.Broker.URL) {
+		// On a cluster this server answers for the cars of the partitions
+		// it holds: taking one rebuilds its cars' rule state from what is
+		// stored, before any of its messages is handled; giving one up
+		// drops it.
+		iopts = append(iopts, ingest.WithLeases(func(ctx context.Context) (ingest.Leases, error) {
+			return store.OpenLeases(ctx, dsn, store.LeaseOptions{Class: store.IngestLeaseClass, KeepAlive: cfg.Ingest.NATS.LeaseTimeout})
+		}), ingest.WithPartitionHooks(ingest.PartitionHooks{
+			Acquired: func(ctx context.Context, p ingest.Partition) error { return s.Pipeline.AdoptWhere(ctx, p.Has) },
+			Released: func(p ingest.Partition) { s.Pipeline.ReleaseWhere(p.Has) },
+		}))
+	}
+	if s.Ingest, err = ingest.New(cfg.Ingest, s.Series, s.Store, append(iopts, s.ingestOpts...)...); err != nil {
 		return nil, err
+	}
+	if a := cfg.NATSAuth; a.IssuerSeedFile != "" {
+		if err := s.startNATSAuth(); err != nil {
+			return nil, err
+		}
 	}
 	if eb := cfg.EmbeddedBroker; eb.Enabled() {
 		opt := broker.Options{Addr: eb.Addr, TLSAddr: eb.TLS.Addr, Devices: s.Store, CheckSecret: store.CheckSecret,
@@ -171,7 +201,8 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	if err := s.openBooking(); err != nil {
 		return nil, err
 	}
-	if s.Pipeline, err = pipeline.New(pipeline.Deps{Store: s.Store, Series: s.Series, Rules: s.Rules, Alerts: s.Alerts, Repairs: s.Booking, Log: s.log}); err != nil {
+	if s.Pipeline, err = pipeline.New(pipeline.Deps{Store: s.Store, Series: s.Series, Rules: s.Rules, Alerts: s.Alerts, Repairs: s.Booking, Log: s.log,
+		Partitioned: ingest.IsNATS(cfg.Ingest.Broker.URL)}); err != nil {
 		return nil, err
 	}
 	s.log.Info("rules loaded", "rules", len(set.Rules), "inhibit_rules", len(set.Inhibits), "notifiers", len(notifiers))
@@ -192,6 +223,37 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 		return nil, err
 	}
 	return s, nil
+}
+
+// startNATSAuth answers the NATS cluster's auth callout for devices.
+func (s *Server) startNATSAuth() error {
+	a := s.cfg.NATSAuth
+	seed, err := broker.ReadSeed(a.IssuerSeedFile)
+	if err != nil {
+		return fmt.Errorf("server: nats_auth.issuer_seed_file: %w", err)
+	}
+	var pw string
+	if a.PasswordFile != "" {
+		b, err := os.ReadFile(a.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("server: nats_auth.password_file: %w", err)
+		}
+		pw = strings.TrimSpace(string(b))
+	}
+	b := s.cfg.Ingest.Broker
+	var nopts []nats.Option
+	if tc, err := wire.ClientTLS(a.URL, b.CAFile, b.CertFile, b.KeyFile); err != nil {
+		return fmt.Errorf("server: nats_auth: %w", err)
+	} else if tc != nil {
+		nopts = append(nopts, nats.Secure(tc))
+	}
+	if s.NATSAuth, err = broker.StartNATSAuth(broker.NATSAuthOptions{URL: a.URL, User: a.Username, Password: pw, NATSOptions: nopts,
+		IssuerSeed: seed, Account: a.Account, Partitions: s.cfg.Ingest.NATS.Partitions, SessionMax: a.SessionMax,
+		Devices: s.Store, Registry: s.Registry, Log: s.log}); err != nil {
+		return err
+	}
+	s.closers = append(s.closers, s.NATSAuth.Close)
+	return nil
 }
 
 // mountWeb builds the API and the pages on the server's parts and adds
@@ -350,6 +412,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		"store":  s.Store.Ready(ctx),
 		"series": s.Series.Ready(ctx),
 		"ingest": s.Ingest.Ready(),
+	}
+	if s.NATSAuth != nil {
+		checks["nats_auth"] = s.NATSAuth.Ready()
 	}
 	out := map[string]string{}
 	ok := true

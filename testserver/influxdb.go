@@ -79,3 +79,6 @@ func (s *Influx) Kill() { s.p.halt(syscall.SIGKILL) }
 
 // Restart starts the server again on the same ports and data.
 func (s *Influx) Restart() { s.p.start() }
+
+// Pid is the server's process id, 0 while it is stopped.
+func (s *Influx) Pid() int { return s.p.pid() }

@@ -106,3 +106,6 @@ func (m *Mosquitto) Restart() { m.p.start() }
 
 // Log returns the last lines the broker logged.
 func (m *Mosquitto) Log() string { return m.p.tail() }
+
+// Pid is the broker's process id, 0 while it is stopped.
+func (s *Mosquitto) Pid() int { return s.p.pid() }

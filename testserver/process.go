@@ -8,6 +8,7 @@ package testserver
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -90,6 +91,42 @@ func (p *process) halt(sig syscall.Signal) {
 	}
 	p.cmd = nil
 	p.log.Close()
+}
+
+// pid is the running process's id, 0 when it is stopped.
+func (p *process) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.cmd == nil || p.cmd.Process == nil {
+		return 0
+	}
+	return p.cmd.Process.Pid
+}
+
+// CPUSeconds is the processor time (user and system) process pid has
+// used so far, from /proc (Linux; clock ticks of 1/100 s, as Linux reports
+// them on every architecture Go runs on).
+func CPUSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, in parentheses, may hold spaces: count fields
+	// after its closing one. utime and stime are fields 14 and 15.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("testserver: /proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("testserver: /proc/%d/stat: %d fields", pid, len(f))
+	}
+	u, err1 := strconv.ParseFloat(f[11], 64)
+	s, err2 := strconv.ParseFloat(f[12], 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("testserver: /proc/%d/stat: utime %q, stime %q", pid, f[11], f[12])
+	}
+	return (u + s) / 100, nil
 }
 
 // tail is the last lines the server logged.

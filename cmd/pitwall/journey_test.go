@@ -55,7 +55,7 @@ func (p *proc) output() string {
 
 // waitFor waits until the process printed something matching re, and
 // returns its first submatch.
-func (p *proc) waitFor(t *testing.T, re *regexp.Regexp, within time.Duration) string {
+func (p *proc) waitFor(t testing.TB, re *regexp.Regexp, within time.Duration) string {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
@@ -75,7 +75,7 @@ func (p *proc) waitFor(t *testing.T, re *regexp.Regexp, within time.Duration) st
 // start runs `pitwall ARGS...` as a process of its own, stopped (SIGTERM,
 // then SIGKILL) when the test ends; its output is shown when the test
 // fails.
-func start(t *testing.T, name string, stdin string, args ...string) *proc {
+func start(t testing.TB, name string, stdin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{name: name, done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], args...)

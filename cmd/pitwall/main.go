@@ -32,6 +32,7 @@ func commands() []command {
 		{"bench", "measure throughput and latency: OBD reads, the agent, the ingest, alerts", "obd|agent|ingest|alerts [flags]", runBench},
 		{"agent", "run the in-car agent: poll the car, spool, publish over MQTT; pair it once with a code", "--adapter URL [--server https://HOST --pair CODE] [--config agent.yaml]", runAgent},
 		{"server", "run the cloud side: ingest into InfluxDB or the embedded store, /metrics, /readyz", "--config server.yaml | --broker URL | --embedded-broker ADDR [flags]", runServer},
+		{"nats", "print the accounts, partition mapping and auth callout a NATS cluster needs for Pitwall", "config --server-password-file F [--partitions N] [flags]", runNATS},
 		{"rules", "check rule files, print the built-in rule pack", "check FILE... | builtin", runRules},
 		{"devices", "register devices, revoke them, export Mosquitto passwords and ACLs", "add|list|revoke|rotate|export|hash [flags]", runDevices},
 		{"shops", "add repair shops from YAML files, checked field by field", "add FILE.yaml [--db PATH]", runShops},

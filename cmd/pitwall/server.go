@@ -16,7 +16,7 @@ func runServer(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			"acknowledging nothing before it is stored, and serves /metrics, /healthz and /readyz.\n"+
 			"Flags override the file.", stdout)
 	config := fs.String("config", "", "server configuration file (YAML)")
-	brokerURL := fs.String("broker", "", "MQTT broker to consume from (tcp:// or ssl://)")
+	brokerURL := fs.String("broker", "", "broker to consume from: MQTT (tcp:// or ssl://) or a NATS cluster (nats://HOST:PORT,nats://…)")
 	embedded := fs.String("embedded-broker", "", "run the embedded MQTT broker on this address (HOST:PORT), in the clear")
 	embeddedTLS := fs.String("embedded-broker-tls", "", "run the embedded MQTT broker's TLS listener on this address (HOST:PORT, usually :8883)")
 	embeddedCert := fs.String("embedded-broker-cert", "", "the TLS listener's certificate (PEM file, chain included)")

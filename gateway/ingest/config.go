@@ -36,7 +36,48 @@ type Config struct {
 	// BirthWait is how long telemetry whose birth message is unknown
 	// waits for it before it is rejected (30 s by default).
 	BirthWait time.Duration `yaml:"birth_wait"`
+	// NATS shapes the consumer when broker.url is a NATS cluster
+	// (nats://…).
+	NATS NATSConfig `yaml:"nats"`
 }
+
+// NATSConfig shapes the consumer of a NATS cluster: the cars publish
+// over MQTT to NATS's MQTT listeners, the account's subject mapping puts
+// each car's messages in one of Partitions partitions of the replicated
+// stream that holds MQTT messages, and the servers share the partitions,
+// one server at a time each, through leases in PostgreSQL.
+type NATSConfig struct {
+	// Partitions must be the count in the cluster's mapping
+	// (wire.NATSMappingsConfig; 16 by default). The server checks it at
+	// start.
+	Partitions int `yaml:"partitions"`
+	// Replicas of the message stream, when the server creates it before
+	// any car has connected (3 by default; the MQTT block's
+	// stream_replicas should say the same).
+	Replicas int `yaml:"replicas"`
+	// AckWait is how long a message handed to this server may stay
+	// unacknowledged before NATS hands it over again (2 minutes by
+	// default; a partition's new owner does not wait for it).
+	AckWait time.Duration `yaml:"ack_wait"`
+	// MaxAckPending bounds a partition's messages handed over and not yet
+	// acknowledged (4,096 by default).
+	MaxAckPending int `yaml:"max_ack_pending"`
+	// Fetch is how many messages one pull asks for (256 by default).
+	Fetch int `yaml:"fetch"`
+	// Rebalance is how often the server checks its leases and takes or
+	// gives up partitions (2 s by default): with the time PostgreSQL takes
+	// to see a dead server's session end, it bounds a takeover.
+	Rebalance time.Duration `yaml:"rebalance"`
+	// LeaseTimeout is how long PostgreSQL waits for a silent server before
+	// its leases are freed (10 s by default).
+	LeaseTimeout time.Duration `yaml:"lease_timeout"`
+	// DrainTimeout bounds how long a partition being given up waits for
+	// its messages in hand to be stored (30 s by default).
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
+}
+
+// IsNATS reports whether a broker URL is a NATS cluster.
+func IsNATS(url string) bool { return strings.HasPrefix(url, "nats://") }
 
 // BrokerConfig says how the server reaches the broker.
 type BrokerConfig struct {
@@ -79,6 +120,32 @@ func (c *Config) Defaults() {
 	if c.BirthWait == 0 {
 		c.BirthWait = 30 * time.Second
 	}
+	if n := &c.NATS; IsNATS(c.Broker.URL) {
+		if n.Partitions == 0 {
+			n.Partitions = 16
+		}
+		if n.Replicas == 0 {
+			n.Replicas = 3
+		}
+		if n.AckWait == 0 {
+			n.AckWait = 2 * time.Minute
+		}
+		if n.MaxAckPending == 0 {
+			n.MaxAckPending = 4096
+		}
+		if n.Fetch == 0 {
+			n.Fetch = 256
+		}
+		if n.Rebalance == 0 {
+			n.Rebalance = 2 * time.Second
+		}
+		if n.LeaseTimeout == 0 {
+			n.LeaseTimeout = 10 * time.Second
+		}
+		if n.DrainTimeout == 0 {
+			n.DrainTimeout = 30 * time.Second
+		}
+	}
 	if c.Broker.ClientID == "" {
 		host, _ := os.Hostname()
 		c.Broker.ClientID = "pitwall-" + host
@@ -91,8 +158,42 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, configfile.Bad(key, format, args...))
 	}
-	if u, err := url.Parse(c.Broker.URL); c.Broker.URL != "" && (err != nil || !strings.Contains("tcp ssl tls mqtt mqtts ws wss", u.Scheme) || u.Scheme == "" || u.Host == "") {
-		bad("broker.url", "%q: want tcp://HOST:PORT, or ssl://HOST:PORT for TLS", c.Broker.URL)
+	if IsNATS(c.Broker.URL) {
+		for _, one := range strings.Split(c.Broker.URL, ",") {
+			if u, err := url.Parse(strings.TrimSpace(one)); err != nil || u.Scheme != "nats" || u.Host == "" {
+				bad("broker.url", "%q: want nats://HOST:PORT, several separated by commas", one)
+			}
+		}
+		n := c.NATS
+		if n.Partitions < 1 || n.Partitions > 1024 {
+			bad("nats.partitions", "%d: want 1 to 1024 (the count in the cluster's mapping)", n.Partitions)
+		}
+		if n.Replicas < 1 || n.Replicas > 5 {
+			bad("nats.replicas", "%d: want 1 to 5", n.Replicas)
+		}
+		if n.AckWait < 10*time.Second || n.AckWait > time.Hour {
+			bad("nats.ack_wait", "%v: want 10s to 1h", n.AckWait)
+		}
+		if n.MaxAckPending < 1 || n.MaxAckPending > 1_000_000 {
+			bad("nats.max_ack_pending", "%d: want 1 to 1000000", n.MaxAckPending)
+		}
+		if n.Fetch < 1 || n.Fetch > n.MaxAckPending {
+			bad("nats.fetch", "%d: want 1 to max_ack_pending (%d)", n.Fetch, n.MaxAckPending)
+		}
+		if n.Rebalance < 100*time.Millisecond || n.Rebalance > time.Minute {
+			bad("nats.rebalance", "%v: want 100ms to 1m", n.Rebalance)
+		}
+		if n.LeaseTimeout < time.Second || n.LeaseTimeout > 5*time.Minute {
+			bad("nats.lease_timeout", "%v: want 1s to 5m", n.LeaseTimeout)
+		}
+		if n.DrainTimeout < time.Second || n.DrainTimeout > 10*time.Minute {
+			bad("nats.drain_timeout", "%v: want 1s to 10m", n.DrainTimeout)
+		}
+		if c.Group != "" || c.Consumers > 1 {
+			bad("group", "a NATS cluster shares the cars between servers by partitions: leave group and consumers out")
+		}
+	} else if u, err := url.Parse(c.Broker.URL); c.Broker.URL != "" && (err != nil || !strings.Contains("tcp ssl tls mqtt mqtts ws wss", u.Scheme) || u.Scheme == "" || u.Host == "") {
+		bad("broker.url", "%q: want tcp://HOST:PORT, ssl://HOST:PORT for TLS, or nats://HOST:PORT for a NATS cluster", c.Broker.URL)
 	}
 	if strings.ContainsAny(c.Group, "/+#") {
 		bad("group", "%q: a group name cannot hold '/', '+' or '#'", c.Group)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	mqtt "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pitwall-io/pitwall/gateway/wire"
@@ -85,6 +86,13 @@ type Ingest struct {
 	metrics   *metrics
 	listeners []namedListener
 	now       func() time.Time
+
+	// On a NATS cluster: how to open the partition leases, who to tell
+	// of partitions, extra connection options, and the running source.
+	openLeases func(ctx context.Context) (Leases, error)
+	hooks      PartitionHooks
+	natsOpts   []nats.Option
+	nats       *natsSource
 
 	queue chan *job
 	done  chan struct{} // closed when Run stops: handlers stop waiting
@@ -162,24 +170,36 @@ func New(cfg Config, w series.Writer, j Journal, opts ...Option) (*Ingest, error
 }
 
 // Run consumes until ctx ends. Messages received but not yet stored when
-// it ends are not acknowledged: the broker delivers them again.
+// it ends are not acknowledged: the broker delivers them again. On a NATS
+// cluster it first gives its partitions up, once what it holds of them is
+// stored.
 func (in *Ingest) Run(ctx context.Context) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	// The writer outlives ctx on a NATS cluster, to store what the
+	// partitions being given up still hold.
+	wctx, stopWriter := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWriter()
 	var wg sync.WaitGroup
 	wg.Add(2)
-	go func() { defer wg.Done(); in.writeLoop(ctx) }()
-	go func() { defer wg.Done(); in.sweepParked(ctx) }()
+	go func() { defer wg.Done(); in.writeLoop(wctx) }()
+	go func() { defer wg.Done(); in.sweepParked(wctx) }()
 	in.mu.Lock()
 	in.running = true
-	if in.cfg.Broker.URL != "" {
+	if in.cfg.Broker.URL != "" && !IsNATS(in.cfg.Broker.URL) {
 		in.ready = make([]bool, in.cfg.Consumers)
 	}
 	in.mu.Unlock()
+	defer func() { in.mu.Lock(); in.running = false; in.mu.Unlock() }()
+	if IsNATS(in.cfg.Broker.URL) {
+		err := in.runNATS(ctx)
+		close(in.done)
+		stopWriter()
+		wg.Wait()
+		return err
+	}
 	for i := range len(in.ready) {
 		c, err := in.consumer(i)
 		if err != nil {
-			cancel()
+			stopWriter()
 			wg.Wait()
 			return err
 		}
@@ -190,7 +210,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 	}
 	<-ctx.Done()
 	close(in.done)
-	defer func() { in.mu.Lock(); in.running = false; in.mu.Unlock() }()
+	stopWriter()
 	in.mu.Lock()
 	clients := in.clients
 	in.mu.Unlock()
@@ -207,6 +227,15 @@ func (in *Ingest) Ready() error {
 	defer in.mu.Unlock()
 	if !in.running {
 		return errors.New("ingest: not started")
+	}
+	if IsNATS(in.cfg.Broker.URL) {
+		if in.nats == nil {
+			return errors.New("ingest: connecting to NATS")
+		}
+		src := in.nats
+		in.mu.Unlock()
+		defer in.mu.Lock()
+		return src.ready()
 	}
 	for i, ok := range in.ready {
 		if !ok {
@@ -312,8 +341,11 @@ var ErrNotConnected = errors.New("ingest: not connected to the broker")
 // the broker has it.
 func (in *Ingest) Publish(ctx context.Context, topic string, payload []byte) error {
 	in.mu.Lock()
-	clients := in.clients
+	clients, src := in.clients, in.nats
 	in.mu.Unlock()
+	if src != nil {
+		return in.publishNATS(ctx, src, topic, payload)
+	}
 	for _, c := range clients {
 		if !c.IsConnectionOpen() {
 			continue
@@ -367,20 +399,29 @@ var _ mqtt.Message = (*directMessage)(nil)
 // handle is paho's callback: it checks and converts one message and
 // queues it for the writer, blocking while the queue is full, so the
 // broker holds what the stores cannot take yet.
-func (in *Ingest) handle(_ mqtt.Client, m mqtt.Message) {
+func (in *Ingest) handle(_ mqtt.Client, m mqtt.Message) { in.offer(m, nil) }
+
+// offer is handle, giving up when stop closes first; it reports whether
+// the message was taken (queued, parked or refused).
+func (in *Ingest) offer(m mqtt.Message, stop <-chan struct{}) bool {
 	j := in.prepare(m)
 	if j == nil {
-		return // parked until its birth arrives
+		return true // parked until its birth arrives
 	}
-	in.enqueue(j)
+	return in.enqueueOr(j, stop)
 }
 
-func (in *Ingest) enqueue(j *job) {
+func (in *Ingest) enqueue(j *job) { in.enqueueOr(j, nil) }
+
+func (in *Ingest) enqueueOr(j *job, stop <-chan struct{}) bool {
 	select {
 	case in.queue <- j:
 		in.metrics.queued.Inc()
+		return true
 	case <-in.done:
+	case <-stop:
 	}
+	return false
 }
 
 // prepare checks a message and turns it into a job; nil when it was

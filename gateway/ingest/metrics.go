@@ -18,6 +18,9 @@ type metrics struct {
 	late         prometheus.Counter
 	restarts     prometheus.Counter
 	online       prometheus.Gauge
+	partitions   prometheus.Gauge
+	takeovers    prometheus.Counter
+	rewinds      prometheus.Counter
 
 	listenerErrors *prometheus.CounterVec
 }
@@ -56,8 +59,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Devices whose last status said online."}),
 		listenerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pitwall_ingest_listener_errors_total",
 			Help: "Stored batches a listener failed on, by listener (the batch stays stored and acknowledged)."}, []string{"listener"}),
+		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pitwall_ingest_partitions_owned",
+			Help: "NATS partitions this server consumes now."}),
+		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_ingest_partition_takeovers_total",
+			Help: "NATS partitions this server took over (at start, from a server that left, or on a rebalance)."}),
+		rewinds: prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_ingest_partition_rewinds_total",
+			Help: "Times a NATS partition was started again from its last stored message because deliveries were lost."}),
 	}
 	reg.MustRegister(m.received, m.rejected, m.stored, m.samples, m.dropped, m.writeSeconds, m.retries,
-		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online, m.listenerErrors)
+		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online, m.listenerErrors,
+		m.partitions, m.takeovers, m.rewinds)
 	return m
 }
