@@ -58,7 +58,7 @@ func BenchmarkClusterIngest(b *testing.B) {
 			var servers []int
 			var bases []string
 			for i := range n {
-				p, base := startClusterServer(b, fmt.Sprintf("bench-%d-%d", n, i+1), dir, nc.URLs(), pg, influx.URL(), bucket)
+				p, base := startClusterServer(b, fmt.Sprintf("bench-%d-%d", n, i+1), dir, nc.URLs(), pg, influx.URL(), bucket, "")
 				servers = append(servers, p.cmd.Process.Pid)
 				bases = append(bases, base)
 			}

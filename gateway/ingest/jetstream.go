@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -458,6 +459,7 @@ func (s *natsSource) take(ctx context.Context, n int) bool {
 	owned := len(s.owned)
 	s.mu.Unlock()
 	s.in.metrics.partitions.Set(float64(owned))
+	s.in.metrics.held.WithLabelValues(strconv.Itoa(n)).Set(1)
 	s.in.metrics.takeovers.Inc()
 	go func() { defer close(part.done); s.fetch(fctx, part, cons) }()
 	go func() { defer close(part.ackDone); part.acks.run(part.ackStop) }()
@@ -606,6 +608,7 @@ func (s *natsSource) release(ctx context.Context, parts ...*partition) {
 		owned := len(s.owned)
 		s.mu.Unlock()
 		s.in.metrics.partitions.Set(float64(owned))
+		s.in.metrics.held.WithLabelValues(strconv.Itoa(p.p.Index)).Set(0)
 		if s.in.hooks.Released != nil {
 			s.in.hooks.Released(p.p)
 		}
@@ -632,6 +635,7 @@ func (s *natsSource) loseAll() {
 	for _, p := range parts {
 		<-p.done
 		<-p.ackDone
+		s.in.metrics.held.WithLabelValues(strconv.Itoa(p.p.Index)).Set(0)
 	}
 	s.in.metrics.partitions.Set(0)
 }

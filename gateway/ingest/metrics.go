@@ -19,6 +19,7 @@ type metrics struct {
 	restarts     prometheus.Counter
 	online       prometheus.Gauge
 	partitions   prometheus.Gauge
+	held         *prometheus.GaugeVec
 	takeovers    prometheus.Counter
 	rewinds      prometheus.Counter
 
@@ -61,6 +62,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Stored batches a listener failed on, by listener (the batch stays stored and acknowledged)."}, []string{"listener"}),
 		partitions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pitwall_ingest_partitions_owned",
 			Help: "NATS partitions this server consumes now."}),
+		held: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "pitwall_ingest_partition_held",
+			Help: "1 for each NATS partition this server consumes now, 0 for one it held before."}, []string{"partition"}),
 		takeovers: prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_ingest_partition_takeovers_total",
 			Help: "NATS partitions this server took over (at start, from a server that left, or on a rebalance)."}),
 		rewinds: prometheus.NewCounter(prometheus.CounterOpts{Name: "pitwall_ingest_partition_rewinds_total",
@@ -68,6 +71,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.received, m.rejected, m.stored, m.samples, m.dropped, m.writeSeconds, m.retries,
 		m.queued, m.parked, m.gaps, m.missing, m.duplicates, m.late, m.restarts, m.online, m.listenerErrors,
-		m.partitions, m.takeovers, m.rewinds)
+		m.partitions, m.held, m.takeovers, m.rewinds)
 	return m
 }
