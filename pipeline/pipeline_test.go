@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -187,5 +189,52 @@ func TestListenReportsAlertsNotStored(t *testing.T) {
 	err := s.hot(t, p, "car-1", time.Now().Add(-time.Minute), 25, 115)
 	if !errors.Is(err, down) {
 		t.Fatalf("Listen: %v; want the manager's error", err)
+	}
+}
+
+// A clustered server adopts and releases by share: AdoptWhere rebuilds
+// only the cars of its share seen within the horizon, ReleaseWhere drops
+// only the cars of the share it gave up, and Start takes up nothing.
+func TestSharesAdoptedAndReleased(t *testing.T) {
+	s := openStores(t, filepath.Join(t.TempDir(), "pitwall.db"))
+	ctx := context.Background()
+	eng := rules.NewEngine(rules.Builtin())
+	al := &fakeAlerts{}
+	p, err := New(Deps{Store: s.st, Series: s.sr, Rules: eng, Alerts: al, Partitioned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writer, _, _ := s.server(t)
+	from := time.Now().Add(-time.Minute)
+	for _, d := range []string{"even-1", "even-2", "odd-1"} {
+		if err := s.hot(t, writer, d, from, 10, 115); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if len(eng.Devices()) != 0 || len(al.takenUp) != 0 {
+		t.Fatalf("a partitioned start took up %v (alerts %v); want nothing", eng.Devices(), al.takenUp)
+	}
+	even := func(d string) bool { return strings.HasPrefix(d, "even-") }
+	if err := p.AdoptWhere(ctx, even); err != nil {
+		t.Fatal(err)
+	}
+	got := eng.Devices()
+	slices.Sort(got)
+	if !slices.Equal(got, []string{"even-1", "even-2"}) || len(eng.Active("even-1")) != 1 {
+		t.Fatalf("after adopting the even share: holds %v, even-1 active %v", got, eng.Active("even-1"))
+	}
+	if err := s.hot(t, p, "odd-1", from.Add(10*time.Second), 1, 115); err != nil {
+		t.Fatal(err)
+	}
+	p.ReleaseWhere(even)
+	if got := eng.Devices(); !slices.Equal(got, []string{"odd-1"}) {
+		t.Errorf("after releasing the even share: holds %v; want odd-1 alone", got)
+	}
+	slices.Sort(al.forgot)
+	if !slices.Equal(al.forgot, []string{"even-1", "even-2"}) {
+		t.Errorf("the alert manager forgot %v", al.forgot)
 	}
 }
