@@ -53,7 +53,8 @@ func TestNATSPubAckMeansStored(t *testing.T) {
 	}
 	t.Parallel()
 	c := pubackCluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	// Generous: three kills, restarts and elections on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	nc, err := nats.Connect(c.URLs(), nats.UserInfo("srv", "srv-secret"), nats.MaxReconnects(-1))
 	if err != nil {
@@ -156,12 +157,23 @@ func TestNATSPubAckMeansStored(t *testing.T) {
 		c.Nodes[victim].Restart(t)
 	}
 
-	// What the ingest reads: every partition's consumer, to the end.
+	// What the ingest reads: every partition's consumer, to the end, once
+	// the last restart's election is over.
+	leader(natsStream)
 	got := map[int]int{}
 	for p := range 16 {
-		cons, err := js.Consumer(ctx, natsStream, ConsumerName(p))
-		if err != nil {
-			t.Fatal(err)
+		var cons jetstream.Consumer
+		for try := 0; ; try++ {
+			cctx, ccancel := context.WithTimeout(ctx, 20*time.Second)
+			cons, err = js.Consumer(cctx, natsStream, ConsumerName(p))
+			ccancel()
+			if err == nil {
+				break
+			}
+			if try == 10 {
+				t.Fatalf("partition %d's consumer: %v", p, err)
+			}
+			time.Sleep(time.Second)
 		}
 		for {
 			b, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
