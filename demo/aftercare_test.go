@@ -20,7 +20,7 @@ func TestDemoReachesVerdicts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the demo runs a fleet for up to three minutes")
 	}
-	d, err := demo.Start(context.Background(), demo.Options{HTTP: "127.0.0.1:0", Vehicles: 3, Speed: 60, BcryptCost: bcrypt.MinCost})
+	d, err := demo.Start(context.Background(), demo.Options{HTTP: "127.0.0.1:0", Vehicles: 3, Speed: 180, BcryptCost: bcrypt.MinCost})
 	if err != nil {
 		t.Fatal(err)
 	}
