@@ -27,13 +27,17 @@ var (
 )
 
 // RevokeDevice revokes a device in the store and, with the embedded
-// broker, refuses its publishes and cuts its session at once. (Another
-// server on the same database cuts it within its
-// embedded_broker.revocation_check; Mosquitto needs a new export.)
+// broker, refuses its publishes and cuts its session at once; this
+// server's ingest refuses its messages at once too. (Another server on
+// the same database cuts it within its embedded_broker.revocation_check,
+// and every ingest refuses its messages within ingest.RevocationCheck,
+// whatever the broker: Mosquitto needs a new export to refuse the login,
+// a NATS cluster ends the session when the device's login expires.)
 func (s *Server) RevokeDevice(ctx context.Context, id string) error {
 	if err := s.Store.RevokeDevice(ctx, id); err != nil {
 		return err
 	}
+	s.Ingest.Revoked(id)
 	if s.Broker != nil {
 		s.Broker.Revoked(id)
 	}

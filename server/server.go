@@ -153,7 +153,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	// The ingest's listener is the pipeline, which is joined below once
 	// the alert manager and the booking service exist; the ingest tells
 	// no listener before Run.
-	iopts := []ingest.Option{ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry),
+	iopts := []ingest.Option{ingest.WithLogger(s.log), ingest.WithRegistry(s.Registry), ingest.WithRevocations(s.Store),
 		ingest.WithListener("pipeline", func(ctx context.Context, rs []ingest.Record) error { return s.Pipeline.Listen(ctx, rs) })}
 	if ingest.IsNATS(cfg.Ingest.Broker.URL) {
 		// On a cluster this server answers for the cars of the partitions

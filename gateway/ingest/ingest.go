@@ -94,6 +94,10 @@ type Ingest struct {
 	natsOpts   []nats.Option
 	nats       *natsSource
 
+	// The revoked devices, whose messages are refused.
+	revocations Revocations
+	revoked     revokedSet
+
 	queue chan *job
 	done  chan struct{} // closed when Run stops: handlers stop waiting
 
@@ -182,6 +186,15 @@ func (in *Ingest) Run(ctx context.Context) error {
 	wg.Add(2)
 	go func() { defer wg.Done(); in.writeLoop(wctx) }()
 	go func() { defer wg.Done(); in.sweepParked(wctx) }()
+	if in.revocations != nil {
+		// Read before the first message, so that a revoked device's
+		// backlog is not stored at start.
+		if err := in.loadRevoked(ctx); err != nil {
+			in.log.Warn("ingest: reading the revoked devices; retrying", "err", err)
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); in.watchRevoked(wctx) }()
+	}
 	in.mu.Lock()
 	in.running = true
 	if in.cfg.Broker.URL != "" && !IsNATS(in.cfg.Broker.URL) {
@@ -439,6 +452,9 @@ func (in *Ingest) prepare(m mqtt.Message) *job {
 	in.statsMu.Unlock()
 	if kind == wire.KindCommand {
 		return in.rejected(j, "topic", fmt.Errorf("%s is a command to the device, not a message from it", m.Topic()))
+	}
+	if in.revoked.has(device) {
+		return in.rejected(j, "revoked", fmt.Errorf("device %s is revoked", device))
 	}
 	if len(m.Payload()) > wire.MaxPayload {
 		return in.rejected(j, "size", fmt.Errorf("%d bytes, the limit is %d", len(m.Payload()), wire.MaxPayload))
