@@ -287,6 +287,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	now := m.now()
 	recs, err := m.store.AlertsUpdatedSince(ctx, now.Add(-24*time.Hour))
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting: nothing was lost
+		}
 		return fmt.Errorf("alerting: loading alerts: %w", err)
 	}
 	m.mu.Lock()

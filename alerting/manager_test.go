@@ -301,3 +301,14 @@ func TestQuietHoursMath(t *testing.T) {
 		t.Error("no quiet hours set")
 	}
 }
+
+// A manager stopped while it is still starting (loading the stored
+// alerts) ends without an error: a server shut down at once is no fault.
+func TestRunStoppedWhileStarting(t *testing.T) {
+	r := newRig(t, Config{})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := r.m.Run(ctx); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}
