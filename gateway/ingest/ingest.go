@@ -97,6 +97,7 @@ type Ingest struct {
 	// The revoked devices, whose messages are refused.
 	revocations Revocations
 	revoked     revokedSet
+	revokedRead chan struct{} // closed once Run first read them (or tried)
 
 	queue chan *job
 	done  chan struct{} // closed when Run stops: handlers stop waiting
@@ -170,6 +171,9 @@ func New(cfg Config, w series.Writer, j Journal, opts ...Option) (*Ingest, error
 	in.metrics = newMetrics(in.reg)
 	in.queue = make(chan *job, cfg.Queue)
 	in.done = make(chan struct{})
+	if in.revocations != nil {
+		in.revokedRead = make(chan struct{})
+	}
 	return in, nil
 }
 
@@ -192,6 +196,7 @@ func (in *Ingest) Run(ctx context.Context) error {
 		if err := in.loadRevoked(ctx); err != nil {
 			in.log.Warn("ingest: reading the revoked devices; retrying", "err", err)
 		}
+		close(in.revokedRead)
 		wg.Add(1)
 		go func() { defer wg.Done(); in.watchRevoked(wctx) }()
 	}
@@ -452,6 +457,14 @@ func (in *Ingest) prepare(m mqtt.Message) *job {
 	in.statsMu.Unlock()
 	if kind == wire.KindCommand {
 		return in.rejected(j, "topic", fmt.Errorf("%s is a command to the device, not a message from it", m.Topic()))
+	}
+	if in.revokedRead != nil {
+		// A message handed over before Run has read the revoked devices
+		// (the embedded broker delivers from its start) waits for them.
+		select {
+		case <-in.revokedRead:
+		case <-in.done:
+		}
 	}
 	if in.revoked.has(device) {
 		return in.rejected(j, "revoked", fmt.Errorf("device %s is revoked", device))
