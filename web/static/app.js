@@ -165,7 +165,7 @@ function bookingLive() {
     const es = new EventSource(root.dataset.bookingLive);
     es.addEventListener("booking", async (ev) => {
       const v = String(JSON.parse(ev.data).version);
-      if (v === root.dataset.version) return;
+      if (v === root.dataset.version) { root.dataset.synced = v; return; }
       let doc;
       try {
         const resp = await fetch(location.pathname, { credentials: "same-origin" });
@@ -184,6 +184,7 @@ function bookingLive() {
       const here = document.getElementById("booking-status");
       if (st && here) here.textContent = st.textContent;
       root.dataset.version = v;
+      root.dataset.synced = v; // what the page shows is the stream's latest
     });
   });
 }
