@@ -11,7 +11,7 @@ import (
 // other open port whose filter accepts it. It stands in for real hardware in
 // tests and in the simulator.
 type MemBus struct {
-	mu    sync.RWMutex
+	mu    sync.Mutex
 	ports map[*MemPort]struct{}
 }
 
@@ -56,8 +56,11 @@ func (p *MemPort) Send(ctx context.Context, f Frame) error {
 	default:
 	}
 	f.Data = append([]byte(nil), f.Data...)
-	p.bus.mu.RLock()
-	defer p.bus.mu.RUnlock()
+	// One frame at a time, to every port, as on a wire: every node sees
+	// the frames in the same order (a reply cannot overtake, at a third
+	// node, the frame it answers).
+	p.bus.mu.Lock()
+	defer p.bus.mu.Unlock()
 	for q := range p.bus.ports {
 		if q == p || (q.accept != nil && !q.accept(f)) {
 			continue
