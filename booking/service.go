@@ -235,7 +235,7 @@ func (s *Service) NeedFor(ctx context.Context, v store.Vehicle, r diagnosis.Repo
 		}
 		n.Lat, n.Lon, n.HasLocation = lat, lon, ok
 	}
-	for _, f := range r.Codes {
+	for _, f := range append(slices.Clip(r.Codes), r.Symptoms...) {
 		top := f.Causes[0].Repair
 		if !slices.ContainsFunc(n.Repairs, func(x diagnosis.Repair) bool { return x.ID == top.ID }) {
 			n.Repairs = append(n.Repairs, top)
@@ -292,8 +292,8 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	if err != nil {
 		return store.Lead{}, nil, err
 	}
-	if len(r.Codes) == 0 {
-		return store.Lead{}, nil, invalid("report", "it holds no trouble codes; book a maintenance package instead")
+	if len(r.Codes) == 0 && len(r.Symptoms) == 0 {
+		return store.Lead{}, nil, invalid("report", "it holds no trouble codes and no fault seen in the live data; book a maintenance package instead")
 	}
 	need, err := s.NeedFor(ctx, v, r)
 	if err != nil {
@@ -329,11 +329,14 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	now := s.now()
 	summary := r.Summary
 	if !c.Report {
-		// Without the report, the summary says what the codes mean and
-		// nothing the car's data showed.
+		// Without the report, the summary says what the codes and the
+		// symptoms mean and nothing else the car's data showed.
 		var parts []string
 		for _, f := range r.Codes {
 			parts = append(parts, f.Code+": "+f.Meaning)
+		}
+		for _, f := range r.Symptoms {
+			parts = append(parts, f.Title+" (seen in the live data): "+f.Meaning)
 		}
 		summary = strings.Join(parts, " ")
 	}

@@ -16,9 +16,11 @@ func weigh(r *Report, hist map[string][]Sample) []string {
 	var out []string
 	has := func(profiles ...string) []*Finding {
 		var fs []*Finding
-		for i := range r.Codes {
-			if slices.Contains(profiles, r.Codes[i].Profile) {
-				fs = append(fs, &r.Codes[i])
+		for _, list := range [][]Finding{r.Codes, r.Symptoms} {
+			for i := range list {
+				if slices.Contains(profiles, list[i].Profile) {
+					fs = append(fs, &list[i])
+				}
 			}
 		}
 		return fs

@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -147,24 +148,52 @@ func (kb *KB) Explain(code string, p Pricing) (Explanation, error) {
 		x.Profile = "unknown"
 		return x, nil
 	}
-	x.Known, x.Meaning, x.Severity, x.Profile = true, e.Meaning, e.Severity, e.Profile.ID
-	name, area := "component", e.Profile.System
-	if e.Part != nil {
-		x.Part, name = e.Part.Name, e.Part.Name
+	x.Known, x.Meaning = true, e.Meaning
+	kb.fillPattern(&x, e.Severity, e.Profile, e.Part, p)
+	return x, nil
+}
+
+// ErrUnknownSymptom is a symptom the knowledge base does not explain.
+var ErrUnknownSymptom = errors.New("diagnosis: unknown symptom")
+
+// ExplainSymptom explains a fault seen in the live data as a code is
+// explained: its meaning, severity, drive guidance and likely causes.
+// The explanation's Code is empty; its Meaning starts with the
+// symptom's title.
+func (kb *KB) ExplainSymptom(id string, p Pricing) (Explanation, string, error) {
+	e := kb.symptoms[id]
+	if e == nil {
+		return Explanation{}, "", fmt.Errorf("%w %q: want one of %s", ErrUnknownSymptom, id, strings.Join(kb.SymptomIDs(), ", "))
+	}
+	if err := p.Check(); err != nil {
+		return Explanation{}, "", err
+	}
+	x := Explanation{Known: true, Meaning: e.Meaning}
+	kb.fillPattern(&x, e.Severity, e.Profile, e.Part, p)
+	return x, e.Title, nil
+}
+
+// fillPattern fills an explanation from a fault pattern: the area, the
+// drive guidance and the priced causes, the part named where the
+// pattern speaks of it.
+func (kb *KB) fillPattern(x *Explanation, sev Severity, prof *profile, part *Part, p Pricing) {
+	x.Severity, x.Profile = sev, prof.ID
+	name, area := "component", prof.System
+	if part != nil {
+		x.Part, name = part.Name, part.Name
 		if area == "" {
-			area = e.Part.System
+			area = part.System
 		}
 	}
 	if a := areaNames[area]; a != "" {
 		x.Subsystem = a
 	}
 	fill := func(s string) string { return capitalize(strings.ReplaceAll(s, "{part}", name)) }
-	x.Safe, x.Advice, x.Guidance = e.Severity.SafeToDrive(), e.Severity.Advice(), fill(e.Profile.Drive)
-	for _, ce := range e.Profile.Causes {
-		x.Causes = append(x.Causes, Cause{Cause: fill(ce.Cause), Repair: kb.repair(ce.Repair, e.Part, p)})
+	x.Safe, x.Advice, x.Guidance = sev.SafeToDrive(), sev.Advice(), fill(prof.Drive)
+	for _, ce := range prof.Causes {
+		x.Causes = append(x.Causes, Cause{Cause: fill(ce.Cause), Repair: kb.repair(ce.Repair, part, p)})
 	}
 	x.Price = x.Causes[0].Repair.Total
-	return x, nil
 }
 
 func capitalize(s string) string {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"path"
@@ -25,6 +26,7 @@ type KB struct {
 	profiles map[string]*profile
 	parts    map[string]*Part
 	ops      map[string]*Operation
+	symptoms map[string]*symptomEntry
 }
 
 // Part is a replaceable component with its typical labour and price.
@@ -54,6 +56,20 @@ type profile struct {
 type causeEntry struct {
 	Cause  string `yaml:"cause"`
 	Repair string `yaml:"repair"`
+}
+
+// symptomEntry is a fault seen in the live data, explained through a
+// fault pattern as a code is.
+type symptomEntry struct {
+	ID          string   `yaml:"-"`
+	Title       string   `yaml:"title"`
+	SeverityStr string   `yaml:"severity"`
+	ProfileID   string   `yaml:"profile"`
+	PartID      string   `yaml:"part"`
+	Meaning     string   `yaml:"meaning"`
+	Severity    Severity `yaml:"-"`
+	Profile     *profile `yaml:"-"`
+	Part        *Part    `yaml:"-"`
 }
 
 type entry struct {
@@ -88,7 +104,7 @@ func Builtin() (*KB, error) {
 // profiles.yaml, parts-*.yaml and codes/*.tsv. Every problem is reported
 // with its file and line.
 func Load(fsys fs.FS) (*KB, error) {
-	kb := &KB{codes: map[string]*entry{}, profiles: map[string]*profile{}, parts: map[string]*Part{}, ops: map[string]*Operation{}}
+	kb := &KB{codes: map[string]*entry{}, profiles: map[string]*profile{}, parts: map[string]*Part{}, ops: map[string]*Operation{}, symptoms: map[string]*symptomEntry{}}
 	var problems []string
 	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
@@ -166,6 +182,10 @@ func Load(fsys fs.FS) (*KB, error) {
 			}
 		}
 		kb.profiles[id] = p
+	}
+
+	if err := kb.readSymptoms(fsys, bad); err != nil {
+		return nil, err
 	}
 
 	files, _ := fs.Glob(fsys, "codes/*.tsv")
@@ -272,6 +292,62 @@ func (kb *KB) readCodes(file string, data []byte, bad func(string, ...any)) {
 		}
 		kb.codes[code] = e
 	}
+}
+
+// readSymptoms reads symptoms.yaml, when there is one.
+func (kb *KB) readSymptoms(fsys fs.FS, bad func(string, ...any)) error {
+	if _, err := fs.Stat(fsys, "symptoms.yaml"); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	var sy struct {
+		Version  string                   `yaml:"version"`
+		Symptoms map[string]*symptomEntry `yaml:"symptoms"`
+	}
+	if err := decodeYAML(fsys, "symptoms.yaml", &sy); err != nil {
+		return err
+	}
+	for id, e := range sy.Symptoms {
+		at := "symptoms.yaml: " + id
+		e.ID = id
+		var err error
+		if e.Severity, err = ParseSeverity(e.SeverityStr); err != nil {
+			bad("%s: %v", at, err)
+		}
+		if e.Title == "" {
+			bad("%s: no title", at)
+		}
+		if m := strings.TrimSpace(e.Meaning); m != e.Meaning || len(m) < 20 {
+			bad("%s: the meaning is missing, too short or padded", at)
+		}
+		if e.Profile = kb.profiles[e.ProfileID]; e.Profile == nil {
+			bad("%s: profile %q is not in profiles.yaml", at, e.ProfileID)
+			continue
+		}
+		switch {
+		case e.PartID != "":
+			if e.Part = kb.parts[e.PartID]; e.Part == nil {
+				bad("%s: part %q is not in repairs.yaml or a parts file", at, e.PartID)
+			}
+		case e.Profile.needsPart():
+			bad("%s: profile %s speaks of {part}, so the symptom needs a part", at, e.ProfileID)
+		}
+		kb.symptoms[id] = e
+	}
+	return nil
+}
+
+// HasSymptom says whether the knowledge base explains a symptom, the
+// value of a rule's symptom label.
+func (kb *KB) HasSymptom(id string) bool { return kb.symptoms[id] != nil }
+
+// SymptomIDs lists the symptoms the knowledge base explains, in order.
+func (kb *KB) SymptomIDs() []string {
+	out := make([]string, 0, len(kb.symptoms))
+	for id := range kb.symptoms {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func (p *profile) needsPart() bool {

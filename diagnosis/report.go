@@ -69,6 +69,17 @@ type Input struct {
 	History map[string][]Sample
 	// Tests are the on-board monitors' latest test results (service 06).
 	Tests []TestResult
+	// Symptoms are faults the live data shows: the firing alerts whose
+	// rule names a symptom.
+	Symptoms []Symptom
+}
+
+// Symptom is a fault a rule saw in the live data.
+type Symptom struct {
+	ID       string    // the rule's symptom label
+	Rule     string    // the rule that saw it
+	Since    time.Time // when it started
+	Observed string    // the alert's summary: what the rule saw
 }
 
 // Report is a remote pre-diagnosis.
@@ -88,9 +99,12 @@ type Report struct {
 	Summary  string   `json:"summary"`
 	// Price is the fair range for the most likely fix of every code, each
 	// repair counted once.
-	Price     Money     `json:"fair_price"`
-	Findings  []string  `json:"findings,omitempty"`
-	Codes     []Finding `json:"codes"`
+	Price    Money     `json:"fair_price"`
+	Findings []string  `json:"findings,omitempty"`
+	Codes    []Finding `json:"codes"`
+	// Symptoms are the faults the live data shows, explained as codes
+	// are; a car can have them without any code.
+	Symptoms  []Finding `json:"symptoms,omitempty"`
 	Readiness Readiness `json:"readiness"`
 	// Tests are every on-board monitor test result the car reported; each
 	// code carries those of the monitors that test it.
@@ -110,6 +124,22 @@ type Finding struct {
 	// misfire code's cylinder, a catalyst code's bank, an O2 code's
 	// sensor), beside it.
 	Tests []TestResult `json:"monitor_tests,omitempty"`
+	// Symptom, for a fault seen in the live data rather than reported as
+	// a code, names it (Code is then empty), with its title, the rule
+	// that saw it, since when and what the rule saw.
+	Symptom  string    `json:"symptom,omitempty"`
+	Title    string    `json:"title,omitempty"`
+	Rule     string    `json:"rule,omitempty"`
+	Since    time.Time `json:"since,omitzero"`
+	Observed string    `json:"observed,omitempty"`
+}
+
+// Name is how a finding is called: its code, or a symptom's title.
+func (f Finding) Name() string {
+	if f.Symptom != "" {
+		return f.Title
+	}
+	return f.Code
 }
 
 // Readiness is the state of the emissions monitors.
@@ -187,8 +217,8 @@ var profileSignals = map[string][]string{
 var baseSignals = []string{SigSpeed, SigRPM, SigCoolant, SigBattery}
 
 // Signals lists the signals whose recent history a report on these codes
-// needs, most telling first.
-func (kb *KB) Signals(codes []string) []string {
+// and symptoms needs, most telling first.
+func (kb *KB) Signals(codes, symptoms []string) []string {
 	var out []string
 	add := func(s string) {
 		if !slices.Contains(out, s) {
@@ -198,6 +228,13 @@ func (kb *KB) Signals(codes []string) []string {
 	for _, c := range codes {
 		if n, err := NormalizeCode(c); err == nil && kb.codes[n] != nil {
 			for _, s := range profileSignals[kb.codes[n].Profile.ID] {
+				add(s)
+			}
+		}
+	}
+	for _, id := range symptoms {
+		if e := kb.symptoms[id]; e != nil {
+			for _, s := range profileSignals[e.Profile.ID] {
 				add(s)
 			}
 		}
@@ -268,9 +305,11 @@ func (kb *KB) Build(in Input, p Pricing) (Report, error) {
 		return cmp.Compare(a.Code, b.Code)
 	})
 
+	r.Findings = append(r.Findings, kb.addSymptoms(&r, in.Symptoms, p)...)
+
 	r.Findings = append(r.Findings, attachTests(&r, in.Tests)...)
 	r.Readiness = readiness(in.Monitors)
-	for _, s := range kb.Signals(r.codeList()) {
+	for _, s := range kb.Signals(r.codeList(), r.symptomList()) {
 		if h, ok := summarize(s, in.History[s]); ok {
 			r.History = append(r.History, h)
 		}
@@ -279,7 +318,7 @@ func (kb *KB) Build(in Input, p Pricing) (Report, error) {
 
 	r.Safe = "yes"
 	seen := map[string]bool{}
-	for _, f := range r.Codes {
+	for _, f := range append(slices.Clip(r.Codes), r.Symptoms...) {
 		if f.Severity > r.Severity {
 			r.Severity = f.Severity
 		}
@@ -294,6 +333,44 @@ func (kb *KB) Build(in Input, p Pricing) (Report, error) {
 	}
 	r.Summary = summary(r)
 	return r, nil
+}
+
+// addSymptoms adds a finding for each symptom, once per symptom (the
+// earliest), most severe first, and says what it could not explain.
+func (kb *KB) addSymptoms(r *Report, in []Symptom, p Pricing) []string {
+	var out []string
+	byID := map[string]int{}
+	for _, sy := range in {
+		x, title, err := kb.ExplainSymptom(sy.ID, p)
+		if err != nil {
+			out = append(out, fmt.Sprintf("The rule %q names the symptom %q, which Pitwall cannot explain; it is left out.", sy.Rule, sy.ID))
+			continue
+		}
+		f := Finding{Explanation: x, Symptom: sy.ID, Title: title, Rule: sy.Rule, Since: sy.Since.UTC(), Observed: strings.TrimSpace(sy.Observed)}
+		if i, ok := byID[sy.ID]; ok {
+			if f.Since.Before(r.Symptoms[i].Since) {
+				r.Symptoms[i] = f
+			}
+			continue
+		}
+		byID[sy.ID] = len(r.Symptoms)
+		r.Symptoms = append(r.Symptoms, f)
+	}
+	slices.SortStableFunc(r.Symptoms, func(a, b Finding) int {
+		if c := cmp.Compare(b.Severity, a.Severity); c != 0 {
+			return c
+		}
+		return a.Since.Compare(b.Since)
+	})
+	return out
+}
+
+func (r Report) symptomList() []string {
+	out := make([]string, len(r.Symptoms))
+	for i, f := range r.Symptoms {
+		out[i] = f.Symptom
+	}
+	return out
 }
 
 func (r Report) codeList() []string {
@@ -353,22 +430,40 @@ func round(x float64) float64 { return math.Round(x*100) / 100 }
 // summary says the most likely cause of the most serious code and what it
 // costs, or why there is nothing to fix.
 func summary(r Report) string {
-	if len(r.Codes) == 0 {
+	if len(r.Codes) == 0 && len(r.Symptoms) == 0 {
 		if len(r.Findings) > 0 {
 			return "No trouble codes. " + r.Findings[0]
 		}
 		return "No trouble codes: the car reports nothing to fix."
 	}
-	f := r.Codes[0]
+	// The most serious first: a code, or a symptom more serious than every code.
+	var f Finding
+	switch {
+	case len(r.Codes) == 0 || len(r.Symptoms) > 0 && r.Symptoms[0].Severity > r.Codes[0].Severity:
+		f = r.Symptoms[0]
+	default:
+		f = r.Codes[0]
+	}
 	top := f.Causes[0]
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (%s): %s Most likely cause: %s.", f.Code, f.Severity, f.Meaning, lowerFirst(top.Cause))
+	if f.Symptom != "" {
+		if len(r.Codes) == 0 {
+			b.WriteString("No trouble code yet, but the live data shows a fault. ")
+		}
+		fmt.Fprintf(&b, "%s (%s): %s", f.Title, f.Severity, f.Meaning)
+	} else {
+		fmt.Fprintf(&b, "%s (%s): %s", f.Code, f.Severity, f.Meaning)
+	}
+	fmt.Fprintf(&b, " Most likely cause: %s.", lowerFirst(top.Cause))
 	if top.Evidence != "" {
 		fmt.Fprintf(&b, " Why: %s.", top.Evidence)
 	}
 	fmt.Fprintf(&b, " Fix: %s, fair price %s.", lowerFirst(top.Repair.Name), top.Repair.Total)
-	if len(r.Codes) > 1 {
-		fmt.Fprintf(&b, " %d more code(s) listed below; all the most likely fixes together: %s.", len(r.Codes)-1, r.Price)
+	switch more := len(r.Codes) + len(r.Symptoms) - 1; {
+	case more > 0 && len(r.Symptoms) == 0:
+		fmt.Fprintf(&b, " %d more code(s) listed below; all the most likely fixes together: %s.", more, r.Price)
+	case more > 0:
+		fmt.Fprintf(&b, " %d more finding(s) listed below; all the most likely fixes together: %s.", more, r.Price)
 	}
 	fmt.Fprintf(&b, " Safe to drive: %s.", r.Safe)
 	return b.String()

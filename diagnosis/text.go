@@ -49,16 +49,18 @@ func (r Report) Text() string {
 			fmt.Fprintf(&b, "- %s\n", wrap(f, 76, "  "))
 		}
 	}
+	for _, f := range r.Symptoms {
+		fmt.Fprintf(&b, "\nSEEN IN THE LIVE DATA: %s (%s), since %s\n", f.Title, f.Severity, f.Since.Format("2006-01-02 15:04 MST"))
+		fmt.Fprintf(&b, "%s\n", wrap(f.Meaning, 78, ""))
+		if f.Observed != "" {
+			fmt.Fprintf(&b, "%s\n", wrap("Rule "+f.Rule+": "+f.Observed, 78, ""))
+		}
+		causesText(&b, f)
+	}
 	for _, f := range r.Codes {
 		fmt.Fprintf(&b, "\nCODE %s (%s, %s)\n", f.Code, strings.Join(f.Statuses, ", "), f.Severity)
 		fmt.Fprintf(&b, "%s\n", wrap(f.Meaning, 78, ""))
-		fmt.Fprintf(&b, "%s\n", wrap("Safe to drive: "+f.Safe+". "+f.Guidance, 78, ""))
-		for i, c := range f.Causes {
-			fmt.Fprintf(&b, "  %d. %s\n     fix: %s, %s\n", i+1, c.Cause, lowerFirst(c.Repair.Name), c.Repair.Total)
-			if c.Evidence != "" {
-				fmt.Fprintf(&b, "     why first: %s\n", wrap(c.Evidence, 66, "     "))
-			}
-		}
+		causesText(&b, f)
 		for _, t := range f.Tests {
 			result := "pass"
 			if !t.Passed {
@@ -101,6 +103,17 @@ func (r Report) Text() string {
 	}
 	fmt.Fprintf(&b, "\n%s\n", wrap(r.Notice, 78, ""))
 	return b.String()
+}
+
+// causesText writes a finding's drive guidance and its likely causes.
+func causesText(b *strings.Builder, f Finding) {
+	fmt.Fprintf(b, "%s\n", wrap("Safe to drive: "+f.Safe+". "+f.Guidance, 78, ""))
+	for i, c := range f.Causes {
+		fmt.Fprintf(b, "  %d. %s\n     fix: %s, %s\n", i+1, c.Cause, lowerFirst(c.Repair.Name), c.Repair.Total)
+		if c.Evidence != "" {
+			fmt.Fprintf(b, "     why first: %s\n", wrap(c.Evidence, 66, "     "))
+		}
+	}
 }
 
 func failedTests(ts []TestResult) []TestResult {

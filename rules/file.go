@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"text/template"
@@ -65,6 +66,26 @@ type Inhibit struct {
 type Set struct {
 	Rules    []*Rule
 	Inhibits []Inhibit
+}
+
+// SymptomLabel is the label by which a rule names the fault it sees in
+// the live data, so that the car's pre-diagnosis explains it (the
+// knowledge base's symptoms.yaml lists them).
+const SymptomLabel = "symptom"
+
+// CheckSymptoms checks every rule's symptom label against the symptoms
+// known; a rule naming another loses the label (it still runs and
+// alerts, it only adds nothing to the pre-diagnosis) and is reported with
+// its file and line.
+func (s *Set) CheckSymptoms(known []string) error {
+	var errs []error
+	for _, r := range s.Rules {
+		if id, ok := r.Labels[SymptomLabel]; ok && !slices.Contains(known, id) {
+			delete(r.Labels, SymptomLabel)
+			errs = append(errs, fmt.Errorf("%s: rule %q: label symptom: %q is not a symptom Pitwall explains (want one of %s)", r.Source, r.Name, id, strings.Join(known, ", ")))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Error is a problem in a rule file, at a line and column.

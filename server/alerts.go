@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pitwall-io/pitwall/alerting"
+	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/store"
 )
@@ -71,6 +72,11 @@ func (s *Server) loadRules() *rules.Set {
 		}
 		set.Rules = append(set.Rules, more.Rules...)
 		set.Inhibits = append(set.Inhibits, more.Inhibits...)
+	}
+	if kb, err := diagnosis.Builtin(); err == nil {
+		if err := set.CheckSymptoms(kb.SymptomIDs()); err != nil {
+			s.log.Error("rules: symptom labels the knowledge base does not explain; those rules still alert", "err", err)
+		}
 	}
 	return set
 }

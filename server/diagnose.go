@@ -12,6 +12,7 @@ import (
 	"github.com/pitwall-io/pitwall/gateway/wire"
 	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 	"github.com/pitwall-io/pitwall/pipeline"
+	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
 	"github.com/pitwall-io/pitwall/store"
 )
@@ -126,8 +127,9 @@ func (s *Server) sweepLeads(ctx context.Context) {
 }
 
 // Diagnose writes a vehicle's pre-diagnosis: the newest trouble-code
-// report of its devices, the history of the signals that matter for its
-// codes over the last drive, and the odometer.
+// report of its devices, the faults its firing alerts saw in the live
+// data (the rules' symptom labels), the history of the signals that
+// matter for both over the last drive, and the odometer.
 func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Report, error) {
 	v, err := s.Store.Vehicle(ctx, vehicleID)
 	if err != nil {
@@ -168,6 +170,13 @@ func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Repo
 	for _, c := range in.Codes {
 		codes = append(codes, c.Code)
 	}
+	if in.Symptoms, err = s.symptoms(ctx, devs); err != nil {
+		return diagnosis.Report{}, err
+	}
+	symptoms := make([]string, 0, len(in.Symptoms))
+	for _, sy := range in.Symptoms {
+		symptoms = append(symptoms, sy.ID)
+	}
 	latest, err := s.Series.Latest(ctx, dev, nil)
 	if err != nil {
 		return diagnosis.Report{}, err
@@ -183,7 +192,7 @@ func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Repo
 	if !newest.IsZero() {
 		from := s.lastDriveStart(ctx, dev, newest)
 		step := max(time.Second, newest.Sub(from)/1800).Truncate(time.Second)
-		hist, err := s.Series.Range(ctx, series.Query{Device: dev, Signals: s.KB.Signals(codes), From: from, To: newest.Add(time.Millisecond), Step: step})
+		hist, err := s.Series.Range(ctx, series.Query{Device: dev, Signals: s.KB.Signals(codes, symptoms), From: from, To: newest.Add(time.Millisecond), Step: step})
 		if err != nil {
 			return diagnosis.Report{}, err
 		}
@@ -195,6 +204,24 @@ func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Repo
 		}
 	}
 	return s.KB.Build(in, s.Pricing)
+}
+
+// symptoms are the faults the devices' firing alerts saw in the live
+// data: those whose rule names a symptom.
+func (s *Server) symptoms(ctx context.Context, devs []store.Device) ([]diagnosis.Symptom, error) {
+	var out []diagnosis.Symptom
+	for _, d := range devs {
+		alerts, err := s.Store.Alerts(ctx, d.ID, true, 200)
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range alerts {
+			if id := a.Labels[rules.SymptomLabel]; id != "" {
+				out = append(out, diagnosis.Symptom{ID: id, Rule: a.Rule, Since: a.StartsAt, Observed: a.Summary})
+			}
+		}
+	}
+	return out, nil
 }
 
 // lastDriveStart is when the last trip before end began: at least half

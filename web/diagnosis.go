@@ -21,7 +21,7 @@ func (w *Web) diagnose(ctx context.Context, v store.Vehicle) (diagnosis.Report, 
 	}
 	rep, err := w.cars.Diagnose(ctx, v.ID)
 	var sugg []booking.Suggestion
-	if err == nil && len(rep.Codes) > 0 {
+	if err == nil && (len(rep.Codes) > 0 || len(rep.Symptoms) > 0) {
 		need, nerr := w.bk.NeedFor(ctx, v, rep)
 		if nerr == nil {
 			sugg, nerr = w.bk.Suggest(ctx, need)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/pitwall-io/pitwall/booking"
 	"github.com/pitwall-io/pitwall/diagnosis"
+	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
 	"github.com/pitwall-io/pitwall/store"
 )
@@ -327,9 +328,9 @@ func (w *Web) garagePage(rw http.ResponseWriter, r *http.Request, c *caller) err
 				}
 			}
 		}
-		if row.VehicleID != "" && len(a.Codes) > 0 {
+		if row.VehicleID != "" && (len(a.Codes) > 0 || a.Labels[rules.SymptomLabel] != "") {
 			if veh, err := w.st.Vehicle(r.Context(), row.VehicleID); err == nil {
-				if rep, _, err := w.diagnose(r.Context(), veh); err == nil && len(rep.Codes) > 0 {
+				if rep, _, err := w.diagnose(r.Context(), veh); err == nil && rep.Severity != 0 {
 					row.Safe = rep.Safe
 				}
 			}

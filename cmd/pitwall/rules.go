@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/pitwall-io/pitwall/diagnosis"
 	"github.com/pitwall-io/pitwall/rules"
 )
 
@@ -26,17 +27,23 @@ func runRules(_ context.Context, args []string, stdout, stderr io.Writer) error 
 		if len(args) < 2 {
 			return usageError{"rules check needs at least one file"}
 		}
+		kb, err := diagnosis.Builtin()
+		if err != nil {
+			return err
+		}
 		bad := 0
 		for _, path := range args[1:] {
 			set, err := rules.LoadFile(path)
-			if err != nil {
+			for _, err := range []error{err, set.CheckSymptoms(kb.SymptomIDs())} {
 				var joined interface{ Unwrap() []error }
-				if errors.As(err, &joined) {
+				switch {
+				case err == nil:
+				case errors.As(err, &joined):
 					for _, e := range joined.Unwrap() {
 						fmt.Fprintln(stdout, e)
 						bad++
 					}
-				} else {
+				default:
 					fmt.Fprintln(stdout, err)
 					bad++
 				}
