@@ -68,14 +68,21 @@ type Pipeline struct {
 	// flow orders a batch against a rebuild of its car: a batch is
 	// either in the rebuilt history or evaluated on the rebuilt state.
 	flow sync.Mutex
+	// evaluated counts, per car, the batches evaluated (under flow): a
+	// rebuild that read the history without the flow checks it.
+	evaluated map[string]uint64
 }
+
+// adoptWorkers is how many cars an adoption rebuilds at once: their
+// history reads overlap, their replays take the flow one at a time.
+const adoptWorkers = 4
 
 // New joins the parts.
 func New(d Deps) (*Pipeline, error) {
 	if d.Store == nil || d.Series == nil || d.Rules == nil || d.Alerts == nil {
 		return nil, errors.New("pipeline: Store, Series, Rules and Alerts are needed")
 	}
-	p := &Pipeline{d: d, log: d.Log, now: d.Now}
+	p := &Pipeline{d: d, log: d.Log, now: d.Now, evaluated: map[string]uint64{}}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -96,6 +103,7 @@ func (p *Pipeline) Listen(ctx context.Context, records []ingest.Record) error {
 	var alerts []rules.Alert
 	var errs []error
 	for _, r := range records {
+		p.evaluated[r.Device]++
 		vehicle := ""
 		switch m := r.Message.(type) {
 		case *wirepb.Telemetry:
@@ -163,14 +171,35 @@ func (p *Pipeline) Start(ctx context.Context) error {
 // again. A car whose history cannot be read keeps its state; the errors
 // are joined.
 func (p *Pipeline) Adopt(ctx context.Context, devices []string) error {
-	var errs []error
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+		next = make(chan string)
+	)
+	for range min(adoptWorkers, len(devices)) {
+		wg.Go(func() {
+			for d := range next {
+				if err := p.rebuild(ctx, d); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+feed:
 	for _, d := range devices {
-		if err := ctx.Err(); err != nil {
-			return err
+		select {
+		case next <- d:
+		case <-ctx.Done():
+			break feed
 		}
-		if err := p.rebuild(ctx, d); err != nil {
-			errs = append(errs, err)
-		}
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if err := p.d.Alerts.TakeUp(ctx, devices); err != nil {
 		errs = append(errs, fmt.Errorf("pipeline: taking up the alerts: %w", err))
@@ -187,6 +216,7 @@ func (p *Pipeline) Release(devices []string) {
 	for _, d := range devices {
 		p.d.Rules.Forget(d)
 		p.live.forget(d)
+		delete(p.evaluated, d)
 	}
 	p.d.Alerts.Forget(devices)
 }

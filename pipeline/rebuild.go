@@ -19,10 +19,23 @@ const maxReplayMessages = 10_000
 
 // rebuild replaces a car's rule state by a replay of its stored history
 // and stores what the replay found that no stored alert tells.
+//
+// The history is read without holding the flow, so that the other cars'
+// batches go on meanwhile (a taken partition's cars are rebuilt while
+// the server's other partitions flow); if a batch of this car was
+// evaluated while its history was read, the history is read again
+// holding the flow, so that every batch is either in the replay or
+// evaluated on the rebuilt state.
 func (p *Pipeline) rebuild(ctx context.Context, device string) error {
 	p.flow.Lock()
-	defer p.flow.Unlock()
+	gen := p.evaluated[device]
+	p.flow.Unlock()
 	h, vehicle, err := p.history(ctx, device)
+	p.flow.Lock()
+	defer p.flow.Unlock()
+	if err == nil && p.evaluated[device] != gen {
+		h, vehicle, err = p.history(ctx, device)
+	}
 	if err != nil {
 		return fmt.Errorf("%w %s: %w", ErrHistory, device, err)
 	}

@@ -1,0 +1,89 @@
+package pipeline
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pitwall-io/pitwall/rules"
+	"github.com/pitwall-io/pitwall/series"
+)
+
+// heldRange hands out what Range read and then waits for release before
+// returning it: a rebuild's history read that other work overtakes.
+type heldRange struct {
+	series.Reader
+	once    sync.Once
+	reading chan struct{} // closed once the first read is done
+	release chan struct{}
+}
+
+func (h *heldRange) Range(ctx context.Context, q series.Query) ([]series.Series, error) {
+	got, err := h.Reader.Range(ctx, q)
+	first := false
+	h.once.Do(func() { first = true })
+	if first {
+		close(h.reading)
+		<-h.release
+	}
+	return got, err
+}
+
+// A batch of the car evaluated while its rebuild reads the history (the
+// engine cooled down for ten seconds) is not lost when the rebuild lands:
+// the history is read again holding the flow. Without it, the rebuild
+// would restore the overheat pending from before the cool-down and it
+// would fire on the next hot second, 20 s after the first hot one. Other
+// cars' batches flow while a rebuild reads, rather than wait for it.
+func TestRebuildDoesNotLoseABatchEvaluatedMeanwhile(t *testing.T) {
+	s := openStores(t, filepath.Join(t.TempDir(), "pitwall.db"))
+	ctx := context.Background()
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	writer, _, _ := s.server(t)
+	if err := s.hot(t, writer, "car-1", t0, 10, 115); err != nil {
+		t.Fatal(err)
+	}
+
+	held := &heldRange{Reader: s.sr, reading: make(chan struct{}), release: make(chan struct{})}
+	eng := rules.NewEngine(rules.Builtin())
+	al := &fakeAlerts{}
+	p, err := New(Deps{Store: s.st, Series: held, Rules: eng, Alerts: al, Partitioned: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adopted := make(chan error, 1)
+	go func() { adopted <- p.Adopt(ctx, []string{"car-1"}) }()
+	<-held.reading
+	// While the rebuild holds its stale read: another car flows, and
+	// car-1 cools down for ten seconds.
+	flowed := make(chan error, 1)
+	go func() { flowed <- s.hot(t, p, "car-2", t0, 1, 90) }()
+	select {
+	case err := <-flowed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("another car's batch waited for a rebuild's history read")
+	}
+	if err := s.hot(t, p, "car-1", t0.Add(10*time.Second), 10, 90); err != nil {
+		t.Fatal(err)
+	}
+	close(held.release)
+	if err := <-adopted; err != nil {
+		t.Fatal(err)
+	}
+	if err := s.hot(t, p, "car-1", t0.Add(20*time.Second), 5, 116); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range al.received {
+		if a.Rule == "overheat" && a.State == rules.Firing {
+			t.Fatalf("the overheat fired from %v: the rebuild restored the state from before the cool-down", a.StartsAt)
+		}
+	}
+	if act := eng.Active("car-1"); len(act) != 1 {
+		t.Errorf("car-1 active %v; want the overheat pending since %v", act, t0.Add(20*time.Second))
+	}
+}
