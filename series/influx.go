@@ -93,6 +93,14 @@ func OpenInflux(ctx context.Context, opt InfluxOptions) (*Influx, error) {
 		c.Close()
 		return nil, err
 	}
+	// One query before any other: the client works out its query URL on
+	// its first query without a lock (influxdb-client-go issue 379), so
+	// concurrent first queries race; done here, every later query only
+	// reads it. It also finds a server that cannot answer Flux at once.
+	if _, err := in.Latest(ctx, "_pitwall_open", []string{"none"}); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return in, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"math"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -219,5 +220,46 @@ func TestEmbeddedClose(t *testing.T) {
 	e.Close()
 	if err := e.Write(ctx(t), drive("car-a", "")); err == nil || !strings.Contains(err.Error(), "s.db") {
 		t.Fatalf("write after close: %v", err)
+	}
+}
+
+// Reads run at once from several goroutines (a server rebuilds several
+// cars at a time) and each gets its own car's answer.
+func TestConcurrentReads(t *testing.T) {
+	for name, s := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			c := ctx(t)
+			for i := range 4 {
+				if err := s.Write(c, drive(fmt.Sprintf("car-%d", i), "")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var wg sync.WaitGroup
+			errs := make(chan error, 16)
+			for i := range 16 {
+				wg.Go(func() {
+					dev := fmt.Sprintf("car-%d", i%4)
+					latest, err := s.Latest(c, dev, nil)
+					if err == nil && latest[rpm].Value != 800+119*10 {
+						err = fmt.Errorf("%s: latest rpm %v", dev, latest[rpm])
+					}
+					if err == nil {
+						var got []series.Series
+						got, err = s.Range(c, series.Query{Device: dev, Signals: []string{rpm}, From: t0, To: t0.Add(time.Minute)})
+						if err == nil && (len(got) != 1 || len(got[0].Values) != 120) {
+							err = fmt.Errorf("%s: range %v", dev, names(got))
+						}
+					}
+					if err != nil {
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+		})
 	}
 }
