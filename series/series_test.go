@@ -15,7 +15,7 @@ import (
 	"github.com/pitwall-io/pitwall/testserver"
 )
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return c
@@ -23,7 +23,7 @@ func ctx(t *testing.T) context.Context {
 
 // engines opens every engine afresh: the embedded file, and a new
 // database in the test InfluxDB.
-func engines(t *testing.T) map[string]series.Store {
+func engines(t testing.TB) map[string]series.Store {
 	t.Helper()
 	emb, err := series.OpenEmbedded(series.EmbeddedOptions{Path: filepath.Join(t.TempDir(), "series.db")})
 	if err != nil {
@@ -259,6 +259,39 @@ func TestConcurrentReads(t *testing.T) {
 			close(errs)
 			for err := range errs {
 				t.Error(err)
+			}
+		})
+	}
+}
+
+// The reads a rebuild makes of one car, each on its own: the newest
+// values, the values before the horizon and the horizon itself.
+func BenchmarkReads(b *testing.B) {
+	for name, s := range engines(b) {
+		c := context.Background()
+		if err := s.Write(c, drive("car-b", "")); err != nil {
+			b.Fatal(err)
+		}
+		sigs := []string{rpm, speed, odd}
+		b.Run(name+"/latest", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Latest(c, "car-b", nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/before", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Before(c, "car-b", sigs, t0.Add(30*time.Second)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/range", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.Range(c, series.Query{Device: "car-b", Signals: sigs, From: t0.Add(30 * time.Second), To: t0.Add(time.Minute)}); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

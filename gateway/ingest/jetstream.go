@@ -401,8 +401,12 @@ func (s *natsSource) rebalance(ctx context.Context) {
 		sort.Slice(parts, func(i, j int) bool { return parts[i].p.Index < parts[j].p.Index })
 		s.release(ctx, parts[fair:]...)
 	case held < fair:
+		// Lease what is free up to the fair share, then prepare the
+		// partitions at once: each take rebuilds its cars' rule state
+		// before its first message, and a server that died leaves several.
+		var got []int
 		start := rand.IntN(s.cfg.Partitions)
-		for i := 0; i < s.cfg.Partitions && held < fair && ctx.Err() == nil; i++ {
+		for i := 0; i < s.cfg.Partitions && held+len(got) < fair && ctx.Err() == nil; i++ {
 			n := (start + i) % s.cfg.Partitions
 			s.mu.Lock()
 			_, mine := s.owned[n]
@@ -415,14 +419,27 @@ func (s *natsSource) rebalance(ctx context.Context) {
 				if ctx.Err() == nil {
 					log.Warn("ingest: taking a partition", "partition", n, "err", err)
 				}
-				return
+				break
 			}
-			if ok && s.take(ctx, n) {
-				held++
+			if ok {
+				got = append(got, n)
 			}
 		}
+		var wg sync.WaitGroup
+		slots := make(chan struct{}, parallelTakes)
+		for _, n := range got {
+			slots <- struct{}{}
+			wg.Go(func() {
+				defer func() { <-slots }()
+				s.take(ctx, n)
+			})
+		}
+		wg.Wait()
 	}
 }
+
+// parallelTakes is how many partitions a server prepares at once.
+const parallelTakes = 4
 
 // take starts consuming partition n, whose lease this server just got.
 func (s *natsSource) take(ctx context.Context, n int) bool {
