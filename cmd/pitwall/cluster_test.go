@@ -251,6 +251,14 @@ func TestClusterSurvivesItsNodes(t *testing.T) {
 		return false
 	})
 	t.Logf("the survivors hold all %d partitions %v after the SIGKILL", clusterPartitions, takeover.Round(100*time.Millisecond))
+	if dir := os.Getenv("PITWALL_ARTEFACTS"); dir != "" {
+		// The run's figure, kept whether the test passes or not (CI's artefacts).
+		line := fmt.Sprintf("%s %d cars × %v: takeover after the server's SIGKILL %v\n", time.Now().UTC().Format(time.RFC3339), cars, runFor, takeover.Round(100*time.Millisecond))
+		if f, err := os.OpenFile(filepath.Join(dir, "cluster-takeover.txt"), os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644); err == nil {
+			_, _ = f.WriteString(line)
+			_ = f.Close()
+		}
+	}
 	if takeover > 30*time.Second {
 		t.Errorf("takeover took %v; the documented bound is 30 s", takeover)
 	}
