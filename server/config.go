@@ -150,6 +150,8 @@ type EmbeddedBrokerConfig struct {
 	MaxClients int `yaml:"max_clients"`
 	// MaxConnecting bounds the connections that have not logged in yet.
 	MaxConnecting int `yaml:"max_connecting"`
+	// MaxConnectingPerAddress bounds those of them from one address.
+	MaxConnectingPerAddress int `yaml:"max_connecting_per_address"`
 	// ConnectTimeout is how long a new connection has to log in (its TLS
 	// handshake and CONNECT).
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
@@ -223,6 +225,9 @@ func (c *Config) Defaults() {
 		}
 		if b.MaxConnecting == 0 {
 			b.MaxConnecting = min(broker.DefaultMaxConnecting, b.MaxClients)
+		}
+		if b.MaxConnectingPerAddress == 0 {
+			b.MaxConnectingPerAddress = min(broker.DefaultMaxConnectingPerAddress, b.MaxConnecting)
 		}
 		if b.ConnectTimeout == 0 {
 			b.ConnectTimeout = broker.DefaultConnectTimeout
@@ -310,6 +315,9 @@ func (c *Config) Validate() error {
 		}
 		if eb.MaxConnecting < 1 || eb.MaxConnecting > eb.MaxClients {
 			errs = append(errs, configfile.Bad("embedded_broker.max_connecting", "%d: want 1 to max_clients (%d)", eb.MaxConnecting, eb.MaxClients))
+		}
+		if eb.MaxConnectingPerAddress < 1 || eb.MaxConnectingPerAddress > eb.MaxConnecting {
+			errs = append(errs, configfile.Bad("embedded_broker.max_connecting_per_address", "%d: want 1 to max_connecting (%d)", eb.MaxConnectingPerAddress, eb.MaxConnecting))
 		}
 		if eb.ConnectTimeout < time.Second || eb.ConnectTimeout > 2*time.Minute {
 			errs = append(errs, configfile.Bad("embedded_broker.connect_timeout", "%v: want 1s to 2m", eb.ConnectTimeout))

@@ -177,7 +177,7 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	}
 	if eb := cfg.EmbeddedBroker; eb.Enabled() {
 		opt := broker.Options{Addr: eb.Addr, TLSAddr: eb.TLS.Addr, Devices: s.Store, CheckSecret: store.CheckSecret,
-			Servers: eb.ServerUsers, ServerUsers: s.Store.BrokerUsers, Deliver: s.Ingest.Deliver, MaxClients: eb.MaxClients, MaxConnecting: eb.MaxConnecting,
+			Servers: eb.ServerUsers, ServerUsers: s.Store.BrokerUsers, Deliver: s.Ingest.Deliver, MaxClients: eb.MaxClients, MaxConnecting: eb.MaxConnecting, MaxConnectingPerAddress: eb.MaxConnectingPerAddress,
 			ConnectTimeout: eb.ConnectTimeout, RevocationCheck: eb.RevocationCheck, Registry: s.Registry, Log: s.log}
 		if eb.TLS.Addr != "" {
 			if opt.TLSConfig, err = broker.LoadTLS(eb.TLS.CertFile, eb.TLS.KeyFile); err != nil {

@@ -76,6 +76,14 @@ type Options struct {
 	// MaxConnecting bounds the connections that have not logged in yet
 	// (DefaultMaxConnecting when 0).
 	MaxConnecting int
+	// MaxConnectingPerAddress bounds those of them from one remote
+	// address (DefaultMaxConnectingPerAddress, or MaxConnecting if lower,
+	// when 0): a host that opens connections and never logs in takes no
+	// more places than this from the cars. Logged-in connections are not
+	// bounded per address: many cars may share one behind a carrier's NAT;
+	// nor are this machine's own loopback connections (the simulator, the
+	// demo and the benchmarks run hundreds of cars there).
+	MaxConnectingPerAddress int
 	// ConnectTimeout is how long a connection has to send its CONNECT
 	// (DefaultConnectTimeout when 0).
 	ConnectTimeout time.Duration
@@ -91,10 +99,13 @@ type Options struct {
 
 // Defaults for Options.
 const (
-	DefaultMaxClients      = 10000
-	DefaultMaxConnecting   = 1000
-	DefaultConnectTimeout  = 10 * time.Second
-	DefaultRevocationCheck = 5 * time.Second
+	DefaultMaxClients    = 10000
+	DefaultMaxConnecting = 1000
+	// DefaultMaxConnectingPerAddress lets a depot's or a carrier's NAT
+	// reconnect a hundred cars at once.
+	DefaultMaxConnectingPerAddress = 100
+	DefaultConnectTimeout          = 10 * time.Second
+	DefaultRevocationCheck         = 5 * time.Second
 	// maxKeepAlive replaces a keep-alive of 0 (never) or one longer: a
 	// client silent for 1.5 times it is disconnected.
 	maxKeepAlive = time.Hour
@@ -140,6 +151,9 @@ func Start(opt Options) (_ *Broker, err error) {
 		if *p <= 0 {
 			*p = d
 		}
+	}
+	if opt.MaxConnectingPerAddress <= 0 {
+		opt.MaxConnectingPerAddress = min(DefaultMaxConnectingPerAddress, opt.MaxConnecting)
 	}
 	if opt.ConnectTimeout <= 0 {
 		opt.ConnectTimeout = DefaultConnectTimeout

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -23,6 +24,7 @@ const maxWill = 4 << 10
 const (
 	refusedFull       = "max_clients"
 	refusedConnecting = "max_connecting"
+	refusedAddress    = "max_connecting_per_address"
 	refusedNotConnect = "not_connect"
 	refusedTooLarge   = "connect_too_large"
 )
@@ -33,18 +35,21 @@ var (
 )
 
 // slots counts the connections of every listener of a broker: at most
-// maxClients are open and at most maxConnecting of them have not yet
-// logged in.
+// maxClients are open, at most maxConnecting of them have not yet logged
+// in, and at most maxPerAddress of those come from one address, so that
+// one host cannot hold every place a car needs to log in.
 type slots struct {
-	maxClients, maxConnecting int
+	maxClients, maxConnecting, maxPerAddress int
 
 	mu         sync.Mutex
 	open       map[*guardedConn]struct{}
 	connecting int
+	fromAddr   map[string]int // connections not logged in, per address
 }
 
 func newSlots(opt Options) *slots {
-	return &slots{maxClients: opt.MaxClients, maxConnecting: opt.MaxConnecting, open: map[*guardedConn]struct{}{}}
+	return &slots{maxClients: opt.MaxClients, maxConnecting: opt.MaxConnecting, maxPerAddress: opt.MaxConnectingPerAddress,
+		open: map[*guardedConn]struct{}{}, fromAddr: map[string]int{}}
 }
 
 // take gives a new connection its places, or says why there are none.
@@ -56,10 +61,44 @@ func (s *slots) take(c *guardedConn) string {
 		return refusedFull
 	case s.connecting >= s.maxConnecting:
 		return refusedConnecting
+	case c.addr != "" && s.fromAddr[c.addr] >= s.maxPerAddress:
+		return refusedAddress
 	}
 	s.open[c] = struct{}{}
 	s.connecting++
+	if c.addr != "" {
+		s.fromAddr[c.addr]++
+	}
 	return ""
+}
+
+// doneConnecting gives back the places of a connection that logged in or
+// closed before it did; s.mu is held.
+func (s *slots) doneConnecting(c *guardedConn) {
+	s.connecting--
+	if c.addr == "" {
+		return
+	}
+	if s.fromAddr[c.addr]--; s.fromAddr[c.addr] <= 0 {
+		delete(s.fromAddr, c.addr)
+	}
+}
+
+// addressOf is the host part of a remote address: the key of the
+// per-address bound; "" (no bound) for this machine's own loopback, where
+// the simulator, the demo and the benchmarks run hundreds of cars.
+func addressOf(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		host = a.String()
+	}
+	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+		return ""
+	}
+	return host
 }
 
 // counts reports the connections open and those not yet logged in.
@@ -114,7 +153,7 @@ func (g *guard) Accept() (net.Conn, error) {
 // admit gives a new connection its places and its CONNECT deadline, or
 // closes it when there are none.
 func (g *guard) admit(c net.Conn) *guardedConn {
-	gc := &guardedConn{Conn: c, g: g, connecting: true}
+	gc := &guardedConn{Conn: c, g: g, connecting: true, addr: addressOf(c.RemoteAddr())}
 	if reason := g.slots.take(gc); reason != "" {
 		g.b.refused(reason, c.RemoteAddr())
 		c.Close()
@@ -149,7 +188,8 @@ func (g *guard) Close() error {
 // header as the broker reads it and gives back its places when closed.
 type guardedConn struct {
 	net.Conn
-	g *guard
+	g    *guard
+	addr string // the remote host
 
 	mu         sync.Mutex // Read and Close may race
 	connecting bool
@@ -211,7 +251,7 @@ func (c *guardedConn) loggedIn() {
 	c.mu.Unlock()
 	if was {
 		c.g.slots.mu.Lock()
-		c.g.slots.connecting--
+		c.g.slots.doneConnecting(c)
 		c.g.slots.mu.Unlock()
 	}
 }
@@ -231,7 +271,7 @@ func (c *guardedConn) Close() error {
 	c.g.slots.mu.Lock()
 	delete(c.g.slots.open, c)
 	if connecting {
-		c.g.slots.connecting--
+		c.g.slots.doneConnecting(c)
 	}
 	c.g.slots.mu.Unlock()
 	return err
