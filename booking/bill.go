@@ -110,7 +110,7 @@ func newLine(in LineInput, field string, p Profile, repairs map[string]diagnosis
 			ids = append(ids, id)
 		}
 		slices.Sort(ids)
-		return l, invalid(f("repair"), "%q is not a repair for this job's codes (%s)", l.Repair, orNone(ids))
+		return l, invalid(f("repair"), "%q is not a repair for this job's codes and faults (%s)", l.Repair, orNone(ids))
 	case in.WarrantyMonths < 0 || in.WarrantyMonths > 120:
 		return l, invalid(f("warranty_months"), "%d: want 0–120", in.WarrantyMonths)
 	case in.WarrantyKm < 0 || in.WarrantyKm > 500_000:
@@ -170,14 +170,17 @@ func orNone(xs []string) string {
 	return strings.Join(xs, ", ")
 }
 
-// repairsFor are the repairs the knowledge base gives for codes, by id:
+// repairsFor are the repairs the knowledge base gives for codes (or
+// symptoms, by their ids), by id:
 // every likely cause's fix.
 func (s *Service) repairsFor(codes []string) map[string]diagnosis.Repair {
 	out := map[string]diagnosis.Repair{}
 	for _, c := range codes {
 		x, err := s.KB.Explain(c, s.Pricing)
 		if err != nil {
-			continue
+			if x, _, err = s.KB.ExplainSymptom(c, s.Pricing); err != nil {
+				continue
+			}
 		}
 		for _, cause := range x.Causes {
 			if _, ok := out[cause.Repair.ID]; !ok {
@@ -245,8 +248,8 @@ type Payment struct {
 }
 
 // BillOf reads lines into a bill: each line priced and beside its fair
-// range, the sums from TotalsOf. codes are the job's, for the fair
-// ranges.
+// range, the sums from TotalsOf. codes are the job's codes and symptom
+// ids, for the fair ranges.
 func (s *Service) BillOf(lines []store.Line, bp int, currency string, codes []string, payments []store.Payment) Bill {
 	repairs := s.repairsFor(codes)
 	t := TotalsOf(lines, bp)
@@ -320,7 +323,7 @@ func where(x, lo, hi float64) string {
 // against the lead: every line valid, the total positive and within the
 // bounds any job is quoted in, and near its fair range.
 func (s *Service) quoteLines(q QuoteInput, l store.Lead, p Profile) ([]store.Line, Totals, error) {
-	repairs := s.repairsFor(l.Codes)
+	repairs := s.repairsFor(append(slices.Clip(l.Codes), l.Symptoms...))
 	var lines []store.Line
 	switch {
 	case len(q.Lines) == 0:
@@ -426,7 +429,7 @@ func (s *Service) ProposeLine(ctx context.Context, shopID, bookingID string, in 
 	case len(reason) > maxReason:
 		return store.Line{}, invalid("reason", "%d characters, at most %d", len(reason), maxReason)
 	}
-	l, err := newLine(in, "line", sh.Profile, s.repairsFor(b.Codes))
+	l, err := newLine(in, "line", sh.Profile, s.repairsFor(append(slices.Clip(b.Codes), b.Symptoms...)))
 	if err != nil {
 		return store.Line{}, err
 	}
@@ -562,5 +565,5 @@ func (s *Service) billOfBooking(ctx context.Context, b store.Booking) (Bill, err
 	if err != nil {
 		return Bill{}, err
 	}
-	return s.BillOf(lines, b.TaxBP, b.Currency, b.Codes, ps), nil
+	return s.BillOf(lines, b.TaxBP, b.Currency, append(slices.Clip(b.Codes), b.Symptoms...), ps), nil
 }

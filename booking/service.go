@@ -345,6 +345,9 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	for _, f := range r.Codes {
 		l.Codes = append(l.Codes, f.Code)
 	}
+	for _, f := range r.Symptoms {
+		l.Symptoms = append(l.Symptoms, f.Symptom)
+	}
 	for _, rp := range need.Repairs {
 		l.Repairs = append(l.Repairs, rp.ID)
 	}
@@ -440,6 +443,7 @@ type ShopView struct {
 	Year      int             `json:"year"`
 	Class     string          `json:"class"`
 	Codes     []string        `json:"codes"`
+	Symptoms  []string        `json:"symptoms,omitempty"` // faults seen in the live data
 	Repairs   []string        `json:"repairs"`
 	Summary   string          `json:"summary"`
 	Fair      diagnosis.Money `json:"fair_price"`
@@ -457,7 +461,7 @@ type ShopView struct {
 }
 
 func viewFor(l store.Lead, o store.Offer) *ShopView {
-	return &ShopView{LeadID: l.ID, Make: l.Make, Model: l.Model, Year: l.Year, Class: l.Class, Codes: l.Codes, Repairs: l.Repairs, Summary: l.Summary,
+	return &ShopView{LeadID: l.ID, Make: l.Make, Model: l.Model, Year: l.Year, Class: l.Class, Codes: l.Codes, Symptoms: l.Symptoms, Repairs: l.Repairs, Summary: l.Summary,
 		Fair: diagnosis.Money{Low: l.FairLow, High: l.FairHigh, Currency: l.Currency}, VIN: l.VIN, ApproxLat: l.ApproxLat, ApproxLon: l.ApproxLon,
 		Report: l.Report, History: l.History, State: o.State, Due: o.Due, Quote: o.Quote, Slot: o.Slot, Reasons: o.Reasons, Created: l.Created}
 }
@@ -778,8 +782,8 @@ func (s *Service) Book(ctx context.Context, ownerID, leadID, shopID string, cont
 		lines = []store.Line{{Kind: JobLine, Description: "Repair as quoted", QtyHundredths: 100, UnitCents: q, AmountCents: q}}
 	}
 	nb := store.Booking{LeadID: leadID, ShopID: shopID, OwnerID: ownerID, VehicleID: l.VehicleID, Kind: "repair",
-		Status: Requested, Slot: o.Slot, Day: sh.Day(o.Slot), Currency: l.Currency, Codes: l.Codes,
-		Work: "Repair for " + strings.Join(l.Codes, ", ") + ": " + strings.Join(l.Repairs, ", "), Lines: lines, TaxBP: o.TaxBP}
+		Status: Requested, Slot: o.Slot, Day: sh.Day(o.Slot), Currency: l.Currency, Codes: l.Codes, Symptoms: l.Symptoms,
+		Work: "Repair for " + strings.Join(append(slices.Clip(l.Codes), s.symptomTitles(l.Symptoms)...), ", ") + ": " + strings.Join(l.Repairs, ", "), Lines: lines, TaxBP: o.TaxBP}
 	nb.Price = TotalsOf(lines, o.TaxBP).Total.Units()
 	if err := s.contactOf(ctx, ownerID, l.VehicleID, contact, &nb); err != nil {
 		return store.Booking{}, err
@@ -934,7 +938,7 @@ func (s *Service) Act(ctx context.Context, who Role, actorID, bookingID string, 
 			}
 			return nil
 		}
-		if len(b.Codes) > 0 {
+		if len(b.Codes) > 0 || len(b.Symptoms) > 0 {
 			c.Verify = VerifyWatching
 		}
 	case Review:

@@ -83,6 +83,43 @@ func (s *Service) ObserveReport(ctx context.Context, vehicleID string, r CodeRep
 	return nil
 }
 
+// ObserveSymptom takes a fault the car's live data shows again (a rule
+// naming the symptom fired at at): a watched repair that was to fix it
+// ends as returned, and a warranty covering it opens a claim.
+func (s *Service) ObserveSymptom(ctx context.Context, vehicleID, symptom string, at time.Time) error {
+	watched, err := s.Store.Bookings(ctx, store.BookingFilter{VehicleID: vehicleID, Verify: VerifyWatching})
+	if err != nil {
+		return err
+	}
+	for _, b := range watched {
+		if !at.After(b.Completed) || !slices.Contains(b.Symptoms, symptom) {
+			continue
+		}
+		note := fmt.Sprintf("%s showed again in the live data on %s, %d drive cycle(s) after the repair", strings.Join(s.symptomTitles([]string{symptom}), ""),
+			at.UTC().Format("2 Jan 2006 15:04 MST"), b.VerifyCycles)
+		if err := s.Store.SetVerify(ctx, b.ID, store.Verify{State: VerifyWatching, Cycles: b.VerifyCycles}, store.Verify{State: VerifyReturned, Cycles: b.VerifyCycles, At: at}, note); err != nil {
+			continue // another server gave the verdict, or counted a cycle meanwhile
+		}
+		s.verdict(b, VerifyReturned, note)
+		s.claimWarranty(ctx, b, []string{symptom}, CodeReport{At: at}, note)
+	}
+	return nil
+}
+
+// symptomTitles are the symptoms' titles, the id where the knowledge base
+// has none.
+func (s *Service) symptomTitles(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if _, title, err := s.KB.ExplainSymptom(id, s.Pricing); err == nil {
+			out = append(out, title)
+		} else {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // ObserveDriveCycle counts a completed drive (a trip's end) for the
 // repairs being watched; after VerifyCycles without the codes, and with
 // the monitors that test them complete, the repair is fixed.
@@ -99,7 +136,7 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 			continue // before the repair, or a drive already counted
 		}
 		cycles := b.VerifyCycles + 1
-		waiting := s.incompleteMonitors(b.Codes, mons)
+		waiting := s.incompleteMonitors(b.Codes, b.Symptoms, mons)
 		// Without the car's readiness (not reported since the server
 		// started), twice the drive cycles stand in for the monitors.
 		needed := s.VerifyCycles
@@ -107,7 +144,7 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 			needed *= 2
 		}
 		if cycles < needed || len(waiting) > 0 {
-			note := fmt.Sprintf("%d of %d drive cycles without the code", min(cycles, needed), needed)
+			note := fmt.Sprintf("%d of %d drive cycles without the fault", min(cycles, needed), needed)
 			if len(mons) == 0 {
 				note += "; the car has not reported its readiness monitors yet"
 			}
@@ -123,7 +160,7 @@ func (s *Service) ObserveDriveCycle(ctx context.Context, vehicleID string, at ti
 			s.drive(ctx, b.ID, at)
 			continue
 		}
-		note := fmt.Sprintf("%s stayed away for %d drive cycles", strings.Join(b.Codes, ", "), cycles)
+		note := fmt.Sprintf("%s stayed away for %d drive cycles", strings.Join(append(slices.Clip(b.Codes), s.symptomTitles(b.Symptoms)...), ", "), cycles)
 		if len(mons) > 0 {
 			note += " and the monitors that test it completed"
 		} else {
@@ -147,15 +184,22 @@ func (s *Service) drive(ctx context.Context, bookingID string, at time.Time) {
 }
 
 // incompleteMonitors lists the supported monitors that test the codes
-// and have not completed.
-func (s *Service) incompleteMonitors(codes []string, mons []diagnosis.Monitor) []string {
+// and the symptoms' faults and have not completed.
+func (s *Service) incompleteMonitors(codes, symptoms []string, mons []diagnosis.Monitor) []string {
 	var out []string
+	var profiles []string
 	for _, c := range codes {
-		x, err := s.KB.Explain(c, s.Pricing)
-		if err != nil {
-			continue
+		if x, err := s.KB.Explain(c, s.Pricing); err == nil {
+			profiles = append(profiles, x.Profile)
 		}
-		for _, name := range monitorsFor[x.Profile] {
+	}
+	for _, id := range symptoms {
+		if x, _, err := s.KB.ExplainSymptom(id, s.Pricing); err == nil {
+			profiles = append(profiles, x.Profile)
+		}
+	}
+	for _, profile := range profiles {
+		for _, name := range monitorsFor[profile] {
 			for _, m := range mons {
 				if m.Name == name && m.Supported && !m.Complete && !slices.Contains(out, name) {
 					out = append(out, name)

@@ -2,13 +2,16 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/pitwall-io/pitwall/booking"
 	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
+	"github.com/pitwall-io/pitwall/store"
 )
 
 // heldRange hands out what Range read and then waits for release before
@@ -85,5 +88,55 @@ func TestRebuildDoesNotLoseABatchEvaluatedMeanwhile(t *testing.T) {
 	}
 	if act := eng.Active("car-1"); len(act) != 1 {
 		t.Errorf("car-1 active %v; want the overheat pending since %v", act, t0.Add(20*time.Second))
+	}
+}
+
+// fakeRepairs records what verify-the-fix is handed.
+type fakeRepairs struct {
+	mu       sync.Mutex
+	symptoms []string // vehicle/symptom@time
+}
+
+func (f *fakeRepairs) ObserveReport(context.Context, string, booking.CodeReport) error { return nil }
+func (f *fakeRepairs) ObserveDriveCycle(context.Context, string, time.Time) error      { return nil }
+func (f *fakeRepairs) ObserveSymptom(_ context.Context, vehicle, symptom string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.symptoms = append(f.symptoms, fmt.Sprintf("%s/%s@%s", vehicle, symptom, at.UTC().Format(time.TimeOnly)))
+	return nil
+}
+
+// An overheat that fires is handed to verify-the-fix as the car's
+// symptom, once, from the instant it fired; a car's later hot seconds
+// hand nothing more.
+func TestFiringSymptomReachesVerify(t *testing.T) {
+	s := openStores(t, filepath.Join(t.TempDir(), "pitwall.db"))
+	ctx := context.Background()
+	o, err := s.st.AddOwner(ctx, store.Owner{Email: "ana@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.st.AddVehicle(ctx, store.Vehicle{OwnerID: o.ID, Make: "Ford"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.st.AddDevice(ctx, "car-1", v.ID); err != nil {
+		t.Fatal(err)
+	}
+	rep := &fakeRepairs{}
+	p, err := New(Deps{Store: s.st, Series: s.sr, Rules: rules.NewEngine(rules.Builtin()), Alerts: &fakeAlerts{}, Repairs: rep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now().Add(-time.Minute).Truncate(time.Second)
+	if err := s.hot(t, p, "car-1", t0, 30, 118); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.hot(t, p, "car-1", t0.Add(30*time.Second), 5, 119); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%s/overheat@%s", v.ID, t0.Add(20*time.Second).UTC().Format(time.TimeOnly))
+	if len(rep.symptoms) != 1 || rep.symptoms[0] != want {
+		t.Errorf("handed %v, want [%s]", rep.symptoms, want)
 	}
 }

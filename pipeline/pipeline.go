@@ -41,6 +41,7 @@ type Alerts interface {
 type Repairs interface {
 	ObserveReport(ctx context.Context, vehicleID string, r booking.CodeReport) error
 	ObserveDriveCycle(ctx context.Context, vehicleID string, at time.Time) error
+	ObserveSymptom(ctx context.Context, vehicleID, symptom string, at time.Time) error
 }
 
 // Deps are the parts a pipeline joins.
@@ -129,6 +130,30 @@ func (p *Pipeline) Listen(ctx context.Context, records []ingest.Record) error {
 	if len(alerts) > 0 {
 		if err := p.d.Alerts.Receive(ctx, alerts); err != nil {
 			errs = append(errs, fmt.Errorf("pipeline: %d alerts could not be stored: %w", len(alerts), err))
+		}
+	}
+	errs = append(errs, p.observeSymptoms(ctx, alerts))
+	return errors.Join(errs...)
+}
+
+// observeSymptoms hands verify-the-fix the faults the live data shows
+// again: the alerts that just fired whose rule names a symptom.
+func (p *Pipeline) observeSymptoms(ctx context.Context, alerts []rules.Alert) error {
+	if p.d.Repairs == nil {
+		return nil
+	}
+	var errs []error
+	for _, a := range alerts {
+		symptom := a.Labels[rules.SymptomLabel]
+		if a.State != rules.Firing || symptom == "" {
+			continue
+		}
+		v, err := p.d.Store.VehicleOfDevice(ctx, a.Device)
+		if err != nil {
+			continue // a device with no car: no repair to watch
+		}
+		if err := p.d.Repairs.ObserveSymptom(ctx, v.ID, symptom, a.StartsAt); err != nil {
+			errs = append(errs, fmt.Errorf("pipeline: verify-the-fix could not take %s's %s: %w", a.Device, symptom, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -23,6 +23,7 @@ type Booking struct {
 	Price     float64
 	Currency  string
 	Codes     []string // the codes the job is to fix
+	Symptoms  []string // the faults seen in the live data it is to fix
 	Work      string   // what was asked for, then what was done
 	Cancel    string   // why it was cancelled
 	// Who is coming, as the owner chose to tell the shop, and the plate.
@@ -101,10 +102,10 @@ func (s *Store) addBooking(ctx context.Context, b Booking, capacity int, m *Lead
 		return Booking{}, err
 	}
 	_, err = tx.ExecContext(ctx, `INSERT INTO bookings (id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work,
-		contact_name, contact_email, contact_phone, plate, created_ms, updated_ms, tax_bp)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		contact_name, contact_email, contact_phone, plate, created_ms, updated_ms, tax_bp, symptoms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, b.LeadID, b.ShopID, b.OwnerID, b.VehicleID, b.Kind, b.Status, ms(b.Slot), b.Day, b.Price, b.Currency, strings.Join(b.Codes, ","), b.Work,
-		b.ContactName, b.ContactEmail, b.ContactPhone, b.Plate, ms(b.Created), ms(b.Updated), b.TaxBP)
+		b.ContactName, b.ContactEmail, b.ContactPhone, b.Plate, ms(b.Created), ms(b.Updated), b.TaxBP, strings.Join(b.Symptoms, ","))
 	if err != nil {
 		return Booking{}, constraint(err, "booking at shop "+b.ShopID)
 	}
@@ -331,16 +332,16 @@ func (s *Store) ChangeBooking(ctx context.Context, id string, c BookingChange) (
 }
 
 const bookingCols = `id, lead_id, shop_id, owner_id, vehicle_id, kind, status, slot_ms, day, price, currency, codes, work, cancel_reason,
-	contact_name, contact_email, contact_phone, plate, created_ms, updated_ms, completed_ms, completed_odometer, verify, verify_note, verify_cycles, verify_ms, tax_bp`
+	contact_name, contact_email, contact_phone, plate, created_ms, updated_ms, completed_ms, completed_odometer, verify, verify_note, verify_cycles, verify_ms, tax_bp, symptoms`
 
 func scanBooking(r interface{ Scan(...any) error }) (Booking, error) {
 	var b Booking
-	var codes string
+	var codes, symptoms string
 	var slot, created, updated int64
 	var completed, verifyAt sql.NullInt64
 	err := r.Scan(&b.ID, &b.LeadID, &b.ShopID, &b.OwnerID, &b.VehicleID, &b.Kind, &b.Status, &slot, &b.Day, &b.Price, &b.Currency, &codes, &b.Work, &b.Cancel,
-		&b.ContactName, &b.ContactEmail, &b.ContactPhone, &b.Plate, &created, &updated, &completed, &b.CompletedOdometer, &b.Verify, &b.VerifyNote, &b.VerifyCycles, &verifyAt, &b.TaxBP)
-	b.Codes = splitList(codes)
+		&b.ContactName, &b.ContactEmail, &b.ContactPhone, &b.Plate, &created, &updated, &completed, &b.CompletedOdometer, &b.Verify, &b.VerifyNote, &b.VerifyCycles, &verifyAt, &b.TaxBP, &symptoms)
+	b.Codes, b.Symptoms = splitList(codes), splitList(symptoms)
 	b.Slot, b.Created, b.Updated, b.Completed, b.VerifyAt = fromMS(slot), fromMS(created), fromMS(updated), fromMS(completed.Int64), fromMS(verifyAt.Int64)
 	return b, err
 }

@@ -26,6 +26,7 @@ type Lead struct {
 	Year        int
 	Class       string
 	Codes       []string
+	Symptoms    []string // faults seen in the live data, as the knowledge base names them
 	Repairs     []string // the repairs asked for, as the knowledge base names them
 	Summary     string
 	FairLow     float64
@@ -120,11 +121,11 @@ func (s *Store) AddLead(ctx context.Context, l Lead, offers []Offer) (Lead, erro
 	}
 	defer tx.Rollback() //nolint:errcheck
 	_, err = tx.ExecContext(ctx, `INSERT INTO leads (id, owner_id, vehicle_id, status, share_report, share_vin, share_location, make, model, year, class,
-		codes, repairs, summary, fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms, share_history, history)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		codes, repairs, summary, fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms, share_history, history, symptoms)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		l.ID, l.OwnerID, l.VehicleID, l.Status, boolInt(l.ShareReport), boolInt(l.ShareVIN), boolInt(l.ShareLocation), l.Make, l.Model, l.Year, l.Class,
 		strings.Join(l.Codes, ","), strings.Join(l.Repairs, ","), l.Summary, l.FairLow, l.FairHigh, l.Currency, l.VIN, lat, lon, report, ms(l.Created), ms(l.Updated),
-		boolInt(l.ShareHistory), history)
+		boolInt(l.ShareHistory), history, strings.Join(l.Symptoms, ","))
 	if err != nil {
 		return Lead{}, constraint(err, "lead for vehicle "+l.VehicleID)
 	}
@@ -148,16 +149,16 @@ func nullMS(t time.Time) any {
 }
 
 const leadCols = `id, owner_id, vehicle_id, status, share_report, share_vin, share_location, make, model, year, class, codes, repairs, summary,
-	fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms, share_history, history`
+	fair_low, fair_high, currency, vin, approx_lat, approx_lon, report, created_ms, updated_ms, share_history, history, symptoms`
 
 func scanLead(r interface{ Scan(...any) error }) (Lead, error) {
 	var l Lead
-	var codes, repairs string
+	var codes, repairs, symptoms string
 	var lat, lon sql.NullFloat64
 	var created, updated int64
 	err := r.Scan(&l.ID, &l.OwnerID, &l.VehicleID, &l.Status, &l.ShareReport, &l.ShareVIN, &l.ShareLocation, &l.Make, &l.Model, &l.Year, &l.Class,
-		&codes, &repairs, &l.Summary, &l.FairLow, &l.FairHigh, &l.Currency, &l.VIN, &lat, &lon, &l.Report, &created, &updated, &l.ShareHistory, &l.History)
-	l.Codes, l.Repairs = splitList(codes), splitList(repairs)
+		&codes, &repairs, &l.Summary, &l.FairLow, &l.FairHigh, &l.Currency, &l.VIN, &lat, &lon, &l.Report, &created, &updated, &l.ShareHistory, &l.History, &symptoms)
+	l.Codes, l.Repairs, l.Symptoms = splitList(codes), splitList(repairs), splitList(symptoms)
 	l.ApproxLat, l.ApproxLon = lat.Float64, lon.Float64
 	l.Created, l.Updated = fromMS(created), fromMS(updated)
 	return l, err
@@ -226,14 +227,14 @@ func (s *Store) Inbox(ctx context.Context, shopID string) ([]Lead, []Offer, erro
 func scanLeadOffer(r interface{ Scan(...any) error }) (Lead, Offer, error) {
 	var l Lead
 	var o Offer
-	var codes, repairs, reasons string
+	var codes, repairs, symptoms, reasons string
 	var lat, lon, quote sql.NullFloat64
 	var created, updated int64
 	var sent, due, answered, slot sql.NullInt64
 	err := r.Scan(&l.ID, &l.OwnerID, &l.VehicleID, &l.Status, &l.ShareReport, &l.ShareVIN, &l.ShareLocation, &l.Make, &l.Model, &l.Year, &l.Class,
-		&codes, &repairs, &l.Summary, &l.FairLow, &l.FairHigh, &l.Currency, &l.VIN, &lat, &lon, &l.Report, &created, &updated, &l.ShareHistory, &l.History,
+		&codes, &repairs, &l.Summary, &l.FairLow, &l.FairHigh, &l.Currency, &l.VIN, &lat, &lon, &l.Report, &created, &updated, &l.ShareHistory, &l.History, &symptoms,
 		&o.LeadID, &o.ShopID, &o.Rank, &o.State, &reasons, &sent, &due, &answered, &quote, &slot, &o.Note, &o.TaxBP)
-	l.Codes, l.Repairs = splitList(codes), splitList(repairs)
+	l.Codes, l.Repairs, l.Symptoms = splitList(codes), splitList(repairs), splitList(symptoms)
 	l.ApproxLat, l.ApproxLon = lat.Float64, lon.Float64
 	l.Created, l.Updated = fromMS(created), fromMS(updated)
 	l.OwnerID = "" // a shop never learns who the owner is before a booking

@@ -25,6 +25,7 @@ type BookingView struct {
 	Price        float64   `json:"price"`
 	Currency     string    `json:"currency"`
 	Codes        []string  `json:"codes,omitempty"`
+	Symptoms     []string  `json:"symptoms,omitempty"` // faults seen in the live data the job is to fix
 	Work         string    `json:"work"`
 	Cancel       string    `json:"cancel_reason,omitempty"`
 	Completed    time.Time `json:"completed,omitzero"`
@@ -72,7 +73,7 @@ func (w *Web) bookingViews(ctx context.Context, bs []store.Booking) []BookingVie
 			shopNames[b.ShopID] = name
 		}
 		out = append(out, BookingView{ID: b.ID, LeadID: b.LeadID, ShopID: b.ShopID, VehicleID: b.VehicleID, Kind: b.Kind, Status: b.Status, Slot: b.Slot, Price: b.Price,
-			Currency: b.Currency, Codes: b.Codes, Work: b.Work, Cancel: b.Cancel, Completed: b.Completed, Verify: b.Verify, VerifyNote: b.VerifyNote, VerifyCycles: b.VerifyCycles,
+			Currency: b.Currency, Codes: b.Codes, Symptoms: b.Symptoms, Work: b.Work, Cancel: b.Cancel, Completed: b.Completed, Verify: b.Verify, VerifyNote: b.VerifyNote, VerifyCycles: b.VerifyCycles,
 			Vehicle:  BookedVehicle{Make: v.Make, Model: v.Model, Year: v.Year, Plate: b.Plate},
 			Contact:  BookedContact{Name: b.ContactName, Email: b.ContactEmail, Phone: b.ContactPhone},
 			ShopName: name})

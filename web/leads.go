@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -20,6 +21,7 @@ type LeadView struct {
 	VehicleID string          `json:"vehicle_id"`
 	Status    string          `json:"status"`
 	Codes     []string        `json:"codes"`
+	Symptoms  []string        `json:"symptoms,omitempty"`
 	Summary   string          `json:"summary"`
 	Fair      diagnosis.Money `json:"fair_price"`
 	Consent   booking.Consent `json:"consent"`
@@ -44,7 +46,7 @@ type OfferView struct {
 }
 
 func (w *Web) leadView(ctx context.Context, l store.Lead, offers []store.Offer) LeadView {
-	lv := LeadView{ID: l.ID, VehicleID: l.VehicleID, Status: l.Status, Codes: l.Codes, Summary: l.Summary, Created: l.Created,
+	lv := LeadView{ID: l.ID, VehicleID: l.VehicleID, Status: l.Status, Codes: l.Codes, Symptoms: l.Symptoms, Summary: l.Summary, Created: l.Created,
 		Fair: diagnosis.Money{Low: l.FairLow, High: l.FairHigh, Currency: l.Currency}, Consent: booking.Consent{Report: l.ShareReport, VIN: l.ShareVIN, Location: l.ShareLocation, History: l.ShareHistory},
 		Offers: []OfferView{}}
 	for _, o := range offers {
@@ -54,7 +56,7 @@ func (w *Web) leadView(ctx context.Context, l store.Lead, offers []store.Offer) 
 		}
 		ov := OfferView{ShopID: o.ShopID, ShopName: name, Rank: o.Rank, State: o.State, Quote: o.Quote, Slot: o.Slot, Note: o.Note, Due: o.Due, Reasons: o.Reasons}
 		if lines, err := w.st.OfferLines(ctx, l.ID, o.ShopID); err == nil && len(lines) > 0 {
-			bill := w.bk.BillOf(lines, o.TaxBP, l.Currency, l.Codes, nil)
+			bill := w.bk.BillOf(lines, o.TaxBP, l.Currency, append(slices.Clip(l.Codes), l.Symptoms...), nil)
 			ov.Bill = &bill
 		}
 		lv.Offers = append(lv.Offers, ov)
