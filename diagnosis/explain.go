@@ -158,8 +158,8 @@ var ErrUnknownSymptom = errors.New("diagnosis: unknown symptom")
 
 // ExplainSymptom explains a fault seen in the live data as a code is
 // explained: its meaning, severity, drive guidance and likely causes.
-// The explanation's Code is empty; its Meaning starts with the
-// symptom's title.
+// The explanation's Code is empty; the symptom's title is returned
+// beside it.
 func (kb *KB) ExplainSymptom(id string, p Pricing) (Explanation, string, error) {
 	e := kb.symptoms[id]
 	if e == nil {

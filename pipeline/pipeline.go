@@ -70,7 +70,8 @@ type Pipeline struct {
 	// either in the rebuilt history or evaluated on the rebuilt state.
 	flow sync.Mutex
 	// evaluated counts, per car, the batches evaluated (under flow): a
-	// rebuild that read the history without the flow checks it.
+	// rebuild that read the history without the flow checks it. One entry
+	// per car this server answers for; Release drops a car's.
 	evaluated map[string]uint64
 }
 
@@ -191,10 +192,11 @@ func (p *Pipeline) Start(ctx context.Context) error {
 // no stored alert tells (an overheat that was pending on a server that
 // died) goes to the alert manager, and the manager takes up the cars'
 // stored alerts, telling what was stored and never told. Call it before
-// the cars' new messages reach Listen; a batch Listen is handling waits
-// for the rebuild of its car, and one already evaluated is not evaluated
-// again. A car whose history cannot be read keeps its state; the errors
-// are joined.
+// the cars' new messages reach Listen; a batch of a car evaluated while
+// its history is read makes the rebuild read it again, holding the flow,
+// and one already evaluated is not evaluated again. adoptWorkers cars are
+// rebuilt at once. A car whose history cannot be read keeps its state;
+// the errors are joined.
 func (p *Pipeline) Adopt(ctx context.Context, devices []string) error {
 	var (
 		mu   sync.Mutex

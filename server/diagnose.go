@@ -170,7 +170,7 @@ func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Repo
 	for _, c := range in.Codes {
 		codes = append(codes, c.Code)
 	}
-	if in.Symptoms, err = s.symptoms(ctx, devs); err != nil {
+	if in.Symptoms, err = s.symptoms(ctx, vehicleID, devs); err != nil {
 		return diagnosis.Report{}, err
 	}
 	symptoms := make([]string, 0, len(in.Symptoms))
@@ -206,18 +206,60 @@ func (s *Server) Diagnose(ctx context.Context, vehicleID string) (diagnosis.Repo
 	return s.KB.Build(in, s.Pricing)
 }
 
-// symptoms are the faults the devices' firing alerts saw in the live
-// data: those whose rule names a symptom.
-func (s *Server) symptoms(ctx context.Context, devs []store.Device) ([]diagnosis.Symptom, error) {
+// symptoms are the faults the devices' alerts saw in the live data: those
+// whose rule names a symptom, while they fire, and those about a moment
+// (a weak battery at a start: fired and over at once) for
+// oneShotSymptomDays after it, unless a repair of that fault was completed
+// since.
+func (s *Server) symptoms(ctx context.Context, vehicleID string, devs []store.Device) ([]diagnosis.Symptom, error) {
 	var out []diagnosis.Symptom
+	since := time.Now().Add(-oneShotSymptomDays * 24 * time.Hour)
+	var repaired map[string]time.Time // symptom → the last completed repair of it
 	for _, d := range devs {
-		alerts, err := s.Store.Alerts(ctx, d.ID, true, 200)
+		alerts, err := s.Store.Alerts(ctx, d.ID, false, 200)
 		if err != nil {
 			return nil, err
 		}
 		for _, a := range alerts {
-			if id := a.Labels[rules.SymptomLabel]; id != "" {
-				out = append(out, diagnosis.Symptom{ID: id, Rule: a.Rule, Since: a.StartsAt, Observed: a.Summary})
+			id := a.Labels[rules.SymptomLabel]
+			switch {
+			case id == "":
+				continue
+			case a.State == string(rules.Firing):
+			case a.OneShot && a.StartsAt.After(since):
+				if repaired == nil {
+					if repaired, err = s.repairedSymptoms(ctx, vehicleID); err != nil {
+						return nil, err
+					}
+				}
+				if !a.StartsAt.After(repaired[id]) {
+					continue // the repair came after it
+				}
+			default:
+				continue
+			}
+			out = append(out, diagnosis.Symptom{ID: id, Rule: a.Rule, Since: a.StartsAt, Observed: a.Summary})
+		}
+	}
+	return out, nil
+}
+
+// oneShotSymptomDays is how long a fault seen at a moment (an alert that
+// fired and ended at once) stays in the car's pre-diagnosis.
+const oneShotSymptomDays = 7
+
+// repairedSymptoms is, per symptom, when the vehicle's last completed
+// repair of it was.
+func (s *Server) repairedSymptoms(ctx context.Context, vehicleID string) (map[string]time.Time, error) {
+	bs, err := s.Store.Bookings(ctx, store.BookingFilter{VehicleID: vehicleID})
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]time.Time{}
+	for _, b := range bs {
+		for _, id := range b.Symptoms {
+			if !b.Completed.IsZero() && b.Completed.After(out[id]) {
+				out[id] = b.Completed
 			}
 		}
 	}

@@ -110,3 +110,71 @@ func TestOverheatWithoutACodeFindsShops(t *testing.T) {
 		t.Errorf("the summary shops read without the report: %q", l.Summary)
 	}
 }
+
+// A weak battery is seen at a moment (an event: the alert fires and ends
+// at once), not while it lasts: the car's pre-diagnosis still explains it
+// for days after, until a repair of it is completed.
+func TestWeakBatteryStaysInThePreDiagnosisUntilRepaired(t *testing.T) {
+	dir := t.TempDir()
+	cfg, hooks := embeddedConfig(t, dir)
+	cfg.Series.Path = filepath.Join(dir, "series.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	st := s.Store
+	o, _ := st.AddOwner(ctx, store.Owner{Email: "ana@example.com"})
+	v, err := st.AddVehicle(ctx, store.Vehicle{OwnerID: o.ID, Make: "Ford"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.AddDevice(ctx, "car-b", v.ID); err != nil {
+		t.Fatal(err)
+	}
+	send := func(k wire.Kind, m wire.Message) {
+		b, _ := wire.Encode(m)
+		if err := s.Ingest.Deliver(ctx, wire.Topic("car-b", k), b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(wire.KindStatus, &wirepb.Status{Header: wire.NewHeader("car-b", 1, 1), Online: true})
+	at := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	send(wire.KindEvent, &wirepb.Event{Header: wire.NewHeader("car-b", 1, 2), TimeMs: at.UnixMilli(),
+		Kind: &wirepb.Event_Battery{Battery: &wirepb.Battery{Condition: "resting-low", Volts: 11.8}}})
+	select {
+	case m := <-hooks:
+		if len(m.Firing) != 1 || m.Firing[0].Rule != "battery-weak-at-rest" {
+			t.Fatalf("told: %+v", m)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the weak battery was never told")
+	}
+	rep, err := s.Diagnose(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Symptoms) != 1 || rep.Symptoms[0].Symptom != "battery" || rep.Symptoms[0].Causes[0].Repair.ID != "replace:battery" {
+		t.Fatalf("symptoms %+v", rep.Symptoms)
+	}
+
+	// A repair of it completed since: the pre-diagnosis has nothing left to fix.
+	if _, err := st.AddShop(ctx, store.Shop{ID: "volts", Name: "Volts", Profile: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.AddBooking(ctx, store.Booking{ShopID: "volts", OwnerID: o.ID, VehicleID: v.ID, Kind: "repair", Status: "requested",
+		Slot: time.Now(), Day: time.Now().Format("2006-01-02"), Currency: "USD", Symptoms: []string{"battery"}, Work: "battery"}, 5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.ChangeBooking(ctx, b.ID, store.BookingChange{From: "requested", To: "completed", Actor: "shop", Completed: time.Now(), Work: "New battery"}); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err = s.Diagnose(ctx, v.ID); err != nil || len(rep.Symptoms) != 0 {
+		t.Fatalf("after the repair: %+v %v", rep.Symptoms, err)
+	}
+}

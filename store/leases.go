@@ -19,7 +19,8 @@ import (
 // another can take them. Holders count each other through a shared lock
 // that every open Leases holds, so each can take its fair share.
 //
-// A Leases is used by one goroutine at a time.
+// A Leases may be used from several goroutines: its calls take turns on
+// its one connection.
 type Leases struct {
 	mu    sync.Mutex
 	conn  *pgx.Conn

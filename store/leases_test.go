@@ -161,6 +161,9 @@ func TestLeases(t *testing.T) {
 	if err == nil {
 		t.Fatal("a silent session passed its check")
 	}
+	if take(a, 7) {
+		t.Fatal("the share was free while its holder's session still lived: two holders")
+	}
 	_ = c.Close()
 	closed := time.Now()
 	for !take(a, 7) {

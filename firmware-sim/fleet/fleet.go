@@ -87,7 +87,15 @@ type vehicle struct {
 	// The trip under way: its number and when the ignition went on.
 	trip      uint64
 	tripStart time.Time
+	// The on-board monitors' latest test results (service 06), read at
+	// each trip's start and every TestsEvery, sent with the codes.
+	tests   []*wirepb.TestResult
+	testsAt time.Time
 }
+
+// TestsEvery is how often a car's monitor test results are read while it
+// drives, besides at each trip's start: the agent's slow tier.
+const TestsEvery = 30 * time.Second
 
 // Run drives the fleet until the duration passes or ctx ends.
 func Run(ctx context.Context, cfg Config) (Result, error) {
@@ -116,7 +124,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			names, second = append(names, f.Signal), append(second, obd.SecondarySignal(f.Signal))
 		}
 	}
-	names = append(append(names, wire.BatteryVoltage), second...)
+	names = append(append(append(names, wire.BatteryVoltage), second...), obd.MonitorSignals()...)
 	aliases, err := wire.NewAliases(names)
 	if err != nil {
 		return Result{}, err
@@ -293,7 +301,7 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 				// A dongle reads the codes afresh each trip: the report is
 				// sent again even when nothing changed, as codes a shop
 				// cleared come back.
-				v.codes, v.tripStart = "", time.Now()
+				v.codes, v.tripStart, v.testsAt = "", time.Now(), time.Time{}
 				v.trip++
 			} else if !v.tripStart.IsZero() {
 				// The ignition off ends the trip: a drive cycle for
@@ -312,6 +320,26 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 		if !st.Ignition {
 			continue // a parked car's ECUs sleep
 		}
+		batch.Reset()
+		now := time.Now()
+		if !now.Before(v.testsAt) {
+			// Service 06, as the agent reads it: the misfire counts go
+			// with this tick's values, every result with the codes.
+			v.testsAt = now.Add(TestsEvery)
+			if res, err := v.client.MonitorTests(ctx); len(res) > 0 {
+				tests, values := wire.MonitorTests(res)
+				for sig, x := range values {
+					if s, ok := v.aliases.ByName(sig); ok {
+						batch.Add(s, now, x)
+					}
+				}
+				if !wire.SameTests(tests, v.tests) {
+					v.tests, v.codes = tests, "" // new results: sent with the codes now
+				}
+			} else if err != nil && ctx.Err() == nil {
+				failed(ctx, fmt.Errorf("fleet: %s: service 06: %w", v.id, err))
+			}
+		}
 		if codes := fmt.Sprint(st.Stored, st.Pending, st.MIL, st.Monitors); codes != v.codes {
 			v.codes = codes
 			if err := v.publish(ctx, wire.KindDTC, v.dtcReport(st), false); err != nil {
@@ -320,8 +348,6 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 				sent(0)
 			}
 		}
-		batch.Reset()
-		now := time.Now()
 		rs, err := v.client.Read(ctx, Plan...)
 		if err != nil && len(rs) == 0 {
 			continue
@@ -354,7 +380,7 @@ func (v *vehicle) dtcReport(st car.State) *wirepb.DTCReport {
 		return out
 	}
 	r := &wirepb.DTCReport{Header: v.header(), TimeMs: time.Now().UnixMilli(), Mil: st.MIL,
-		Stored: codes(st.Stored), Pending: codes(st.Pending), Permanent: codes(st.Permanent)}
+		Stored: codes(st.Stored), Pending: codes(st.Pending), Permanent: codes(st.Permanent), Tests: v.tests}
 	for _, m := range st.Monitors {
 		r.Monitors = append(r.Monitors, &wirepb.Monitor{Name: m.Name, Supported: m.Supported, Complete: m.Supported && m.Complete})
 	}

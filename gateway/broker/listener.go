@@ -84,9 +84,10 @@ func (s *slots) doneConnecting(c *guardedConn) {
 	}
 }
 
-// addressOf is the host part of a remote address: the key of the
-// per-address bound; "" (no bound) for this machine's own loopback, where
-// the simulator, the demo and the benchmarks run hundreds of cars.
+// addressOf is the host part of a remote address, an IPv6 address's /64,
+// as the key of the per-address bound; "" (no bound) for this machine's
+// own loopback, where the simulator, the demo and the benchmarks run
+// hundreds of cars.
 func addressOf(a net.Addr) string {
 	if a == nil {
 		return ""
@@ -95,10 +96,18 @@ func addressOf(a net.Addr) string {
 	if err != nil {
 		host = a.String()
 	}
-	if ip, err := netip.ParseAddr(host); err == nil && ip.Unmap().IsLoopback() {
+	ip, err := netip.ParseAddr(host)
+	switch {
+	case err != nil:
+		return host
+	case ip.Unmap().IsLoopback():
 		return ""
+	case ip.Is6() && !ip.Is4In6():
+		// A host holds a whole /64: counted as one.
+		p, _ := ip.Prefix(64)
+		return p.String()
 	}
-	return host
+	return ip.Unmap().String()
 }
 
 // counts reports the connections open and those not yet logged in.

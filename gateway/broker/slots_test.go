@@ -43,6 +43,21 @@ func TestConnectingPerAddress(t *testing.T) {
 	if why := s.take(conn("[2001:db8::1]:5000")); why != "" {
 		t.Fatalf("another host refused: %s", why)
 	}
+	// An IPv6 host's /64 is one address: it cannot spread over its own.
+	var more []*guardedConn
+	for i, a := range []string{"[2001:db8::2]:5000", "[2001:db8::3]:5000"} {
+		c := conn(a)
+		if why := s.take(c); why != "" {
+			t.Fatalf("IPv6 connection %d: %s", i+2, why)
+		}
+		more = append(more, c)
+	}
+	if why := s.take(conn("[2001:db8::ffff:1]:5000")); why != refusedAddress {
+		t.Fatalf("a fourth from the same /64: %q", why)
+	}
+	for _, c := range more {
+		c.Close()
+	}
 	held[0].loggedIn()
 	held[1].Close()
 	for i := range 2 {

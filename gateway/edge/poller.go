@@ -414,19 +414,11 @@ func (s *session) readTests(ctx context.Context, now time.Time) bool {
 		}
 		return false
 	}
-	// One value per signal: the engine ECU's first, as for PIDs.
-	slices.SortStableFunc(res, func(x, y obd.TestResult) int { return obd.CompareECUs(x.ECU, y.ECU) })
-	seen := map[string]bool{}
-	var tests []*wirepb.TestResult
-	for _, r := range res {
-		if obd.IsMonitorSignal(r.Signal) && !seen[r.Signal] {
-			seen[r.Signal] = true
-			s.sample(r.Signal, now, r.Value)
-		}
-		tests = append(tests, &wirepb.TestResult{Ecu: string(r.ECU), Mid: uint32(r.MID), Tid: uint32(r.TID), Signal: r.Signal,
-			Value: r.Value, Min: r.Min, Max: r.Max, Unit: r.Unit, Passed: r.Passed, Monitor: r.Monitor, Test: r.Test})
+	tests, values := wire.MonitorTests(res)
+	for sig, v := range values {
+		s.sample(sig, now, v)
 	}
-	changed := fmt.Sprint(tests) != fmt.Sprint(s.tests)
+	changed := !wire.SameTests(tests, s.tests)
 	s.tests = tests
 	return changed
 }

@@ -65,8 +65,8 @@ type PartitionHooks struct {
 	Acquired func(ctx context.Context, p Partition) error
 	// Released runs once the server has given a partition up, after the
 	// last of its messages in hand was stored (or abandoned to the next
-	// owner). It does not run for partitions lost with the server's own
-	// end.
+	// owner), and when preparing a taken partition failed after Acquired
+	// ran. It does not run for partitions lost with the server's own end.
 	Released func(p Partition)
 }
 
@@ -455,17 +455,25 @@ func (s *natsSource) take(ctx context.Context, n int) bool {
 		_ = s.leases.Release(ctx, n)
 		return false
 	}
+	// giveUp drops what preparing the partition built (the cars' state the
+	// hook rebuilt before it failed) and frees the lease.
+	giveUp := func() {
+		if s.in.hooks.Released != nil && s.in.hooks.Acquired != nil {
+			s.in.hooks.Released(p)
+		}
+		_ = s.leases.Release(ctx, n)
+	}
 	if s.in.hooks.Acquired != nil {
 		if err := s.in.hooks.Acquired(cctx, p); err != nil {
 			log.Error("ingest: preparing a partition failed; giving it up", "partition", n, "err", err)
-			_ = s.leases.Release(ctx, n)
+			giveUp()
 			return false
 		}
 	}
 	cons, err := s.strm.Consumer(cctx, ConsumerName(n))
 	if err != nil {
 		log.Warn("ingest: a partition's consumer; giving it up", "partition", n, "err", err)
-		_ = s.leases.Release(ctx, n)
+		giveUp()
 		return false
 	}
 	fctx, stop := context.WithCancel(ctx)
@@ -473,9 +481,8 @@ func (s *natsSource) take(ctx context.Context, n int) bool {
 	part.acks.init()
 	s.mu.Lock()
 	s.owned[n] = part
-	owned := len(s.owned)
+	s.in.metrics.partitions.Set(float64(len(s.owned))) // under the lock: takes run at once
 	s.mu.Unlock()
-	s.in.metrics.partitions.Set(float64(owned))
 	s.in.metrics.held.WithLabelValues(strconv.Itoa(n)).Set(1)
 	s.in.metrics.takeovers.Inc()
 	go func() { defer close(part.done); s.fetch(fctx, part, cons) }()
@@ -622,9 +629,8 @@ func (s *natsSource) release(ctx context.Context, parts ...*partition) {
 		}
 		s.mu.Lock()
 		delete(s.owned, p.p.Index)
-		owned := len(s.owned)
+		s.in.metrics.partitions.Set(float64(len(s.owned)))
 		s.mu.Unlock()
-		s.in.metrics.partitions.Set(float64(owned))
 		s.in.metrics.held.WithLabelValues(strconv.Itoa(p.p.Index)).Set(0)
 		if s.in.hooks.Released != nil {
 			s.in.hooks.Released(p.p)
