@@ -222,6 +222,9 @@ func (s *Server) symptoms(ctx context.Context, vehicleID string, devs []store.De
 		}
 		for _, a := range alerts {
 			id := a.Labels[rules.SymptomLabel]
+			if _, labelled := a.Labels[rules.SymptomLabel]; !labelled {
+				id = s.symptomOf[a.Rule] // stored before its rule named the symptom
+			}
 			switch {
 			case id == "":
 				continue

@@ -69,8 +69,11 @@ type Server struct {
 	bcryptCost      int
 	ingestOpts      []ingest.Option
 
-	commandBoot uint64        // the header's boot id of the commands this server sends
-	commandSeq  atomic.Uint64 // and their numbers
+	commandBoot uint64 // the header's boot id of the commands this server sends
+	// symptomOf is each loaded rule's symptom label, for alerts stored
+	// before their rule named one.
+	symptomOf  map[string]string
+	commandSeq atomic.Uint64 // and their numbers
 }
 
 // Option changes a Server.
@@ -149,6 +152,12 @@ func New(ctx context.Context, cfg Config, opts ...Option) (_ *Server, err error)
 	s.closers = append(s.closers, s.Series.Close)
 
 	set := s.loadRules()
+	s.symptomOf = map[string]string{}
+	for _, r := range set.Rules {
+		if id := r.Labels[rules.SymptomLabel]; id != "" {
+			s.symptomOf[r.Name] = id
+		}
+	}
 	s.Rules = rules.NewEngine(set, rules.WithMaintenance(s.maintenance))
 	// The ingest's listener is the pipeline, which is joined below once
 	// the alert manager and the booking service exist; the ingest tells

@@ -178,3 +178,35 @@ func TestWeakBatteryStaysInThePreDiagnosisUntilRepaired(t *testing.T) {
 		t.Fatalf("after the repair: %+v %v", rep.Symptoms, err)
 	}
 }
+
+// An alert stored before its rule named a symptom (a server upgraded
+// while the car overheated) is explained by its rule's symptom now.
+func TestAlertStoredBeforeTheSymptomLabel(t *testing.T) {
+	dir := t.TempDir()
+	cfg, _ := embeddedConfig(t, dir)
+	cfg.Series.Path = filepath.Join(dir, "series.db")
+	ctx := context.Background()
+	s, err := server.New(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	st := s.Store
+	o, _ := st.AddOwner(ctx, store.Owner{Email: "ana@example.com"})
+	v, _ := st.AddVehicle(ctx, store.Vehicle{OwnerID: o.ID, Make: "Ford"})
+	if _, _, err := st.AddDevice(ctx, "car-u", v.ID); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().Truncate(time.Millisecond)
+	if err := st.SaveAlerts(ctx, []store.Alert{{Fingerprint: "fp-u", Device: "car-u", Rule: "overheat", Severity: "critical",
+		Labels: map[string]string{"alertname": "overheat", "system": "cooling"}, State: "firing", StartsAt: now, Updated: now}}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := s.Diagnose(ctx, v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Symptoms) != 1 || rep.Symptoms[0].Symptom != "overheat" {
+		t.Errorf("symptoms %+v", rep.Symptoms)
+	}
+}
