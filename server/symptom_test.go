@@ -22,15 +22,7 @@ func TestOverheatWithoutACodeFindsShops(t *testing.T) {
 	dir := t.TempDir()
 	cfg, hooks := embeddedConfig(t, dir)
 	cfg.Series.Path = filepath.Join(dir, "series.db")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := server.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	s, ctx := runServer(t, cfg)
 
 	st := s.Store
 	o, err := st.AddOwner(ctx, store.Owner{Email: "ana@example.com", Name: "Ana"})
@@ -118,15 +110,7 @@ func TestWeakBatteryStaysInThePreDiagnosisUntilRepaired(t *testing.T) {
 	dir := t.TempDir()
 	cfg, hooks := embeddedConfig(t, dir)
 	cfg.Series.Path = filepath.Join(dir, "series.db")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	s, err := server.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	s, ctx := runServer(t, cfg)
 	st := s.Store
 	o, _ := st.AddOwner(ctx, store.Owner{Email: "ana@example.com"})
 	v, err := st.AddVehicle(ctx, store.Vehicle{OwnerID: o.ID, Make: "Ford"})
