@@ -39,6 +39,8 @@ func ruleEvent(m *wirepb.Event) (rules.Event, bool) {
 		ev.Fields["trip_duration_s"] = k.TripEnd.GetDurationS()
 		ev.Fields["trip_fuel_used_l"] = k.TripEnd.GetFuelUsedL()
 		ev.Fields["trip_max_coolant_c"] = k.TripEnd.GetMaxCoolantC()
+		ev.Fields["trip_engine_stops"] = float64(k.TripEnd.GetEngineStops())
+		ev.Fields["trip_engine_off_s"] = k.TripEnd.GetEngineOffS()
 	case *wirepb.Event_Battery:
 		ev.Kind = "battery"
 		ev.Fields["battery_condition"] = k.Battery.GetCondition()

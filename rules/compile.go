@@ -44,6 +44,8 @@ var eventVars = map[string]any{
 	"trip_duration_s":    0.0,
 	"trip_fuel_used_l":   0.0,
 	"trip_max_coolant_c": 0.0,
+	"trip_engine_stops":  0.0,
+	"trip_engine_off_s":  0.0,
 	"battery_volts":      0.0,
 	"battery_condition":  "",
 	"engine_running":     false,
