@@ -454,3 +454,40 @@ func TestStopDrivingPutsRoadsideShopsFirst(t *testing.T) {
 		t.Errorf("stop-driving: first %+v", s[0])
 	}
 }
+
+// A shop cannot post without end: a booking holds at most
+// store.MaxBookingPhotos photos and store.MaxBookingSteps steps, and what
+// it holds stays.
+func TestProgressBounded(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.shop(t, "a", 0.01, profile(nil))
+	b, shop := r.itemisedBooking(t, "P0128")
+	photo := jpegWithExif(t, 8, 8)
+	six := [][]byte{photo, photo, photo, photo, photo, photo}
+	for i := 0; i < store.MaxBookingPhotos/len(six); i++ {
+		if _, err := r.svc.Progress(ctx, shop, b.ID, "repairing", "", six); err != nil {
+			t.Fatalf("step %d: %v", i+1, err)
+		}
+	}
+	if _, err := r.svc.Progress(ctx, shop, b.ID, "repairing", "", [][]byte{photo}); !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "at most 60") {
+		t.Fatalf("the 61st photo: %v", err)
+	}
+	steps := store.MaxBookingPhotos / len(six)
+	for ; steps < store.MaxBookingSteps; steps++ {
+		if _, err := r.svc.Progress(ctx, shop, b.ID, "testing", "", nil); err != nil {
+			t.Fatalf("step %d: %v", steps+1, err)
+		}
+	}
+	if _, err := r.svc.Progress(ctx, shop, b.ID, "testing", "", nil); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("step %d: %v", steps+1, err)
+	}
+	ps, _ := r.st.BookingProgress(ctx, b.ID)
+	photos := 0
+	for _, p := range ps {
+		photos += len(p.Photos)
+	}
+	if len(ps) != store.MaxBookingSteps || photos != store.MaxBookingPhotos {
+		t.Errorf("kept %d steps, %d photos", len(ps), photos)
+	}
+}

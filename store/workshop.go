@@ -33,9 +33,17 @@ type Photo struct {
 	Data      []byte
 }
 
+// MaxBookingSteps and MaxBookingPhotos bound what one booking's progress
+// holds: a long job posts a few dozen steps and photos.
+const (
+	MaxBookingSteps  = 100
+	MaxBookingPhotos = 60
+)
+
 // AddProgress records a progress step with its photos on a booking in
 // one of statuses, numbered after the last, with its history event,
-// under the booking's lock.
+// under the booking's lock; past MaxBookingSteps or MaxBookingPhotos it
+// is ErrInvalid.
 func (s *Store) AddProgress(ctx context.Context, bookingID string, statuses []string, p Progress, photos []Photo, ev Event) (Progress, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
@@ -47,6 +55,20 @@ func (s *Store) AddProgress(ctx context.Context, bookingID string, statuses []st
 	}
 	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(n), 0) + 1 FROM booking_progress WHERE booking_id = ?`, bookingID).Scan(&p.N); err != nil {
 		return Progress{}, fmt.Errorf("store: progress: %w", err)
+	}
+	// Bounded under the booking's lock: a shop posting without end
+	// cannot fill the database or the owner's inbox.
+	if p.N > MaxBookingSteps {
+		return Progress{}, fmt.Errorf("%w: booking %s has %d progress steps, at most %d", ErrInvalid, bookingID, p.N-1, MaxBookingSteps)
+	}
+	if len(photos) > 0 {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM booking_photos WHERE booking_id = ?`, bookingID).Scan(&n); err != nil {
+			return Progress{}, fmt.Errorf("store: progress: %w", err)
+		}
+		if n+len(photos) > MaxBookingPhotos {
+			return Progress{}, fmt.Errorf("%w: booking %s holds %d photos, at most %d", ErrInvalid, bookingID, n, MaxBookingPhotos)
+		}
 	}
 	p.Time = s.stamp()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO booking_progress (booking_id, n, step, note, time_ms) VALUES (?, ?, ?, ?, ?)`,
