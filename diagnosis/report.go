@@ -336,10 +336,13 @@ func (kb *KB) Build(in Input, p Pricing) (Report, error) {
 }
 
 // addSymptoms adds a finding for each symptom, once per symptom (the
-// earliest), most severe first, and says what it could not explain.
+// earliest), most severe first; a symptom a code of the same fault
+// pattern already explains is only said in the findings; and it says
+// what it could not explain.
 func (kb *KB) addSymptoms(r *Report, in []Symptom, p Pricing) []string {
 	var out []string
 	byID := map[string]int{}
+	confirmed := map[string]bool{}
 	for _, sy := range in {
 		x, title, err := kb.ExplainSymptom(sy.ID, p)
 		if err != nil {
@@ -347,6 +350,15 @@ func (kb *KB) addSymptoms(r *Report, in []Symptom, p Pricing) []string {
 			continue
 		}
 		f := Finding{Explanation: x, Symptom: sy.ID, Title: title, Rule: sy.Rule, Since: sy.Since.UTC(), Observed: strings.TrimSpace(sy.Observed)}
+		if c := slices.IndexFunc(r.Codes, func(c Finding) bool { return c.Profile == x.Profile }); c >= 0 {
+			// A code of the same fault says it more precisely: the live
+			// data only confirms it.
+			if !confirmed[sy.ID] {
+				confirmed[sy.ID] = true
+				out = append(out, fmt.Sprintf("The live data shows %s too: %s since %s (rule %s).", r.Codes[c].Code, lowerFirst(title), f.Since.Format("2 Jan 15:04 MST"), sy.Rule))
+			}
+			continue
+		}
 		if i, ok := byID[sy.ID]; ok {
 			if f.Since.Before(r.Symptoms[i].Since) {
 				r.Symptoms[i] = f

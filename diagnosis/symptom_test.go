@@ -83,6 +83,16 @@ func TestCodeLeadsALesserSymptom(t *testing.T) {
 	if !strings.HasPrefix(r.Summary, "P0217 (stop-driving)") || !strings.Contains(r.Summary, "1 more finding(s)") {
 		t.Errorf("summary: %s", r.Summary)
 	}
+	// P0217 and the overheat symptom are one fault: the code explains it,
+	// the live data confirms it in the findings.
+	r, err = kb.Build(Input{At: time.Now(), Codes: []CodeState{{Code: "P0217", Status: "stored"}},
+		Symptoms: []Symptom{{ID: "overheat", Rule: "overheat", Since: time.Now()}, {ID: "overheat", Rule: "mine", Since: time.Now()}}}, DefaultPricing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Symptoms) != 0 || len(r.Findings) == 0 || !strings.HasPrefix(r.Findings[0], "The live data shows P0217 too: engine overheating since") || strings.Contains(r.Summary, "more finding") {
+		t.Errorf("a code and its own symptom: symptoms %+v, findings %q, summary %q", r.Symptoms, r.Findings, r.Summary)
+	}
 	if x, _, err := kb.ExplainSymptom("lean", DefaultPricing()); err != nil || x.Causes[0].Repair.ID != "smoke-test" {
 		t.Errorf("lean: %+v %v", x, err)
 	}
