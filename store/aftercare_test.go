@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -108,6 +109,18 @@ func testLinesAndPayments(t *testing.T, s *Store, _ string) {
 	}
 	if v, _ := s.BookingVersion(ctx, b.ID); v != len(ev) {
 		t.Errorf("version %d, %d events", v, len(ev))
+	}
+	// Many at once: the same versions; a booking without history and one
+	// that does not exist are left out.
+	other := completedBooking(t, s, o, v, sh)
+	ids := []string{b.ID, other.ID, "no-such-booking"}
+	for i := range 600 { // more than one query's worth of ids
+		ids = append(ids, fmt.Sprintf("missing-%d", i))
+	}
+	vs, err := s.BookingVersions(ctx, ids)
+	ov, _ := s.BookingVersion(ctx, other.ID)
+	if err != nil || vs[b.ID] != len(ev) || vs[other.ID] != ov || len(vs) != map[bool]int{true: 2, false: 1}[ov > 0] {
+		t.Errorf("versions %v %v; want %s %d, %s %d", vs, err, b.ID, len(ev), other.ID, ov)
 	}
 }
 

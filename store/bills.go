@@ -302,6 +302,42 @@ func (s *Store) BookingVersion(ctx context.Context, bookingID string) (int, erro
 	return v, nil
 }
 
+// BookingVersions is BookingVersion for many bookings in one query a few
+// hundred at a time: every booking page open on a server is watched with
+// it. Bookings with no history are left out.
+func (s *Store) BookingVersions(ctx context.Context, ids []string) (map[string]int, error) {
+	out := make(map[string]int, len(ids))
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		chunk := ids[:n]
+		ids = ids[n:]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT booking_id, MAX(seq) FROM booking_events WHERE booking_id IN (`+
+			strings.TrimSuffix(strings.Repeat("?, ", len(chunk)), ", ")+`) GROUP BY booking_id`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: booking versions: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			var v int
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: booking versions: %w", err)
+			}
+			out[id] = v
+		}
+		if err := rows.Err(); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("store: booking versions: %w", err)
+		}
+		rows.Close()
+	}
+	return out, nil
+}
+
 // SetClock makes the store stamp rows with now instead of the wall
 // clock: for tests that move time, and a server that injects its clock.
 // Call it before the store is used.

@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/pitwall-io/pitwall/booking"
 	"github.com/pitwall-io/pitwall/store"
@@ -93,6 +92,7 @@ func (w *Web) ownerBookingPage(rw http.ResponseWriter, r *http.Request, c *calle
 
 // bookingLive streams the booking's version as server-sent events: a
 // page that sees it grow fetches itself again and redraws what changed.
+// The versions come from the server's one watch of every open booking.
 func (w *Web) bookingLive(rw http.ResponseWriter, r *http.Request, c *caller) error {
 	b, err := w.bookingFor(r.Context(), c, r.PathValue("id"))
 	if err != nil {
@@ -105,14 +105,14 @@ func (w *Web) bookingLive(rw http.ResponseWriter, r *http.Request, c *caller) er
 	rw.Header().Set("Content-Type", "text/event-stream")
 	rw.Header().Set("Cache-Control", "no-store")
 	rw.WriteHeader(http.StatusOK)
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
+	changes, stop := w.bookings.watch(b.ID)
+	defer stop()
+	v, err := w.st.BookingVersion(r.Context(), b.ID)
+	if err != nil {
+		return nil // the stream is open: the client reconnects
+	}
 	last := -1
 	for {
-		v, err := w.st.BookingVersion(r.Context(), b.ID)
-		if err != nil {
-			return nil // the stream is open: the client reconnects
-		}
 		if v != last {
 			last = v
 			if _, err := fmt.Fprintf(rw, "event: booking\ndata: {\"version\":%d}\n\n", v); err != nil {
@@ -123,7 +123,7 @@ func (w *Web) bookingLive(rw http.ResponseWriter, r *http.Request, c *caller) er
 		select {
 		case <-r.Context().Done():
 			return nil
-		case <-tick.C:
+		case v = <-changes:
 		}
 	}
 }

@@ -112,6 +112,9 @@ type Web struct {
 
 	who whoCache
 
+	// bookings tells the open booking pages of changes.
+	bookings *bookingWatch
+
 	mu       sync.Mutex
 	diags    map[string]diagEntry  // per vehicle, for a few seconds
 	firingBy map[string]alertEntry // firing alerts per owner, for a second
@@ -154,6 +157,7 @@ func New(d Deps) (*Web, error) {
 	if w.pages, err = parsePages(); err != nil {
 		return nil, err
 	}
+	w.bookings = newBookingWatch(w.st.BookingVersions, time.Second)
 	return w, nil
 }
 
