@@ -330,7 +330,7 @@ func browserSession(t *testing.T, f *fixture, email string) (*http.Client, strin
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if resp.Request.URL.Path != "/garage" {
+	if p := resp.Request.URL.Path; p != "/garage" && p != "/shop" { // owners' and shops' home
 		t.Fatalf("after sign-in: %s", resp.Request.URL)
 	}
 	resp, _ = c.Get(f.base + "/api/v1/me")

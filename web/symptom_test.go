@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pitwall-io/pitwall/store"
+	"github.com/pitwall-io/pitwall/web"
 )
 
 // A car with no trouble code whose live data raised an overheat: the
@@ -111,9 +112,44 @@ func TestAlertFromLiveDataFindsShops(t *testing.T) {
 	if code != 201 {
 		t.Fatalf("the lead: %d %s", code, body)
 	}
+	var lv web.LeadView
+	_ = json.Unmarshal([]byte(body), &lv)
+	if len(lv.Symptoms) != 1 || lv.Symptoms[0] != "overheat" || len(lv.Codes) != 0 {
+		t.Errorf("the lead: %s", body)
+	}
 	shop := f.token(t, "shop-1@example.com")
 	code, body = f.do(t, shop, "GET", "/api/v1/shop/leads", "", "")
 	if code != 200 || !strings.Contains(body, "Engine overheating") {
 		t.Errorf("the shop's inbox: %d %s", code, body)
+	}
+
+	// Quoted and booked: both booking pages name the fault.
+	tomorrow := time.Now().UTC().AddDate(0, 0, 1)
+	slot := time.Date(tomorrow.Year(), tomorrow.Month(), tomorrow.Day(), 10, 0, 0, 0, time.UTC).Format(time.RFC3339)
+	if code, body := f.do(t, shop, "POST", "/api/v1/shop/leads/"+lv.ID+"/quote", "application/json", fmt.Sprintf(`{"quote": %.0f, "slot": %q}`, lv.Fair.High, slot)); code != 200 {
+		t.Fatalf("quote: %d %s", code, body)
+	}
+	code, body = f.do(t, tok, "POST", "/api/v1/leads/"+lv.ID+"/book", "application/json", `{"shop_id": "shop-1"}`)
+	if code != 201 {
+		t.Fatalf("book: %d %s", code, body)
+	}
+	var bv web.BookingView
+	_ = json.Unmarshal([]byte(body), &bv)
+	if len(bv.Symptoms) != 1 || !strings.Contains(bv.Work, "Engine overheating") {
+		t.Errorf("the booking: %s", body)
+	}
+	for _, pg := range []struct {
+		email, path string
+	}{{"ana@example.com", "/bookings/" + bv.ID}, {"shop-1@example.com", "/shop/bookings/" + bv.ID}} {
+		b, _ := browserSession(t, f, pg.email)
+		resp, err := b.Get(f.base + pg.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(html), "seen in the live data: overheat") {
+			t.Errorf("%s: %d, fault named %v", pg.path, resp.StatusCode, strings.Contains(string(html), "seen in the live data"))
+		}
 	}
 }
