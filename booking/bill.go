@@ -452,8 +452,9 @@ func (s *Service) ProposeLine(ctx context.Context, shopID, bookingID string, in 
 		return store.Line{}, illegalOf(err)
 	}
 	s.tellOwner(b.OwnerID, Note{ID: noteID("extra", b.ID, fmt.Sprint(l.N)), Kind: "booking-extra", BookingID: b.ID, VehicleID: b.VehicleID, Time: s.now(),
-		Path:    "/bookings/" + b.ID + "#line-" + fmt.Sprint(l.N),
-		Subject: fmt.Sprintf("%s asks to add %s (%s %s)", sh.Name, l.Description, b.Currency, withTax),
+		Path:      "/bookings/" + b.ID + "#line-" + fmt.Sprint(l.N),
+		EmailLink: s.newExtraLink(ctx, b, l.N),
+		Subject:   fmt.Sprintf("%s asks to add %s (%s %s)", sh.Name, l.Description, b.Currency, withTax),
 		Text: fmt.Sprintf("%s proposes an extra line on your booking: %s, %s %s with tax. Why: %s\nIt is charged only if you approve it; approve or decline it on the booking's page.",
 			sh.Name, l.Description, b.Currency, withTax, reason)})
 	return l, nil

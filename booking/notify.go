@@ -25,6 +25,10 @@ type Note struct {
 	Lead *ShopView `json:"lead,omitempty"`
 	// Path is the page the note is about ("/bookings/ID"), for links.
 	Path string `json:"path,omitempty"`
+	// EmailLink, on a note to an owner, is a one-use page that answers it
+	// without signing in ("/extras?token=..."): in the email only, never
+	// in the feed or a webhook.
+	EmailLink string `json:"-"`
 }
 
 // Notifier tells shops and owners.
@@ -50,7 +54,12 @@ func (d *Dispatch) mailText(n Note) string {
 	if n.Path == "" || d.BaseURL == "" {
 		return n.Text
 	}
-	return n.Text + "\n\nOpen it in Pitwall: " + strings.TrimSuffix(d.BaseURL, "/") + n.Path
+	base := strings.TrimSuffix(d.BaseURL, "/")
+	text := n.Text
+	if n.EmailLink != "" {
+		text += fmt.Sprintf("\n\nApprove or decline it here, without signing in (the link works once, for %d days): %s%s", ExtraLinkDays, base, n.EmailLink)
+	}
+	return text + "\n\nOpen it in Pitwall: " + base + n.Path
 }
 
 // ToShop posts the note to the shop's webhook and mails it.

@@ -60,6 +60,9 @@ type Store interface {
 	OfferLines(ctx context.Context, leadID, shopID string) ([]store.Line, error)
 	BookingLines(ctx context.Context, bookingID string) ([]store.Line, error)
 	AddBookingLine(ctx context.Context, bookingID string, statuses []string, l store.Line, ev store.Event) (store.Line, error)
+	AddExtraLink(ctx context.Context, tokenHash string, l store.ExtraLink) error
+	ExtraLinkOf(ctx context.Context, tokenHash string) (store.ExtraLink, error)
+	UseExtraLink(ctx context.Context, tokenHash string) (store.ExtraLink, error)
 	DecideLine(ctx context.Context, bookingID string, d store.LineDecision) (store.Line, error)
 	AddPayment(ctx context.Context, bookingID string, statuses []string, p store.Payment, maxCents int64, ev store.Event) (store.Payment, error)
 	Payments(ctx context.Context, bookingID string) ([]store.Payment, error)

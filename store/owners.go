@@ -149,6 +149,7 @@ func (s *Store) EraseOwner(ctx context.Context, ownerID string) ([]string, error
 		`DELETE FROM vehicle_services WHERE vehicle_id IN (` + vehiclesOf + `)`,
 		`DELETE FROM maintenance_overrides WHERE vehicle_id IN (` + vehiclesOf + `)`,
 		`DELETE FROM feed WHERE owner_id = ?`,
+		`DELETE FROM extra_links WHERE owner_id = ?`,
 		// Leads no booking came of go with their offers; the others keep
 		// the job and lose what identified the car and where it was.
 		`DELETE FROM offer_lines WHERE lead_id IN (SELECT id FROM leads WHERE owner_id = ? AND id NOT IN (SELECT lead_id FROM bookings))`,
@@ -203,6 +204,7 @@ func (s *Store) EraseVehicle(ctx context.Context, vehicleID string) ([]string, e
 		`DELETE FROM device_births WHERE device IN (` + devicesOf + `)`,
 		`DELETE FROM device_messages WHERE device IN (` + devicesOf + `)`,
 		`DELETE FROM devices WHERE vehicle_id = ?`,
+		`DELETE FROM extra_links WHERE booking_id IN (SELECT id FROM bookings WHERE vehicle_id = ?)`,
 		`DELETE FROM pairing_codes WHERE vehicle_id = ?`,
 		`DELETE FROM vehicle_services WHERE vehicle_id = ?`,
 		`DELETE FROM maintenance_overrides WHERE vehicle_id = ?`,

@@ -110,6 +110,8 @@ func (w *Web) routes(register func(pattern string, h http.Handler)) {
 	handle("POST /confirm/resend", http.HandlerFunc(w.resendPost))
 	handle("GET /reset", http.HandlerFunc(w.resetPage))
 	handle("POST /reset", http.HandlerFunc(w.resetPost))
+	handle("GET /extras", http.HandlerFunc(w.extraPage))
+	handle("POST /extras", http.HandlerFunc(w.extraPost))
 	handle("GET /reset/new", http.HandlerFunc(w.resetNewPage))
 	handle("POST /reset/new", http.HandlerFunc(w.resetNewPost))
 	page("GET /account", anyone, w.accountPage)
