@@ -351,6 +351,8 @@ func (s *Service) CreateLead(ctx context.Context, ownerID, vehicleID string, r d
 	for _, f := range r.Symptoms {
 		l.Symptoms = append(l.Symptoms, f.Symptom)
 	}
+	// A symptom a code explains is that code's fault: watched with it.
+	l.Symptoms = append(l.Symptoms, r.Confirmed...)
 	for _, rp := range need.Repairs {
 		l.Repairs = append(l.Repairs, rp.ID)
 	}

@@ -127,3 +127,49 @@ func TestSymptomRepairVerified(t *testing.T) {
 		}
 	})
 }
+
+// An overheat the live data showed beside P0217 is that code's fault: the
+// lead and the booking keep it, and the overheat firing again after the
+// repair says the fault is back without waiting for the code.
+func TestConfirmedSymptomWatchedWithItsCode(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.shop(t, "a", 0.01, profile(nil))
+	in := diagnosis.Input{Vehicle: diagnosis.Vehicle{ID: r.car.ID, Make: r.car.Make}, At: r.clock.now(), MIL: true,
+		Codes:    []diagnosis.CodeState{{Code: "P0217", Status: "stored"}},
+		Symptoms: []diagnosis.Symptom{{ID: "overheat", Rule: "overheat", Since: r.clock.now().Add(-time.Minute)}}}
+	rep, err := r.kb.Build(in, diagnosis.DefaultPricing())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(lead.Codes, []string{"P0217"}) || !slices.Equal(lead.Symptoms, []string{"overheat"}) {
+		t.Fatalf("the lead: codes %v, symptoms %v", lead.Codes, lead.Symptoms)
+	}
+	shop := sugg[0].ShopID
+	if err := r.svc.Quote(ctx, shop, lead.ID, QuoteInput{Slot: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), Lines: []LineInput{{Kind: LabourLine, Description: "Fitting", Quantity: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.svc.Book(ctx, r.owner.ID, lead.ID, shop, Contact{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []Action{Accept, Schedule, Start} {
+		if b, err = r.svc.Act(ctx, ShopRole, shop, b.ID, a, Input{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if b, err = r.svc.Act(ctx, ShopRole, shop, b.ID, Complete, Input{Work: "Fan relay", Odometer: 50000}); err != nil {
+		t.Fatal(err)
+	}
+	r.clock.add(time.Hour)
+	if err := r.svc.ObserveSymptom(ctx, r.car.ID, "overheat", r.clock.now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := r.st.Booking(ctx, b.ID); got.Verify != VerifyReturned {
+		t.Errorf("after the overheat came back: %q %q", got.Verify, got.VerifyNote)
+	}
+}

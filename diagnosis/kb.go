@@ -340,6 +340,18 @@ func (kb *KB) readSymptoms(fsys fs.FS, bad func(string, ...any)) error {
 // value of a rule's symptom label.
 func (kb *KB) HasSymptom(id string) bool { return kb.symptoms[id] != nil }
 
+// SymptomsOfProfile lists the symptoms explained through a fault pattern:
+// those a repair of a code of that pattern fixes too.
+func (kb *KB) SymptomsOfProfile(profile string) []string {
+	var out []string
+	for _, id := range kb.SymptomIDs() {
+		if kb.symptoms[id].Profile.ID == profile {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // SymptomIDs lists the symptoms the knowledge base explains, in order.
 func (kb *KB) SymptomIDs() []string {
 	out := make([]string, 0, len(kb.symptoms))

@@ -104,7 +104,11 @@ type Report struct {
 	Codes    []Finding `json:"codes"`
 	// Symptoms are the faults the live data shows, explained as codes
 	// are; a car can have them without any code.
-	Symptoms  []Finding `json:"symptoms,omitempty"`
+	Symptoms []Finding `json:"symptoms,omitempty"`
+	// Confirmed are the symptoms a code of the same fault pattern
+	// explains (said in the findings, not listed): a repair of the code
+	// is watched for them too.
+	Confirmed []string  `json:"confirmed_symptoms,omitempty"`
 	Readiness Readiness `json:"readiness"`
 	// Tests are every on-board monitor test result the car reported; each
 	// code carries those of the monitors that test it.
@@ -343,6 +347,8 @@ func (kb *KB) addSymptoms(r *Report, in []Symptom, p Pricing) []string {
 	var out []string
 	byID := map[string]int{}
 	confirmed := map[string]bool{}
+	in = slices.Clone(in)
+	slices.SortStableFunc(in, func(a, b Symptom) int { return a.Since.Compare(b.Since) }) // the earliest first
 	for _, sy := range in {
 		x, title, err := kb.ExplainSymptom(sy.ID, p)
 		if err != nil {
@@ -350,11 +356,12 @@ func (kb *KB) addSymptoms(r *Report, in []Symptom, p Pricing) []string {
 			continue
 		}
 		f := Finding{Explanation: x, Symptom: sy.ID, Title: title, Rule: sy.Rule, Since: sy.Since.UTC(), Observed: strings.TrimSpace(sy.Observed)}
-		if c := slices.IndexFunc(r.Codes, func(c Finding) bool { return c.Profile == x.Profile }); c >= 0 {
-			// A code of the same fault says it more precisely: the live
-			// data only confirms it.
+		if c := slices.IndexFunc(r.Codes, func(c Finding) bool { return c.Profile == x.Profile && active(c) }); c >= 0 {
+			// A code of the same fault, stored or pending, says it more
+			// precisely: the live data only confirms it.
 			if !confirmed[sy.ID] {
 				confirmed[sy.ID] = true
+				r.Confirmed = append(r.Confirmed, sy.ID)
 				out = append(out, fmt.Sprintf("The live data shows %s too: %s since %s (rule %s).", r.Codes[c].Code, lowerFirst(title), f.Since.Format("2 Jan 15:04 MST"), sy.Rule))
 			}
 			continue
@@ -375,6 +382,12 @@ func (kb *KB) addSymptoms(r *Report, in []Symptom, p Pricing) []string {
 		return a.Since.Compare(b.Since)
 	})
 	return out
+}
+
+// active says whether a code is stored or pending, not only permanent
+// (a permanent code stays until its monitor runs again, fixed or not).
+func active(f Finding) bool {
+	return slices.ContainsFunc(f.Statuses, func(s string) bool { return s != "permanent" })
 }
 
 func (r Report) symptomList() []string {

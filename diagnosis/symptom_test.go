@@ -1,6 +1,7 @@
 package diagnosis
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -90,8 +91,18 @@ func TestCodeLeadsALesserSymptom(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Symptoms) != 0 || len(r.Findings) == 0 || !strings.HasPrefix(r.Findings[0], "The live data shows P0217 too: engine overheating since") || strings.Contains(r.Summary, "more finding") {
+	if len(r.Symptoms) != 0 || len(r.Findings) == 0 || !strings.HasPrefix(r.Findings[0], "The live data shows P0217 too: engine overheating since") || strings.Contains(r.Summary, "more finding") ||
+		!slices.Equal(r.Confirmed, []string{"overheat"}) {
 		t.Errorf("a code and its own symptom: symptoms %+v, findings %q, summary %q", r.Symptoms, r.Findings, r.Summary)
+	}
+	// A permanent code alone (it stays until its monitor runs again) does
+	// not hide a fresh overheat.
+	r, _ = kb.Build(Input{At: time.Now(), Codes: []CodeState{{Code: "P0217", Status: "permanent"}}, Symptoms: []Symptom{{ID: "overheat", Rule: "overheat", Since: time.Now()}}}, DefaultPricing())
+	if len(r.Symptoms) != 1 || len(r.Confirmed) != 0 {
+		t.Errorf("beside a permanent code: symptoms %d, confirmed %v", len(r.Symptoms), r.Confirmed)
+	}
+	if got := kb.SymptomsOfProfile("voltage-low"); !slices.Equal(got, []string{"battery"}) {
+		t.Errorf("symptoms of voltage-low: %v", got)
 	}
 	if x, _, err := kb.ExplainSymptom("lean", DefaultPricing()); err != nil || x.Causes[0].Repair.ID != "smoke-test" {
 		t.Errorf("lean: %+v %v", x, err)

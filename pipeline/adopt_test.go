@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pitwall-io/pitwall/booking"
+	"github.com/pitwall-io/pitwall/gateway/ingest"
+	"github.com/pitwall-io/pitwall/gateway/wire"
+	"github.com/pitwall-io/pitwall/gateway/wire/wirepb"
 	"github.com/pitwall-io/pitwall/rules"
 	"github.com/pitwall-io/pitwall/series"
 	"github.com/pitwall-io/pitwall/store"
@@ -98,7 +102,12 @@ type fakeRepairs struct {
 }
 
 func (f *fakeRepairs) ObserveReport(context.Context, string, booking.CodeReport) error { return nil }
-func (f *fakeRepairs) ObserveDriveCycle(context.Context, string, time.Time) error      { return nil }
+func (f *fakeRepairs) ObserveDriveCycle(_ context.Context, vehicle string, at time.Time) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.symptoms = append(f.symptoms, fmt.Sprintf("%s/drive@%s", vehicle, at.UTC().Format(time.TimeOnly)))
+	return nil
+}
 func (f *fakeRepairs) ObserveSymptom(_ context.Context, vehicle, symptom string, at time.Time) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -138,5 +147,18 @@ func TestFiringSymptomReachesVerify(t *testing.T) {
 	want := fmt.Sprintf("%s/overheat@%s", v.ID, t0.Add(20*time.Second).UTC().Format(time.TimeOnly))
 	if len(rep.symptoms) != 1 || rep.symptoms[0] != want {
 		t.Errorf("handed %v, want [%s]", rep.symptoms, want)
+	}
+
+	// The drive ends while it still overheats: verify-the-fix hears the
+	// fault, then the drive, in that order.
+	rep.symptoms = nil
+	end := t0.Add(40 * time.Second)
+	if err := p.Listen(ctx, []ingest.Record{{Device: "car-1", Kind: wire.KindEvent,
+		Message: &wirepb.Event{TimeMs: end.UnixMilli(), Kind: &wirepb.Event_TripEnd{TripEnd: &wirepb.TripEnd{TripId: 1}}}}}); err != nil {
+		t.Fatal(err)
+	}
+	at := end.UTC().Format(time.TimeOnly)
+	if want := []string{v.ID + "/overheat@" + at, v.ID + "/drive@" + at}; !slices.Equal(rep.symptoms, want) {
+		t.Errorf("at the trip's end: %v, want %v", rep.symptoms, want)
 	}
 }

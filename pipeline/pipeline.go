@@ -107,6 +107,7 @@ func (p *Pipeline) Listen(ctx context.Context, records []ingest.Record) error {
 	for _, r := range records {
 		p.evaluated[r.Device]++
 		vehicle := ""
+		var raised []rules.Alert
 		switch m := r.Message.(type) {
 		case *wirepb.Telemetry:
 			var samples []rules.Sample
@@ -117,14 +118,20 @@ func (p *Pipeline) Listen(ctx context.Context, records []ingest.Record) error {
 					samples = append(samples, rules.Sample{Signal: f.Signal, Time: pt.Time, Value: f.Value})
 				}
 			}
-			alerts = append(alerts, p.d.Rules.Samples(r.Device, vehicle, samples)...)
+			raised = p.d.Rules.Samples(r.Device, vehicle, samples)
 		case *wirepb.DTCReport:
-			alerts = append(alerts, p.d.Rules.Codes(r.Device, vehicle, ruleCodes(m))...)
-			errs = append(errs, p.observeRepairs(ctx, r.Device, m))
+			raised = p.d.Rules.Codes(r.Device, vehicle, ruleCodes(m))
 		case *wirepb.Event:
 			if ev, ok := ruleEvent(m); ok {
-				alerts = append(alerts, p.d.Rules.Event(r.Device, vehicle, ev)...)
+				raised = p.d.Rules.Event(r.Device, vehicle, ev)
 			}
+		}
+		alerts = append(alerts, raised...)
+		// Verify-the-fix hears of a returning fault before a drive cycle
+		// that comes after it in the same batch.
+		errs = append(errs, p.observeSymptoms(ctx, raised))
+		switch m := r.Message.(type) {
+		case *wirepb.DTCReport, *wirepb.Event:
 			errs = append(errs, p.observeRepairs(ctx, r.Device, m))
 		}
 	}
@@ -133,7 +140,6 @@ func (p *Pipeline) Listen(ctx context.Context, records []ingest.Record) error {
 			errs = append(errs, fmt.Errorf("pipeline: %d alerts could not be stored: %w", len(alerts), err))
 		}
 	}
-	errs = append(errs, p.observeSymptoms(ctx, alerts))
 	return errors.Join(errs...)
 }
 
@@ -328,7 +334,17 @@ func (p *Pipeline) observeRepairs(ctx context.Context, device string, m any) err
 		if !ok {
 			return nil
 		}
-		if err := p.d.Repairs.ObserveDriveCycle(ctx, id, time.UnixMilli(m.GetTimeMs())); err != nil {
+		// A fault still firing when a drive ends has not been fixed: an
+		// alert that fired before the repair and never stopped.
+		end := time.UnixMilli(m.GetTimeMs())
+		for _, a := range p.d.Rules.Active(device) {
+			if sy := a.Labels[rules.SymptomLabel]; sy != "" && a.State == rules.Firing {
+				if err := p.d.Repairs.ObserveSymptom(ctx, id, sy, end); err != nil {
+					return fmt.Errorf("pipeline: verify-the-fix could not take %s's %s: %w", device, sy, err)
+				}
+			}
+		}
+		if err := p.d.Repairs.ObserveDriveCycle(ctx, id, end); err != nil {
 			return fmt.Errorf("pipeline: verify-the-fix could not count a drive of %s: %w", device, err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/pitwall-io/pitwall/booking"
@@ -228,7 +229,6 @@ func (s *Server) symptoms(ctx context.Context, vehicleID string, devs []store.De
 			switch {
 			case id == "":
 				continue
-			case a.State == string(rules.Firing):
 			case a.OneShot && a.StartsAt.After(since):
 				if repaired == nil {
 					if repaired, err = s.repairedSymptoms(ctx, vehicleID); err != nil {
@@ -238,6 +238,7 @@ func (s *Server) symptoms(ctx context.Context, vehicleID string, devs []store.De
 				if !a.StartsAt.After(repaired[id]) {
 					continue // the repair came after it
 				}
+			case !a.OneShot && a.State == string(rules.Firing):
 			default:
 				continue
 			}
@@ -252,7 +253,8 @@ func (s *Server) symptoms(ctx context.Context, vehicleID string, devs []store.De
 const oneShotSymptomDays = 7
 
 // repairedSymptoms is, per symptom, when the vehicle's last completed
-// repair of it was.
+// repair of it was: of the symptom itself, or of a code of its fault
+// pattern.
 func (s *Server) repairedSymptoms(ctx context.Context, vehicleID string) (map[string]time.Time, error) {
 	bs, err := s.Store.Bookings(ctx, store.BookingFilter{VehicleID: vehicleID})
 	if err != nil {
@@ -260,8 +262,18 @@ func (s *Server) repairedSymptoms(ctx context.Context, vehicleID string) (map[st
 	}
 	out := map[string]time.Time{}
 	for _, b := range bs {
-		for _, id := range b.Symptoms {
-			if !b.Completed.IsZero() && b.Completed.After(out[id]) {
+		if b.Completed.IsZero() {
+			continue
+		}
+		// A repair of a code fixes the symptoms of the code's fault pattern.
+		ids := slices.Clone(b.Symptoms)
+		for _, c := range b.Codes {
+			if x, err := s.KB.Explain(c, s.Pricing); err == nil {
+				ids = append(ids, s.KB.SymptomsOfProfile(x.Profile)...)
+			}
+		}
+		for _, id := range ids {
+			if b.Completed.After(out[id]) {
 				out[id] = b.Completed
 			}
 		}

@@ -150,8 +150,10 @@ func TestWeakBatteryStaysInThePreDiagnosisUntilRepaired(t *testing.T) {
 	if _, err := st.AddShop(ctx, store.Shop{ID: "volts", Name: "Volts", Profile: []byte(`{}`)}); err != nil {
 		t.Fatal(err)
 	}
+	// A repair for P0562 (system voltage low, the battery's fault pattern)
+	// counts as one of the weak battery.
 	b, err := st.AddBooking(ctx, store.Booking{ShopID: "volts", OwnerID: o.ID, VehicleID: v.ID, Kind: "repair", Status: "requested",
-		Slot: time.Now(), Day: time.Now().Format("2006-01-02"), Currency: "USD", Symptoms: []string{"battery"}, Work: "battery"}, 5)
+		Slot: time.Now(), Day: time.Now().Format("2006-01-02"), Currency: "USD", Codes: []string{"P0562"}, Work: "battery"}, 5)
 	if err != nil {
 		t.Fatal(err)
 	}

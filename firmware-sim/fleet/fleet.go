@@ -336,7 +336,9 @@ func (v *vehicle) loop(ctx context.Context, clock *car.Clock, period time.Durati
 				if !wire.SameTests(tests, v.tests) {
 					v.tests, v.codes = tests, "" // new results: sent with the codes now
 				}
-			} else if err != nil && ctx.Err() == nil {
+			} else if err != nil && ctx.Err() == nil && !errors.Is(err, obd.ErrNoData) && !errors.Is(err, obd.ErrUnsupported) {
+				// A car whose ignition went off during the read is silent,
+				// not failing (as the agent takes it).
 				failed(ctx, fmt.Errorf("fleet: %s: service 06: %w", v.id, err))
 			}
 		}
