@@ -148,7 +148,7 @@ func TestAlertFromLiveDataFindsShops(t *testing.T) {
 		}
 		html, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if resp.StatusCode != 200 || !strings.Contains(string(html), "seen in the live data: overheat") {
+		if resp.StatusCode != 200 || !strings.Contains(string(html), "seen in the live data: engine overheating") {
 			t.Errorf("%s: %d, fault named %v", pg.path, resp.StatusCode, strings.Contains(string(html), "seen in the live data"))
 		}
 	}

@@ -191,6 +191,21 @@ func parsePages() (map[string]*template.Template, error) {
 			return path.Ext(s)[1:]
 		},
 		"stars": func() []int { return []int{5, 4, 3, 2, 1} },
+		// symptoms says faults seen in the live data by their titles.
+		"symptoms": func(ids []string) string {
+			kb, err := diagnosis.Builtin()
+			out := make([]string, 0, len(ids))
+			for _, id := range ids {
+				title := id
+				if err == nil {
+					if _, t, terr := kb.ExplainSymptom(id, diagnosis.DefaultPricing()); terr == nil {
+						title = strings.ToLower(t[:1]) + t[1:]
+					}
+				}
+				out = append(out, title)
+			}
+			return strings.Join(out, ", ")
+		},
 		"money": func(v float64) string { return strconv.FormatFloat(v, 'f', 2, 64) },
 		"num": func(v float64, digits int) string { // without trailing zeros: 1.5, 2
 			s := strconv.FormatFloat(v, 'f', digits, 64)
