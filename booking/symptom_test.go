@@ -12,6 +12,31 @@ import (
 	"github.com/pitwall-io/pitwall/store"
 )
 
+// completeRepair leads, quotes with lines, books and completes a repair
+// for a report, and returns the booking and its shop.
+func (r *rig) completeRepair(t *testing.T, rep diagnosis.Report, lines []LineInput) (store.Booking, string, store.Lead) {
+	t.Helper()
+	ctx := context.Background()
+	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shop := sugg[0].ShopID
+	if err := r.svc.Quote(ctx, shop, lead.ID, QuoteInput{Slot: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), Lines: lines}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.svc.Book(ctx, r.owner.ID, lead.ID, shop, Contact{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []Action{Accept, Schedule, Start, Complete} {
+		if b, err = r.svc.Act(ctx, ShopRole, shop, b.ID, a, Input{Work: "Repaired", Odometer: 50000}); err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+	}
+	return b, shop, lead
+}
+
 // symptomBooking books and completes a repair for an overheat seen in
 // the live data, with no code: its lead and its booking carry the
 // symptom, a part line under a year's warranty.
@@ -24,38 +49,19 @@ func (r *rig) symptomBooking(t *testing.T) (store.Booking, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, shop, lead := r.completeRepair(t, rep, []LineInput{
+		{Kind: PartLine, Description: "Radiator fan", Repair: "replace:cooling-fan", Quantity: 1, UnitPrice: 180, WarrantyMonths: 12},
+		{Kind: LabourLine, Description: "Fitting", Quantity: 1},
+	})
 	if !slices.Equal(lead.Symptoms, []string{"overheat"}) || len(lead.Codes) != 0 {
 		t.Fatalf("the lead: symptoms %v, codes %v", lead.Symptoms, lead.Codes)
 	}
-	shop := sugg[0].ShopID
-	q := QuoteInput{Slot: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), Lines: []LineInput{
-		{Kind: PartLine, Description: "Radiator fan", Repair: "replace:cooling-fan", Quantity: 1, UnitPrice: 180, WarrantyMonths: 12},
-		{Kind: LabourLine, Description: "Fitting", Quantity: 1},
-	}}
-	if err := r.svc.Quote(ctx, shop, lead.ID, q); err != nil {
-		t.Fatal(err)
+	if !slices.Equal(b.Symptoms, []string{"overheat"}) || !strings.Contains(b.Work, "Repaired") || b.Verify != VerifyWatching {
+		t.Fatalf("the booking: symptoms %v, work %q, verify %q", b.Symptoms, b.Work, b.Verify)
 	}
-	b, err := r.svc.Book(ctx, r.owner.ID, lead.ID, shop, Contact{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(b.Symptoms, []string{"overheat"}) || !strings.Contains(b.Work, "Engine overheating") {
-		t.Fatalf("the booking: symptoms %v, work %q", b.Symptoms, b.Work)
-	}
-	for _, a := range []Action{Accept, Schedule, Start} {
-		if b, err = r.svc.Act(ctx, ShopRole, shop, b.ID, a, Input{}); err != nil {
-			t.Fatalf("%s: %v", a, err)
-		}
-	}
-	if b, err = r.svc.Act(ctx, ShopRole, shop, b.ID, Complete, Input{Work: "New radiator fan", Odometer: 50000}); err != nil {
-		t.Fatal(err)
-	}
-	if b.Verify != VerifyWatching {
-		t.Fatalf("a symptom repair is not watched: %q", b.Verify)
+	full, _ := r.st.Booking(ctx, b.ID)
+	if full.Verify != VerifyWatching {
+		t.Fatalf("a symptom repair is not watched: %q", full.Verify)
 	}
 	_, bill, err := r.svc.Bill(ctx, OwnerRole, r.owner.ID, b.ID)
 	if err != nil {
@@ -142,28 +148,9 @@ func TestConfirmedSymptomWatchedWithItsCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lead, sugg, err := r.svc.CreateLead(ctx, r.owner.ID, r.car.ID, rep, Consent{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b, _, lead := r.completeRepair(t, rep, []LineInput{{Kind: LabourLine, Description: "Fitting", Quantity: 1}})
 	if !slices.Equal(lead.Codes, []string{"P0217"}) || !slices.Equal(lead.Symptoms, []string{"overheat"}) {
 		t.Fatalf("the lead: codes %v, symptoms %v", lead.Codes, lead.Symptoms)
-	}
-	shop := sugg[0].ShopID
-	if err := r.svc.Quote(ctx, shop, lead.ID, QuoteInput{Slot: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), Lines: []LineInput{{Kind: LabourLine, Description: "Fitting", Quantity: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	b, err := r.svc.Book(ctx, r.owner.ID, lead.ID, shop, Contact{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, a := range []Action{Accept, Schedule, Start} {
-		if b, err = r.svc.Act(ctx, ShopRole, shop, b.ID, a, Input{}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if b, err = r.svc.Act(ctx, ShopRole, shop, b.ID, Complete, Input{Work: "Fan relay", Odometer: 50000}); err != nil {
-		t.Fatal(err)
 	}
 	r.clock.add(time.Hour)
 	if err := r.svc.ObserveSymptom(ctx, r.car.ID, "overheat", r.clock.now()); err != nil {
