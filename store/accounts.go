@@ -66,11 +66,7 @@ func (s *Store) SignUp(ctx context.Context, u User, sh *Shop) (User, error) {
 
 // User reads one user.
 func (s *Store) User(ctx context.Context, id string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("%w: user %s", ErrNotFound, id)
-	}
-	return u, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE id = ?`, id), scanUserRow, "user "+id)
 }
 
 // Users lists the users of a shop (all users for "").
@@ -80,7 +76,7 @@ func (s *Store) Users(ctx context.Context, shopID string) ([]User, error) {
 		q, args = `SELECT `+userCols+` FROM users WHERE shop_id = ? ORDER BY created_ms`, []any{shopID}
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
-	return collect(rows, err, "users", func(r interface{ Scan(...any) error }) (User, error) { return scanUser(r) })
+	return collect(rows, err, "users", scanUserRow)
 }
 
 // UpdateProfile sets a user's name and time zone; an owner's record
@@ -166,12 +162,8 @@ func (s *Store) RecentLinks(ctx context.Context, userID, purpose string, since t
 // LinkUser is the user a live link (unexpired, unused) belongs to,
 // without spending it.
 func (s *Store) LinkUser(ctx context.Context, tokenHash, purpose string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+` FROM account_links l JOIN users u ON u.id = l.user_id
-		WHERE l.token_hash = ? AND l.purpose = ? AND l.used_ms IS NULL AND l.expires_ms > ?`, tokenHash, purpose, ms(s.now())))
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("%w: no live link", ErrNotFound)
-	}
-	return u, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+` FROM account_links l JOIN users u ON u.id = l.user_id
+		WHERE l.token_hash = ? AND l.purpose = ? AND l.used_ms IS NULL AND l.expires_ms > ?`, tokenHash, purpose, ms(s.now())), scanUserRow, "no live link")
 }
 
 // UseLink spends a link: it must exist for the purpose, be unexpired and

@@ -76,11 +76,7 @@ func scanFollowup(r interface{ Scan(...any) error }) (Followup, error) {
 
 // Followup reads a booking's follow-up; ErrNotFound before it was sent.
 func (s *Store) Followup(ctx context.Context, bookingID string) (Followup, error) {
-	f, err := scanFollowup(s.db.QueryRowContext(ctx, `SELECT `+followupCols+` FROM followups WHERE booking_id = ?`, bookingID))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Followup{}, fmt.Errorf("%w: no follow-up of booking %s", ErrNotFound, bookingID)
-	}
-	return f, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+followupCols+` FROM followups WHERE booking_id = ?`, bookingID), scanFollowup, "no follow-up of booking "+bookingID)
 }
 
 // AnswerFollowup records the owner's answers once: a follow-up answered
@@ -167,11 +163,7 @@ func scanComplaint(r interface{ Scan(...any) error }) (Complaint, error) {
 
 // Complaint reads one complaint.
 func (s *Store) Complaint(ctx context.Context, id string) (Complaint, error) {
-	c, err := scanComplaint(s.db.QueryRowContext(ctx, `SELECT `+complaintCols+` FROM complaints WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Complaint{}, fmt.Errorf("%w: complaint %s", ErrNotFound, id)
-	}
-	return c, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+complaintCols+` FROM complaints WHERE id = ?`, id), scanComplaint, "complaint "+id)
 }
 
 // ComplaintFilter picks complaints; empty fields match all.
@@ -301,11 +293,7 @@ func scanClaim(r interface{ Scan(...any) error }) (WarrantyClaim, error) {
 
 // WarrantyClaim reads one claim.
 func (s *Store) WarrantyClaim(ctx context.Context, id string) (WarrantyClaim, error) {
-	c, err := scanClaim(s.db.QueryRowContext(ctx, `SELECT `+claimCols+` FROM warranty_claims WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return WarrantyClaim{}, fmt.Errorf("%w: warranty claim %s", ErrNotFound, id)
-	}
-	return c, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+claimCols+` FROM warranty_claims WHERE id = ?`, id), scanClaim, "warranty claim "+id)
 }
 
 // ClaimFilter picks warranty claims; empty fields match all.

@@ -348,11 +348,7 @@ func scanBooking(r interface{ Scan(...any) error }) (Booking, error) {
 
 // Booking reads one booking.
 func (s *Store) Booking(ctx context.Context, id string) (Booking, error) {
-	b, err := scanBooking(s.db.QueryRowContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Booking{}, fmt.Errorf("%w: booking %s", ErrNotFound, id)
-	}
-	return b, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+bookingCols+` FROM bookings WHERE id = ?`, id), scanBooking, "booking "+id)
 }
 
 // BookingFilter picks bookings; empty fields match all.

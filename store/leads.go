@@ -173,11 +173,7 @@ func splitList(s string) []string {
 
 // Lead reads a lead as its owner sees it.
 func (s *Store) Lead(ctx context.Context, id string) (Lead, error) {
-	l, err := scanLead(s.db.QueryRowContext(ctx, `SELECT `+leadCols+` FROM leads WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Lead{}, fmt.Errorf("%w: lead %s", ErrNotFound, id)
-	}
-	return l, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+leadCols+` FROM leads WHERE id = ?`, id), scanLead, "lead "+id)
 }
 
 // Leads lists an owner's leads, newest first.

@@ -104,11 +104,7 @@ func scanShop(r interface{ Scan(...any) error }) (Shop, error) {
 
 // Shop reads one shop.
 func (s *Store) Shop(ctx context.Context, id string) (Shop, error) {
-	sh, err := scanShop(s.db.QueryRowContext(ctx, `SELECT `+shopCols+` FROM shops WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Shop{}, fmt.Errorf("%w: shop %s", ErrNotFound, id)
-	}
-	return sh, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+shopCols+` FROM shops WHERE id = ?`, id), scanShop, "shop "+id)
 }
 
 // Shops lists every shop.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -297,4 +298,18 @@ func bootText(b uint64) string { return fmt.Sprintf("%016x", b) }
 func bootFromText(s string) uint64 {
 	b, _ := strconv.ParseUint(s, 16, 64)
 	return b
+}
+
+// readOne scans the one row a query finds: ErrNotFound naming what when
+// there is none.
+func readOne[T any](row *sql.Row, scan func(interface{ Scan(...any) error }) (T, error), what string) (T, error) {
+	v, err := scan(row)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		var zero T
+		return zero, fmt.Errorf("%w: %s", ErrNotFound, what)
+	case err != nil:
+		return v, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return v, nil
 }

@@ -59,6 +59,9 @@ func addUser(ctx context.Context, db execer, u User, now time.Time) (User, error
 
 const userCols = `id, email, password_hash, role, owner_id, shop_id, name, timezone, confirmed_ms, created_ms`
 
+// scanUserRow scans a user alone, as readOne and collect take it.
+func scanUserRow(r interface{ Scan(...any) error }) (User, error) { return scanUser(r) }
+
 func scanUser(r interface{ Scan(...any) error }, more ...any) (User, error) {
 	var u User
 	var owner, shop sql.NullString
@@ -71,11 +74,7 @@ func scanUser(r interface{ Scan(...any) error }, more ...any) (User, error) {
 
 // UserByEmail finds a user by address.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, strings.ToLower(strings.TrimSpace(email))))
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("%w: user %s", ErrNotFound, email)
-	}
-	return u, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+userCols+` FROM users WHERE email = ?`, strings.ToLower(strings.TrimSpace(email))), scanUserRow, "user "+email)
 }
 
 // Session is a signed-in browser.
@@ -126,11 +125,7 @@ func (s *Store) AddToken(ctx context.Context, tokenHash, userID, name string) er
 
 // TokenUser is the user an API token belongs to.
 func (s *Store) TokenUser(ctx context.Context, tokenHash string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+` FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, tokenHash))
-	if errors.Is(err, sql.ErrNoRows) {
-		return User{}, fmt.Errorf("%w: token", ErrNotFound)
-	}
-	return u, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+prefixed("u.", userCols)+` FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?`, tokenHash), scanUserRow, "token")
 }
 
 // FiringAlertsOfOwner lists the firing alerts of an owner's vehicles'

@@ -153,6 +153,9 @@ func (s *Store) UpdateVehicle(ctx context.Context, v Vehicle) (Vehicle, error) {
 
 const vehicleCols = `id, owner_id, vin, make, model, year, name, plate, class, odometer_km, odometer_ms, home_lat, home_lon, created_ms`
 
+// scanVehicleRow scans a vehicle alone, as readOne and collect take it.
+func scanVehicleRow(r interface{ Scan(...any) error }) (Vehicle, error) { return scanVehicle(r) }
+
 func scanVehicle(r interface{ Scan(...any) error }, more ...any) (Vehicle, error) {
 	var v Vehicle
 	var owner, vin sql.NullString
@@ -166,20 +169,12 @@ func scanVehicle(r interface{ Scan(...any) error }, more ...any) (Vehicle, error
 
 // Vehicle reads one vehicle.
 func (s *Store) Vehicle(ctx context.Context, id string) (Vehicle, error) {
-	v, err := scanVehicle(s.db.QueryRowContext(ctx, `SELECT `+vehicleCols+` FROM vehicles WHERE id = ?`, id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Vehicle{}, fmt.Errorf("%w: vehicle %s", ErrNotFound, id)
-	}
-	return v, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+vehicleCols+` FROM vehicles WHERE id = ?`, id), scanVehicleRow, "vehicle "+id)
 }
 
 // VehicleOfDevice is the vehicle a device is fitted to.
 func (s *Store) VehicleOfDevice(ctx context.Context, device string) (Vehicle, error) {
-	v, err := scanVehicle(s.db.QueryRowContext(ctx, `SELECT `+prefixed("v.", vehicleCols)+` FROM vehicles v JOIN devices d ON d.vehicle_id = v.id WHERE d.id = ?`, device))
-	if errors.Is(err, sql.ErrNoRows) {
-		return Vehicle{}, fmt.Errorf("%w: no vehicle for device %s", ErrNotFound, device)
-	}
-	return v, err
+	return readOne(s.db.QueryRowContext(ctx, `SELECT `+prefixed("v.", vehicleCols)+` FROM vehicles v JOIN devices d ON d.vehicle_id = v.id WHERE d.id = ?`, device), scanVehicleRow, "no vehicle for device "+device)
 }
 
 // Vehicles lists an owner's vehicles (all of them for an empty owner id).
@@ -189,7 +184,7 @@ func (s *Store) Vehicles(ctx context.Context, ownerID string) ([]Vehicle, error)
 		q, args = `SELECT `+vehicleCols+` FROM vehicles WHERE owner_id = ? ORDER BY created_ms, id`, []any{ownerID}
 	}
 	rows, err := s.db.QueryContext(ctx, q, args...)
-	return collect(rows, err, "vehicles", func(r interface{ Scan(...any) error }) (Vehicle, error) { return scanVehicle(r) })
+	return collect(rows, err, "vehicles", scanVehicleRow)
 }
 
 func prefixed(p, cols string) string {
