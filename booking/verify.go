@@ -95,7 +95,7 @@ func (s *Service) ObserveSymptom(ctx context.Context, vehicleID, symptom string,
 		if !at.After(b.Completed) || !slices.Contains(b.Symptoms, symptom) {
 			continue
 		}
-		note := fmt.Sprintf("%s showed again in the live data on %s, %d drive cycle(s) after the repair", strings.Join(s.symptomTitles([]string{symptom}), ""),
+		note := fmt.Sprintf("%s showed again in the live data on %s, %d drive cycle(s) after the repair", s.symptomTitles([]string{symptom})[0],
 			at.UTC().Format("2 Jan 2006 15:04 MST"), b.VerifyCycles)
 		if err := s.Store.SetVerify(ctx, b.ID, store.Verify{State: VerifyWatching, Cycles: b.VerifyCycles}, store.Verify{State: VerifyReturned, Cycles: b.VerifyCycles, At: at}, note); err != nil {
 			continue // another server gave the verdict, or counted a cycle meanwhile
